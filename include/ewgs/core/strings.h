@@ -1,0 +1,28 @@
+// Small string helpers shared by error messages and parsers: joining, trimming,
+// and "did you mean" suggestions for near-miss names.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace ewgs {
+
+/// Joins `parts` with `sep` in between.
+std::string join(const std::vector<std::string>& parts, const std::string& sep);
+
+/// `text` without leading and trailing whitespace.
+std::string trim(const std::string& text);
+
+/// Splits `text` at every `sep`, keeping empty pieces.
+std::vector<std::string> split(const std::string& text, char sep);
+
+/// Levenshtein distance between `a` and `b`.
+size_t edit_distance(const std::string& a, const std::string& b);
+
+/// "; did you mean 'x'?" for the closest candidate within a small edit
+/// distance of `name`, or an empty string when none is close.
+std::string did_you_mean(
+    const std::string& name,
+    const std::vector<std::string>& candidates);
+
+} // namespace ewgs

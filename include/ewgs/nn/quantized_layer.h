@@ -1,0 +1,66 @@
+// What QConv2d and QLinear share: a weight and an input-activation quantizer, the
+// learnable output scale |alpha|, and the paper's one-time initialization.
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ewgs/quant/quantizer.h"
+
+namespace ewgs::nn {
+
+/// Mixin of quantized layers. Registered names (for a layer whose weight and
+/// activation quantizers are both on):
+///   weight_quant.*   act_quant.*   output_scale   quant_initialized
+/// A quantizer spec that is "off" registers nothing; with both off the layer
+/// is a plain full-precision layer with no output scale.
+class QuantizedLayer {
+ public:
+  virtual ~QuantizedLayer() = default;
+
+  /// Parameters trained by the quantizer optimizer: the quantizers' own
+  /// parameters and the output scale.
+  std::vector<torch::Tensor> quantizer_parameters() const;
+
+  /// Whether the paper initialization has run (saved with the module).
+  bool quant_initialized() const;
+
+  /// Quantizers that are on (0, 1 or 2 of them).
+  std::vector<quant::QuantizerPtr> quantizers() const;
+
+  quant::QuantizerPtr weight_quant;
+  quant::QuantizerPtr act_quant;
+  /// Learnable output scale alpha, applied as |alpha| (official code).
+  torch::Tensor output_scale;
+
+ protected:
+  /// Creates and registers the quantizers and scale on `self`.
+  void register_quantization(
+      torch::nn::Module& self,
+      const std::string& weight_spec,
+      const std::string& act_spec);
+
+  /// y = |alpha| * op(Q_A(x), Q_W(w)). On the first training forward the
+  /// quantizers are initialized from (w, x) and alpha is set to
+  /// E|op(x, w)| / E|op(Q_A(x), Q_W(w))| (paper Sec. 3.3).
+  torch::Tensor quantized_forward(
+      const torch::Tensor& x,
+      const torch::Tensor& weight,
+      bool training,
+      const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& op);
+
+ private:
+  void initialize(
+      const torch::Tensor& x,
+      const torch::Tensor& weight,
+      const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& op);
+
+  torch::Tensor initialized_;
+  /// Once the buffer reads 1 it stays 1: skip reading it (a device sync).
+  mutable bool known_initialized_ = false;
+};
+
+} // namespace ewgs::nn

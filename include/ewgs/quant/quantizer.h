@@ -1,0 +1,90 @@
+// The quantizer interface every method implements: a module that maps a weight or
+// activation tensor to its quantized value, with learnable state registered by name.
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ewgs::quant {
+
+/// What a quantizer acts on; weights and activations differ in their output
+/// map (paper Eq. 3) and their initialization.
+enum class QuantTarget { kWeight, kActivation };
+
+/// "weight" or "activation".
+const char* to_string(QuantTarget target);
+
+/// The bit-width that means "not quantized".
+constexpr int64_t kBitsOff = 32;
+
+/// Checks that `bits` is a supported bit-width (1..8, or 32 for off).
+void check_bits(int64_t bits, const std::string& where);
+
+/// Base class of all quantizers.
+///
+/// `forward()` is not virtual: it runs the checks every method shares (floating
+/// dtype, finite values) and then calls `quantize()`. Learnable scalars are
+/// parameters, non-learnable state (the EWGS delta) are buffers, both by name.
+class QuantizerImpl : public torch::nn::Module {
+ public:
+  QuantizerImpl(std::string method, QuantTarget target, int64_t bits);
+
+  /// Quantizes `x` (any shape, float). Returns a tensor of the same shape.
+  torch::Tensor forward(const torch::Tensor& x);
+
+  /// Sets the learnable state from a first batch `x` (paper Sec. 3.3);
+  /// layers call it once, on their first training forward.
+  virtual void initialize(const torch::Tensor& x) = 0;
+
+  const std::string& method() const { return method_; }
+  /// "ewgs weight quantizer": how error messages name this quantizer.
+  std::string describe() const;
+  QuantTarget target() const { return target_; }
+  int64_t bits() const { return bits_; }
+
+  /// Scalar state worth logging, e.g. {{"l", -0.1}, {"u", 0.1}, {"delta", 0}}.
+  virtual std::vector<std::pair<std::string, double>> scalars() const = 0;
+
+  /// Canonical spec text that rebuilds this quantizer, e.g. "ewgs:bits=1,delta=0".
+  virtual std::string spec() const = 0;
+
+  /// Whether the backward carries an element-wise gradient scale delta that
+  /// the Hessian estimator may set (paper Eq. 4, 10).
+  virtual bool has_delta() const { return false; }
+  virtual double delta() const;
+  virtual void set_delta(double delta);
+
+  /// While capture is on, forward() keeps its discrete output x_q (with its
+  /// autograd history) so the Hessian of the loss w.r.t. x_q can be formed.
+  void set_capture(bool on);
+  bool capturing() const { return capture_; }
+  const torch::Tensor& captured() const { return captured_; }
+
+  /// Whether forward must build a twice-differentiable graph (composite
+  /// ops) instead of the fused single-pass kernels.
+  void set_differentiable_backward(bool on) { differentiable_backward_ = on; }
+  bool differentiable_backward() const { return differentiable_backward_; }
+
+ protected:
+  /// The method's quantization of a checked `x`.
+  virtual torch::Tensor quantize(const torch::Tensor& x) = 0;
+
+  /// Methods call this with their discrete value x_q in [0, 1].
+  void record_discrete(const torch::Tensor& x_q);
+
+ private:
+  std::string method_;
+  QuantTarget target_;
+  int64_t bits_;
+  bool capture_ = false;
+  bool differentiable_backward_ = false;
+  torch::Tensor captured_;
+};
+
+using QuantizerPtr = std::shared_ptr<QuantizerImpl>;
+
+} // namespace ewgs::quant

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ewgs needs to build, test and run; fast when
+# they are already there (apt is only called for missing packages).
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config
+  libtorch-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev
+  libturbojpeg0-dev libgtest-dev libbenchmark-dev
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} > 0)); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

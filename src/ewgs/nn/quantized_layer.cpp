@@ -1,0 +1,103 @@
+// Quantizers, output scale and first-batch initialization shared by the quantized
+// layers (include/ewgs/nn/quantized_layer.h); paper Sec. 3.3, METHODS.md 1.3.
+#include "ewgs/nn/quantized_layer.h"
+
+#include <c10/util/Exception.h>
+#include <torch/torch.h>
+
+#include "ewgs/quant/registry.h"
+
+namespace ewgs::nn {
+
+void QuantizedLayer::register_quantization(
+    torch::nn::Module& self,
+    const std::string& weight_spec,
+    const std::string& act_spec) {
+  weight_quant = quant::make_quantizer(weight_spec, quant::QuantTarget::kWeight);
+  act_quant = quant::make_quantizer(act_spec, quant::QuantTarget::kActivation);
+  if (weight_quant) {
+    self.register_module("weight_quant", weight_quant);
+  }
+  if (act_quant) {
+    self.register_module("act_quant", act_quant);
+  }
+  if (weight_quant || act_quant) {
+    output_scale = self.register_parameter("output_scale", torch::ones({}));
+    initialized_ = self.register_buffer("quant_initialized", torch::zeros({}, torch::kUInt8));
+  }
+}
+
+std::vector<torch::Tensor> QuantizedLayer::quantizer_parameters() const {
+  std::vector<torch::Tensor> out;
+  for (const auto& q : quantizers()) {
+    for (const auto& p : q->parameters()) {
+      out.push_back(p);
+    }
+  }
+  if (output_scale.defined()) {
+    out.push_back(output_scale);
+  }
+  return out;
+}
+
+bool QuantizedLayer::quant_initialized() const {
+  if (!known_initialized_) {
+    known_initialized_ = !initialized_.defined() || initialized_.item<uint8_t>() != 0;
+  }
+  return known_initialized_;
+}
+
+std::vector<quant::QuantizerPtr> QuantizedLayer::quantizers() const {
+  std::vector<quant::QuantizerPtr> out;
+  if (weight_quant) {
+    out.push_back(weight_quant);
+  }
+  if (act_quant) {
+    out.push_back(act_quant);
+  }
+  return out;
+}
+
+void QuantizedLayer::initialize(
+    const torch::Tensor& x,
+    const torch::Tensor& weight,
+    const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& op) {
+  torch::NoGradGuard no_grad;
+  if (weight_quant) {
+    weight_quant->initialize(weight);
+  }
+  if (act_quant) {
+    act_quant->initialize(x);
+  }
+  const auto x_q = act_quant ? act_quant->forward(x) : x;
+  const auto w_q = weight_quant ? weight_quant->forward(weight) : weight;
+  const double full = op(x, weight).abs().mean().item<double>();
+  const double quantized = op(x_q, w_q).abs().mean().item<double>();
+  TORCH_CHECK(
+      std::isfinite(full) && std::isfinite(quantized) && quantized > 0.0,
+      "quantized layer: cannot initialize the output scale, E|o| = ",
+      full,
+      " and E|o_q| = ",
+      quantized,
+      " (the quantized output is all zero or non-finite)");
+  output_scale.fill_(full / quantized);
+  initialized_.fill_(1);
+}
+
+torch::Tensor QuantizedLayer::quantized_forward(
+    const torch::Tensor& x,
+    const torch::Tensor& weight,
+    bool training,
+    const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& op) {
+  if (!output_scale.defined()) {
+    return op(x, weight);
+  }
+  if (training && !quant_initialized()) {
+    initialize(x, weight, op);
+  }
+  const auto x_q = act_quant ? act_quant->forward(x) : x;
+  const auto w_q = weight_quant ? weight_quant->forward(weight) : weight;
+  return output_scale.abs() * op(x_q, w_q);
+}
+
+} // namespace ewgs::nn

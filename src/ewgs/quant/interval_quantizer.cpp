@@ -1,0 +1,129 @@
+// The learnable-interval uniform quantizer of the EWGS paper, Eq. 1-3 (see
+// include/ewgs/quant/interval_quantizer.h); composite ATen ops, twice differentiable.
+#include "ewgs/quant/interval_quantizer.h"
+
+#include <c10/util/Exception.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "ewgs/quant/rounding.h"
+
+namespace ewgs::quant {
+namespace {
+
+/// A half-normal |N(0, s^2)| has standard deviation s sqrt(1 - 2/pi); the
+/// activation interval spans 3 s of the underlying Gaussian.
+const double kHalfNormalStdFactor = std::sqrt(1.0 - 2.0 / M_PI);
+
+} // namespace
+
+IntervalQuantizerImpl::IntervalQuantizerImpl(const IntervalQuantizerOptions& options)
+    : QuantizerImpl(options.method(), options.target(), options.bits()),
+      options_(options) {
+  const bool weight = options.target() == QuantTarget::kWeight;
+  // Placeholder interval until initialize(); any l < u keeps forward valid.
+  lower = register_parameter("lower", torch::full({}, weight ? -1.0f : 0.0f));
+  upper = register_parameter("upper", torch::full({}, 1.0f));
+  if (options.has_delta()) {
+    delta_buffer = register_buffer("delta", torch::zeros({}));
+    set_delta(options.delta());
+  }
+}
+
+void IntervalQuantizerImpl::initialize(const torch::Tensor& x) {
+  torch::NoGradGuard no_grad;
+  TORCH_CHECK(
+      x.numel() >= 2,
+      describe(), ": initialization needs at least 2 elements, got ",
+      x.numel());
+  const double std_x = x.std().item<double>();
+  TORCH_CHECK(
+      std::isfinite(std_x) && std_x > 0.0,
+      describe(), ": cannot initialize the interval from a tensor with std ",
+      std_x,
+      " (constant or non-finite values)");
+  double l = 0.0;
+  double u = 0.0;
+  if (target() == QuantTarget::kWeight) {
+    l = -3.0 * std_x;
+    u = 3.0 * std_x;
+  } else {
+    l = x.min().item<double>();
+    u = 3.0 * std_x / kHalfNormalStdFactor;
+  }
+  TORCH_CHECK(
+      u > l,
+      describe(), ": initialization gave an empty interval l=",
+      l,
+      " u=",
+      u);
+  lower.fill_(l);
+  upper.fill_(u);
+}
+
+torch::Tensor IntervalQuantizerImpl::round_with_estimator(const torch::Tensor& x_n) const {
+  if (delta_buffer.defined()) {
+    return ewgs_round(x_n, steps(), delta_buffer);
+  }
+  return ste_round(x_n, steps());
+}
+
+torch::Tensor IntervalQuantizerImpl::quantize(const torch::Tensor& x) {
+  const double l = lower.item<double>();
+  const double u = upper.item<double>();
+  TORCH_CHECK(
+      std::isfinite(l) && std::isfinite(u) && u > l,
+      describe(), ": the interval needs l < u, got l=",
+      l,
+      " u=",
+      u);
+  TORCH_CHECK(
+      torch::isfinite(x).all().item<bool>(),
+      describe(), ": input has non-finite values (NaN or Inf)");
+  // Eq. 1: normalize into [0, 1]; clamp's backward keeps the boundaries.
+  const auto x_n = torch::clamp((x - lower) / (upper - lower), 0.0, 1.0);
+  // Eq. 2: discretize with the estimator's backward.
+  auto x_q = round_with_estimator(x_n);
+  record_discrete(x_q);
+  // Eq. 3: weights to [-1, 1], activations stay in [0, 1].
+  if (target() == QuantTarget::kWeight) {
+    return 2.0 * (x_q - 0.5);
+  }
+  return x_q;
+}
+
+std::vector<std::pair<std::string, double>> IntervalQuantizerImpl::scalars() const {
+  std::vector<std::pair<std::string, double>> out = {
+      {"l", lower.item<double>()}, {"u", upper.item<double>()}};
+  if (delta_buffer.defined()) {
+    out.emplace_back("delta", delta_buffer.item<double>());
+  }
+  return out;
+}
+
+std::string IntervalQuantizerImpl::spec() const {
+  std::string out = method() + ":bits=" + std::to_string(bits());
+  if (delta_buffer.defined()) {
+    out += ",delta=" + c10::str(options_.delta());
+  }
+  return out;
+}
+
+double IntervalQuantizerImpl::delta() const {
+  return delta_buffer.defined() ? delta_buffer.item<double>() : 0.0;
+}
+
+void IntervalQuantizerImpl::set_delta(double delta) {
+  if (!delta_buffer.defined()) {
+    QuantizerImpl::set_delta(delta); // errors: the STE has no delta
+  }
+  TORCH_CHECK(
+      std::isfinite(delta) && delta >= 0.0,
+      describe(), ": delta must be finite and >= 0, got ",
+      delta);
+  torch::NoGradGuard no_grad;
+  delta_buffer.fill_(delta);
+}
+
+} // namespace ewgs::quant

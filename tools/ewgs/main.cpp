@@ -1,0 +1,32 @@
+// Entry point of the `ewgs` program: parses the subcommand, reports errors with a
+// hint and exit status 1; the library itself never exits.
+#include <c10/util/Exception.h>
+
+#include <exception>
+#include <iostream>
+
+#include "commands.h"
+#include "ewgs/core/version.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ewgs: low-bit quantization-aware training with element-wise gradient scaling"};
+  app.set_version_flag("--version", ewgs::version_banner());
+  app.require_subcommand(1);
+  ewgs::cli::add_info_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const c10::Error& e) {
+    std::cerr << "error: " << e.what_without_backtrace() << "\n"
+              << "hint: run 'ewgs " << (app.get_subcommands().empty()
+                                            ? std::string("--help")
+                                            : app.get_subcommands()[0]->get_name() + " --help")
+              << "' for usage\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
