@@ -13,6 +13,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", ewgs::version_banner());
   app.require_subcommand(1);
   ewgs::cli::add_info_command(app);
+  ewgs::cli::add_train_command(app);
+  ewgs::cli::add_eval_command(app);
+  ewgs::cli::add_hessian_command(app);
+  ewgs::cli::add_report_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -28,5 +32,5 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;
   }
-  return 0;
+  return ewgs::cli::exit_status();
 }

@@ -1,0 +1,48 @@
+// One entry point from a config's data.dataset / data.root / data.split to a data
+// set, so the trainer does not know about file formats.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ewgs/data/dataset.h"
+#include "ewgs/data/image_folder.h"
+
+namespace ewgs::data {
+
+/// Options of open_dataset beyond kind, root and split.
+struct OpenOptions {
+  /// Caching and threads of image folders ("cifar10-jpeg", "imagefolder"); its
+  /// `kind` is set by open_dataset.
+  ImageFolderOptions folder;
+  /// Where archives given as root are extracted; empty: default_cache_dir().
+  std::string cache_dir;
+};
+
+/// Opens split `split` of a data set of kind `kind`:
+///   "fashion-mnist"  IDX files (plain or .gz) in root, default
+///                    /usr/share/datasets/fashion-mnist; splits train, test
+///   "mnist"          the same layout; splits train, test
+///   "cifar10"        CIFAR-10 binary (data_batch_*.bin, test_batch.bin); train, test
+///   "cifar100"       CIFAR-100 binary (train.bin, test.bin), fine labels; train, test
+///   "cifar10-jpeg"   the CIFAR-10 JPEG copy: root is the folder holding
+///                    train/ and test/, its parent holding cifar10-jpeg/, or the
+///                    .tar.gz archive (extracted once into the cache folder)
+///   "imagefolder"    root/<split>/<class>/*.{jpg,jpeg,png}; "imagenet" is the same
+///                    with ImageNet's presets in transforms.h
+/// An empty root means the kind's default root; kinds without one need a root.
+/// An unknown kind is an error listing the known ones.
+std::shared_ptr<Dataset> open_dataset(
+    const std::string& kind,
+    const std::string& root,
+    const std::string& split,
+    const OpenOptions& options = {});
+
+/// The kinds open_dataset accepts.
+std::vector<std::string> dataset_kinds();
+
+/// The root used for `kind` when none is given; empty when there is none.
+std::string default_root(const std::string& kind);
+
+}  // namespace ewgs::data

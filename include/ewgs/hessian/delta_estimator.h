@@ -1,0 +1,110 @@
+// Sets EWGS's scaling factor delta from the Hessian of the loss with respect to each
+// quantizer's discrete values (paper Eq. 5-10, Algorithm 1; METHODS.md 1.5-1.6).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
+#include <torch/nn/module.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ewgs::hessian {
+
+/// The gradient representative G of Eq. 10 (paper Table 4 compares them).
+enum class Representative {
+  /// 3 std(grad), unbiased std over all elements (the paper's choice).
+  kThreeStd,
+  /// max |grad|.
+  kMaxAbs,
+  /// mean |grad|.
+  kMeanAbs,
+};
+
+/// "3std", "max" or "mean".
+Representative parse_representative(const std::string& text);
+const char* to_string(Representative representative);
+
+/// G of `grad` by `representative`.
+double representative_value(const at::Tensor& grad, Representative representative);
+
+/// How to estimate.
+struct EstimatorOptions {
+  /// "faithful": the official code's per-quantizer Hutchinson loop; "fast":
+  /// the same quantity, probing until each quantizer's own standard error is small.
+  std::string estimator = "fast";
+  Representative representative = Representative::kThreeStd;
+  /// Most Hutchinson probes per quantizer and batch.
+  int64_t max_probes = 50;
+  /// faithful: stop when |m_k - m_{k-1}| / (m_{k-1} + 1e-6) < tolerance.
+  double tolerance = 1e-3;
+  /// fast: stop a quantizer when the standard error of its delta is at most
+  /// target_rse * |delta| ...
+  double target_rse = 0.1;
+  /// ... or at most this absolute value.
+  double target_abs_error = 1e-5;
+  /// fast: probes before the stopping test applies.
+  int64_t min_probes = 4;
+  /// Seed of the Rademacher probes (the global generator is not used).
+  uint64_t seed = 0;
+};
+
+/// The estimate of one quantizer.
+struct QuantizerEstimate {
+  /// Layer name, e.g. "layer1.0.conv1".
+  std::string layer;
+  /// "weight" or "act".
+  std::string target;
+  /// Elements N of x_q (for activations including the batch dimension).
+  int64_t numel = 0;
+  /// Tr(H)/N averaged over the batches, and its standard error.
+  double trace_per_element = 0.0;
+  double trace_stderr = 0.0;
+  /// G averaged over the batches.
+  double representative = 0.0;
+  /// mean over batches of (Tr(H)/N)/G, before clipping at 0, and its standard error.
+  double delta_unclipped = 0.0;
+  double delta_stderr = 0.0;
+  /// max(0, delta_unclipped): what the quantizer gets.
+  double delta = 0.0;
+  /// Hessian-vector products spent, over all batches.
+  int64_t probes = 0;
+  /// True when the estimate was unusable and the previous delta kept.
+  bool kept_previous = false;
+  /// Why the previous delta was kept ("gradient is zero", "non-finite estimate").
+  std::string note;
+
+  nlohmann::json to_json() const;
+};
+
+/// All quantizers' estimates from one update.
+struct DeltaEstimate {
+  std::string estimator;
+  int64_t batches = 0;
+  double wall_s = 0.0;
+  std::vector<QuantizerEstimate> quantizers;
+
+  nlohmann::json to_json() const;
+};
+
+using Batch = std::pair<at::Tensor, at::Tensor>;
+using ForwardFn = std::function<at::Tensor(const at::Tensor&)>;
+
+/// Estimates delta for every quantizer of `model` that has one (EWGS) from
+/// the mean cross-entropy of `forward` on `batches` (images, labels), in
+/// training mode. The model is left exactly as found: parameters, buffers
+/// (BatchNorm running statistics), gradients, training flag and the global
+/// RNG. Deltas are not changed; see apply_deltas.
+DeltaEstimate estimate_deltas(
+    torch::nn::Module& model,
+    const ForwardFn& forward,
+    const std::vector<Batch>& batches,
+    const EstimatorOptions& options);
+
+/// Sets each quantizer's delta from `estimate`, except those kept.
+void apply_deltas(torch::nn::Module& model, const DeltaEstimate& estimate);
+
+} // namespace ewgs::hessian

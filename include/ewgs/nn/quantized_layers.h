@@ -1,0 +1,23 @@
+// Finds the quantized layers of a model by name, in module order: what metrics,
+// the Hessian estimator and model summaries iterate over.
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <string>
+#include <vector>
+
+#include "ewgs/nn/quantized_layer.h"
+
+namespace ewgs::nn {
+
+struct NamedQuantizedLayer {
+  /// Dotted module path, e.g. "layer1.0.conv1".
+  std::string name;
+  QuantizedLayer* layer;
+};
+
+/// Layers of `module` with at least one quantizer on, in registration order.
+std::vector<NamedQuantizedLayer> named_quantized_layers(torch::nn::Module& module);
+
+} // namespace ewgs::nn

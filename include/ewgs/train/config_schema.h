@@ -1,0 +1,90 @@
+// A declarative table of typed "section.key" settings bound to struct fields:
+// applies TOML files and --section.key=value overrides, rejects unknown keys with
+// a suggestion and invalid values naming the key, and prints the resolved config.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace toml {
+inline namespace v3 {
+class table;
+}
+} // namespace toml
+
+namespace ewgs::train {
+
+/// The typed settings of one configuration, each bound to a field.
+///
+/// Example:
+///   int64_t epochs = 10;
+///   ConfigSchema schema;
+///   schema.add("train.epochs", &epochs, "training epochs").at_least(1);
+///   schema.apply_override("train.epochs=3");
+class ConfigSchema {
+ public:
+  enum class Type { kInt, kDouble, kBool, kString };
+
+  struct Key {
+    std::string name;
+    Type type;
+    std::string description;
+    void* field;
+    /// Extra check of a new value: returns an error text or "".
+    std::function<std::string(const Key&)> validate;
+    /// Allowed strings (empty: any).
+    std::vector<std::string> choices;
+
+    /// The field's current value as TOML-like text.
+    std::string value_text() const;
+  };
+
+  /// Fluent constraints on the key just added.
+  class KeyBuilder {
+   public:
+    explicit KeyBuilder(Key& key) : key_(key) {}
+    /// Integers or doubles: value >= minimum.
+    KeyBuilder& at_least(double minimum);
+    /// Integers or doubles: value in [lo, hi].
+    KeyBuilder& between(double lo, double hi);
+    /// Strings: one of `choices`.
+    KeyBuilder& one_of(std::vector<std::string> choices);
+
+   private:
+    Key& key_;
+  };
+
+  KeyBuilder add(const std::string& name, int64_t* field, const std::string& description);
+  KeyBuilder add(const std::string& name, double* field, const std::string& description);
+  KeyBuilder add(const std::string& name, bool* field, const std::string& description);
+  KeyBuilder add(const std::string& name, std::string* field, const std::string& description);
+
+  /// Applies every key of a parsed TOML document; `source` names it in errors.
+  void apply_toml(const toml::table& table, const std::string& source);
+  /// Parses and applies a TOML file.
+  void apply_file(const std::string& path);
+  /// Parses and applies TOML text.
+  void apply_text(const std::string& text, const std::string& source);
+  /// Applies one "section.key=value" override (value parsed by the key's type).
+  void apply_override(const std::string& assignment);
+
+  /// The resolved configuration as TOML text (sections in order of keys).
+  std::string to_toml() const;
+  /// One line per key: name, type, current (default) value, description.
+  std::string describe() const;
+
+  const std::vector<Key>& keys() const { return keys_; }
+  /// The current value of key `name` as text (error for unknown names).
+  std::string value_text(const std::string& name) const;
+
+ private:
+  Key& add_key(const std::string& name, Type type, void* field, const std::string& description);
+  Key* find(const std::string& name);
+  void set_from_text(Key& key, const std::string& text, const std::string& source);
+  std::vector<std::string> names() const;
+
+  std::vector<Key> keys_;
+};
+
+} // namespace ewgs::train

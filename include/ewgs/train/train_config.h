@@ -1,0 +1,98 @@
+// Every setting of a training run in one validated struct, bound to the
+// "section.key" names of the TOML config and --section.key=value overrides.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ewgs/models/quant_spec.h"
+#include "ewgs/train/config_schema.h"
+
+namespace ewgs::train {
+
+/// The resolved configuration of a run. Defaults train the small CNN on
+/// Fashion-MNIST in full precision.
+struct TrainConfig {
+  // [run]
+  std::string run_device = "cpu";
+  int64_t run_threads = 0;
+  int64_t run_seed = 1;
+
+  // [data]
+  std::string data_dataset = "fashion-mnist";
+  std::string data_root;
+  std::string data_train_split = "train";
+  std::string data_test_split = "test";
+  bool data_augment = true;
+  int64_t data_workers = 0;
+
+  // [model]
+  std::string model_name = "small_cnn";
+  int64_t model_num_classes = 0;
+
+  // [quant]
+  std::string quant_method = "off";
+  int64_t quant_wbits = 32;
+  int64_t quant_abits = 32;
+  std::string quant_delta = "0";
+  std::string quant_options;
+  bool quant_all_layers = false;
+
+  // [train]
+  int64_t train_epochs = 10;
+  int64_t train_batch_size = 128;
+  std::string train_init_from;
+  std::string train_init_entry;
+  int64_t train_eval_every = 1;
+  int64_t train_max_batches = 0;
+
+  // [optim]
+  std::string optim_optimizer = "sgd";
+  double optim_lr = 0.1;
+  double optim_momentum = 0.9;
+  double optim_weight_decay = 1e-4;
+  bool optim_nesterov = false;
+  std::string optim_schedule = "cosine";
+  std::string optim_milestones;
+  double optim_gamma = 0.1;
+  double optim_quant_lr = 1e-5;
+
+  // [hessian]
+  std::string hessian_estimator = "fast";
+  int64_t hessian_period = 10;
+  std::string hessian_period_unit = "epochs";
+  int64_t hessian_batches = 3;
+  int64_t hessian_batch_size = 0;
+  std::string hessian_representative = "3std";
+  int64_t hessian_max_probes = 50;
+  double hessian_tolerance = 1e-3;
+  double hessian_target_rse = 0.1;
+
+  TrainConfig();
+  TrainConfig(const TrainConfig& other);
+  TrainConfig& operator=(const TrainConfig& other);
+
+  /// The schema bound to this object's fields.
+  ConfigSchema& schema() { return *schema_; }
+  const ConfigSchema& schema() const { return *schema_; }
+
+  /// Checks relations between keys (e.g. a quantized method needs bits in
+  /// 1..8); errors name the keys.
+  void validate() const;
+
+  /// The model's quantization from [quant] and [model].
+  models::QuantSpec quant_spec() const;
+  /// Whether delta is set by the Hessian estimator (quant.delta = "hessian").
+  bool hessian_delta() const { return quant_delta == "hessian"; }
+
+  /// Resolved config as TOML text; parsing it back gives an equal config.
+  std::string to_toml() const { return schema_->to_toml(); }
+  /// A config parsed from TOML text written by to_toml().
+  static TrainConfig from_toml(const std::string& text, const std::string& source);
+
+ private:
+  void bind();
+  std::unique_ptr<ConfigSchema> schema_;
+};
+
+} // namespace ewgs::train

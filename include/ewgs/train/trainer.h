@@ -1,0 +1,67 @@
+// Runs the paper's training protocol from a config: model and quantizer optimizers,
+// per-epoch schedules, evaluation, Hessian delta updates, metrics, and checkpoints
+// from which a stopped run continues exactly.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ewgs/train/train_config.h"
+
+namespace ewgs::train {
+
+/// How a run ended.
+struct TrainResult {
+  /// "completed", "interrupted" (signal; resumable) or "failed" (non-finite loss).
+  std::string status;
+  std::string message;
+  int64_t epochs_done = 0;
+  double final_top1 = -1.0;
+  double final_top5 = -1.0;
+  double best_top1 = -1.0;
+  double wall_s = 0.0;
+
+  nlohmann::json to_json() const;
+};
+
+struct TrainerOptions {
+  /// JSON lines instead of a progress bar (also when stdout is not a tty).
+  bool json = false;
+  /// Where progress goes.
+  std::ostream* out = nullptr;
+};
+
+/// A training run in a run directory:
+///   config.toml    the resolved config
+///   last.pt        checkpoint after the latest epoch (or interruption)
+///   best.pt        checkpoint of the best test top-1
+///   metrics.jsonl  one JSON object per epoch (and per delta update)
+///   summary.json   the TrainResult and headline numbers, when the run ends
+class Trainer {
+ public:
+  /// A new run of `config` in `run_dir`, which must not hold a run already.
+  Trainer(TrainConfig config, std::string run_dir, TrainerOptions options);
+  /// Continues the run in `run_dir` from last.pt; `overrides` may change
+  /// settings that do not alter the model (e.g. train.epochs to extend it).
+  static std::unique_ptr<Trainer> resume(
+      const std::string& run_dir,
+      const std::vector<std::string>& overrides,
+      TrainerOptions options);
+  ~Trainer();
+
+  /// Trains until the last epoch, a stop signal or a non-finite loss.
+  TrainResult run();
+
+  const TrainConfig& config() const;
+
+ private:
+  struct Impl;
+  explicit Trainer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace ewgs::train

@@ -1,0 +1,236 @@
+// EWGS delta from Hessian traces (include/ewgs/hessian/delta_estimator.h):
+// delta = max(0, mean_batches((Tr(H)/N) / G)), Eq. 10, by a faithful port of the
+// official loop or by probing each quantizer until its standard error is small.
+#include "ewgs/hessian/delta_estimator.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/util/Exception.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "ewgs/nn/quantized_layers.h"
+#include "hutchinson.h"
+#include "model_state_guard.h"
+
+namespace ewgs::hessian {
+namespace {
+
+/// A quantizer with a delta, and where it sits.
+struct Target {
+  std::string layer;
+  std::string which;
+  quant::QuantizerPtr quantizer;
+};
+
+/// Activation quantizers first, then weights, each in module order (the
+/// official code's order).
+std::vector<Target> delta_quantizers(torch::nn::Module& model) {
+  std::vector<Target> acts;
+  std::vector<Target> weights;
+  for (const auto& item : nn::named_quantized_layers(model)) {
+    if (item.layer->act_quant && item.layer->act_quant->has_delta()) {
+      acts.push_back({item.name, "act", item.layer->act_quant});
+    }
+    if (item.layer->weight_quant && item.layer->weight_quant->has_delta()) {
+      weights.push_back({item.name, "weight", item.layer->weight_quant});
+    }
+  }
+  acts.insert(acts.end(), weights.begin(), weights.end());
+  return acts;
+}
+
+/// Turns capture and the twice-differentiable path on, and off again on exit.
+class CaptureGuard {
+ public:
+  explicit CaptureGuard(const std::vector<Target>& targets) : targets_(targets) {
+    for (const auto& t : targets_) {
+      t.quantizer->set_capture(true);
+      t.quantizer->set_differentiable_backward(true);
+    }
+  }
+  ~CaptureGuard() {
+    for (const auto& t : targets_) {
+      t.quantizer->set_capture(false);
+      t.quantizer->set_differentiable_backward(false);
+    }
+  }
+
+ private:
+  const std::vector<Target>& targets_;
+};
+
+/// Per quantizer, accumulated over batches.
+struct Accumulator {
+  double delta_sum = 0.0;      // sum_b (Tr_b/N)/G_b
+  double delta_var_sum = 0.0;  // sum_b SE_b^2 of that term
+  double trace_sum = 0.0;      // sum_b Tr_b/N
+  double trace_var_sum = 0.0;
+  double representative_sum = 0.0;
+  int64_t probes = 0;
+  bool unusable = false;
+  std::string note;
+};
+
+/// Probes one quantizer on one batch. faithful: the official loop. fast:
+/// probes until the standard error of this batch's term meets the target
+/// scaled by sqrt(batches) (so the mean over batches meets it).
+RunningMean probe(
+    const at::Tensor& grad,
+    const at::Tensor& x_q,
+    double scale,
+    int64_t batches,
+    at::Generator& generator,
+    const EstimatorOptions& options) {
+  RunningMean stats;
+  if (options.estimator == "faithful") {
+    for (double s : faithful_trace_samples(grad, x_q, generator, options.max_probes, options.tolerance)) {
+      stats.add(s);
+    }
+    return stats;
+  }
+  const double widen = std::sqrt(static_cast<double>(batches));
+  while (stats.count() < options.max_probes) {
+    stats.add(hutchinson_sample(grad, x_q, generator));
+    if (stats.count() < options.min_probes) {
+      continue;
+    }
+    const double se = stats.stderr_of_mean() * scale;
+    const double value = std::abs(stats.mean() * scale);
+    if (se <= widen * std::max(options.target_rse * value, options.target_abs_error)) {
+      break;
+    }
+  }
+  return stats;
+}
+
+} // namespace
+
+nlohmann::json QuantizerEstimate::to_json() const {
+  nlohmann::json out{
+      {"layer", layer},
+      {"target", target},
+      {"numel", numel},
+      {"trace_per_element", trace_per_element},
+      {"trace_stderr", trace_stderr},
+      {"representative", representative},
+      {"delta_unclipped", delta_unclipped},
+      {"delta_stderr", delta_stderr},
+      {"delta", delta},
+      {"probes", probes},
+      {"kept_previous", kept_previous}};
+  if (!note.empty()) {
+    out["note"] = note;
+  }
+  return out;
+}
+
+nlohmann::json DeltaEstimate::to_json() const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& q : quantizers) {
+    list.push_back(q.to_json());
+  }
+  return {{"estimator", estimator}, {"batches", batches}, {"wall_s", wall_s}, {"quantizers", list}};
+}
+
+DeltaEstimate estimate_deltas(
+    torch::nn::Module& model,
+    const ForwardFn& forward,
+    const std::vector<Batch>& batches,
+    const EstimatorOptions& options) {
+  TORCH_CHECK(
+      options.estimator == "fast" || options.estimator == "faithful",
+      "hessian estimator must be fast or faithful, got '",
+      options.estimator,
+      "'");
+  TORCH_CHECK(!batches.empty(), "hessian estimate needs at least one batch");
+  TORCH_CHECK(options.max_probes >= 2, "hessian max_probes must be >= 2, got ", options.max_probes);
+  const auto start = std::chrono::steady_clock::now();
+  auto targets = delta_quantizers(model);
+  DeltaEstimate result;
+  result.estimator = options.estimator;
+  result.batches = static_cast<int64_t>(batches.size());
+  if (targets.empty()) {
+    return result;
+  }
+  std::vector<Accumulator> acc(targets.size());
+  std::vector<int64_t> numel(targets.size(), 0);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
+  {
+    ModelStateGuard state_guard(model);
+    CaptureGuard capture_guard(targets);
+    model.train();
+    for (const auto& [images, labels] : batches) {
+      const auto loss = torch::nn::functional::cross_entropy(forward(images), labels);
+      std::vector<at::Tensor> x_q;
+      for (const auto& t : targets) {
+        TORCH_INTERNAL_ASSERT(t.quantizer->captured().defined(), t.layer, " captured no x_q");
+        x_q.push_back(t.quantizer->captured());
+      }
+      const auto grads = torch::autograd::grad({loss}, x_q, {}, /*retain_graph=*/true, /*create_graph=*/true);
+      for (size_t i = 0; i < targets.size(); ++i) {
+        auto& a = acc[i];
+        numel[i] = x_q[i].numel();
+        const double g = representative_value(grads[i], options.representative);
+        a.representative_sum += g;
+        if (!(std::isfinite(g) && g > 1e-30)) {
+          a.unusable = true;
+          a.note = "gradient representative is " + std::to_string(g) + " (zero or non-finite gradient)";
+          continue;
+        }
+        const double per_element = 1.0 / static_cast<double>(numel[i]);
+        const auto stats =
+            probe(grads[i], x_q[i], per_element / g, result.batches, generator, options);
+        a.probes += stats.count();
+        const double se = stats.count() >= 2 ? stats.stderr_of_mean() : 0.0;
+        a.trace_sum += stats.mean() * per_element;
+        a.trace_var_sum += std::pow(se * per_element, 2);
+        a.delta_sum += stats.mean() * per_element / g;
+        a.delta_var_sum += std::pow(se * per_element / g, 2);
+      }
+    }
+  }
+  const double b = static_cast<double>(result.batches);
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const auto& a = acc[i];
+    QuantizerEstimate q;
+    q.layer = targets[i].layer;
+    q.target = targets[i].which;
+    q.numel = numel[i];
+    q.probes = a.probes;
+    q.representative = a.representative_sum / b;
+    q.trace_per_element = a.trace_sum / b;
+    q.trace_stderr = std::sqrt(a.trace_var_sum) / b;
+    q.delta_unclipped = a.delta_sum / b;
+    q.delta_stderr = std::sqrt(a.delta_var_sum) / b;
+    q.delta = std::max(0.0, q.delta_unclipped);
+    q.kept_previous = a.unusable || !std::isfinite(q.delta_unclipped) || !std::isfinite(q.delta_stderr);
+    if (q.kept_previous) {
+      q.note = a.unusable ? a.note : "non-finite estimate";
+      q.delta = targets[i].quantizer->delta();
+    }
+    result.quantizers.push_back(q);
+  }
+  result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+void apply_deltas(torch::nn::Module& model, const DeltaEstimate& estimate) {
+  const auto targets = delta_quantizers(model);
+  for (const auto& q : estimate.quantizers) {
+    if (q.kept_previous) {
+      continue;
+    }
+    bool found = false;
+    for (const auto& t : targets) {
+      if (t.layer == q.layer && t.which == q.target) {
+        t.quantizer->set_delta(q.delta);
+        found = true;
+      }
+    }
+    TORCH_CHECK(found, "delta estimate names ", q.layer, " ", q.target, ", which the model lacks");
+  }
+}
+
+} // namespace ewgs::hessian

@@ -1,0 +1,17 @@
+// Traversal to the quantized layers of a model (include/ewgs/nn/quantized_layers.h).
+#include "ewgs/nn/quantized_layers.h"
+
+namespace ewgs::nn {
+
+std::vector<NamedQuantizedLayer> named_quantized_layers(torch::nn::Module& module) {
+  std::vector<NamedQuantizedLayer> out;
+  for (const auto& item : module.named_modules("", /*include_self=*/false)) {
+    auto* layer = dynamic_cast<QuantizedLayer*>(item.value().get());
+    if (layer != nullptr && !layer->quantizers().empty()) {
+      out.push_back({item.key(), layer});
+    }
+  }
+  return out;
+}
+
+} // namespace ewgs::nn

@@ -1,0 +1,55 @@
+// Models from checkpoints or .pth files (include/ewgs/train/model_from_file.h).
+#include "ewgs/train/model_from_file.h"
+
+#include <c10/util/Exception.h>
+
+#include <filesystem>
+
+#include "ewgs/data/open_dataset.h"
+#include "ewgs/models/registry.h"
+#include "ewgs/nn/state_dict.h"
+#include "ewgs/train/checkpoint.h"
+#include "ewgs/train/initialize_from.h"
+
+namespace ewgs::train {
+
+ModelFromFile load_model_from_file(
+    const std::string& path,
+    const std::vector<std::string>& overrides,
+    const std::string& entry) {
+  TORCH_CHECK(std::filesystem::exists(path), path, " does not exist");
+  const bool checkpoint = is_checkpoint(path);
+  ModelFromFile out;
+  if (checkpoint) {
+    out.config = TrainConfig::from_toml(read_checkpoint_header(path).config_toml, path);
+  }
+  for (const auto& o : overrides) {
+    TORCH_CHECK(
+        !checkpoint || (o.rfind("model.", 0) != 0 && o.rfind("quant.", 0) != 0),
+        "override '",
+        o,
+        "': ",
+        path,
+        " is a checkpoint and fixes its model and quantization");
+    out.config.schema().apply_override(o);
+  }
+  out.config.validate();
+  const auto test_set = data::open_dataset(out.config.data_dataset, out.config.data_root, out.config.data_test_split);
+  out.num_classes = test_set->num_classes();
+  out.channels = test_set->image_shape()[0];
+  models::ModelOptions options;
+  options.num_classes = out.config.model_num_classes > 0 ? out.config.model_num_classes : out.num_classes;
+  options.in_channels = out.channels;
+  options.quant = out.config.quant_spec();
+  out.model = models::make_model(out.config.model_name, options);
+  if (checkpoint) {
+    nn::load_state(*out.model, read_checkpoint_model_state(path), /*strict=*/true, "checkpoint " + path);
+  } else {
+    out.config.train_init_from = path;
+    out.config.train_init_entry = entry;
+    initialize_from(*out.model, out.config);
+  }
+  return out;
+}
+
+} // namespace ewgs::train

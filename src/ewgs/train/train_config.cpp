@@ -1,0 +1,154 @@
+// The run configuration and its schema (include/ewgs/train/train_config.h).
+#include "ewgs/train/train_config.h"
+
+#include <c10/util/Exception.h>
+
+#include "ewgs/core/strings.h"
+#include "ewgs/quant/registry.h"
+
+namespace ewgs::train {
+
+TrainConfig::TrainConfig() {
+  bind();
+}
+
+TrainConfig::TrainConfig(const TrainConfig& other) {
+  *this = other;
+}
+
+TrainConfig& TrainConfig::operator=(const TrainConfig& other) {
+  if (this != &other) {
+    // Copy the values through their text form: the schema binds this
+    // object's own fields.
+    bind();
+    schema_->apply_text(other.to_toml(), "config");
+  }
+  return *this;
+}
+
+void TrainConfig::bind() {
+  schema_ = std::make_unique<ConfigSchema>();
+  auto& s = *schema_;
+  s.add("run.device", &run_device, "where to train").one_of({"cpu", "cuda"});
+  s.add("run.threads", &run_threads, "CPU threads; 0 uses all cores").at_least(0);
+  s.add("run.seed", &run_seed, "seed of initialization, data order and augmentation");
+
+  s.add("data.dataset", &data_dataset, "data set")
+      .one_of({"fashion-mnist", "mnist", "cifar10", "cifar100", "cifar10-jpeg", "imagefolder"});
+  s.add("data.root", &data_root, "data folder; empty: the data set's default location");
+  s.add("data.train_split", &data_train_split, "split to train on");
+  s.add("data.test_split", &data_test_split, "split to evaluate on");
+  s.add("data.augment", &data_augment, "training augmentation of the data set's recipe");
+  s.add("data.workers", &data_workers, "loader threads; 0: as many as CPU threads").at_least(0);
+
+  s.add("model.name", &model_name, "model (ewgs info lists them)");
+  s.add("model.num_classes", &model_num_classes, "classes; 0: from the data set").at_least(0);
+
+  s.add("quant.method", &quant_method, "quantizer / gradient estimator; off: full precision");
+  s.add("quant.wbits", &quant_wbits, "weight bits of quantized layers (1-8, 32: off)");
+  s.add("quant.abits", &quant_abits, "activation bits of quantized layers (1-8, 32: off)");
+  s.add("quant.delta", &quant_delta, "EWGS delta: a number >= 0 (fixed) or \"hessian\"");
+  s.add("quant.options", &quant_options, "extra quantizer spec keys, e.g. \"key=value,...\"");
+  s.add("quant.all_layers", &quant_all_layers, "also quantize the first conv and the classifier");
+
+  s.add("train.epochs", &train_epochs, "epochs").at_least(1);
+  s.add("train.batch_size", &train_batch_size, "mini-batch size").at_least(1);
+  s.add("train.init_from", &train_init_from, "checkpoint or .pth to start from (paper: the FP model)");
+  s.add("train.init_entry", &train_init_entry, "key of the state dict inside a .pth dict (e.g. model)");
+  s.add("train.eval_every", &train_eval_every, "evaluate every N epochs (and after the last)").at_least(1);
+  s.add("train.max_batches", &train_max_batches, "stop each epoch after N batches; 0: all").at_least(0);
+
+  s.add("optim.optimizer", &optim_optimizer, "optimizer of model parameters").one_of({"sgd", "adam"});
+  s.add("optim.lr", &optim_lr, "learning rate of model parameters").at_least(0);
+  s.add("optim.momentum", &optim_momentum, "SGD momentum").between(0, 1);
+  s.add("optim.weight_decay", &optim_weight_decay, "L2 weight decay of model parameters").at_least(0);
+  s.add("optim.nesterov", &optim_nesterov, "Nesterov momentum (SGD)");
+  s.add("optim.schedule", &optim_schedule, "learning-rate schedule, stepped per epoch")
+      .one_of({"cosine", "step", "constant"});
+  s.add("optim.milestones", &optim_milestones, "step schedule: epochs where lr *= gamma, \"80,120\"");
+  s.add("optim.gamma", &optim_gamma, "step schedule factor").between(0, 1);
+  s.add("optim.quant_lr", &optim_quant_lr, "Adam learning rate of quantizer parameters").at_least(0);
+
+  s.add("hessian.estimator", &hessian_estimator, "trace estimator for delta").one_of({"fast", "faithful"});
+  s.add("hessian.period", &hessian_period, "update delta every N periods").at_least(1);
+  s.add("hessian.period_unit", &hessian_period_unit, "unit of the period").one_of({"epochs", "iterations"});
+  s.add("hessian.batches", &hessian_batches, "training batches per update").at_least(1);
+  s.add("hessian.batch_size", &hessian_batch_size, "batch size of those batches; 0: train.batch_size")
+      .at_least(0);
+  s.add("hessian.representative", &hessian_representative, "gradient representative G of Eq. 10")
+      .one_of({"3std", "max", "mean"});
+  s.add("hessian.max_probes", &hessian_max_probes, "most Hutchinson probes per quantizer").at_least(2);
+  s.add("hessian.tolerance", &hessian_tolerance, "faithful: relative-change stop test").at_least(0);
+  s.add("hessian.target_rse", &hessian_target_rse, "fast: relative standard error to reach").at_least(0);
+}
+
+void TrainConfig::validate() const {
+  if (quant_method == "off") {
+    return;
+  }
+  TORCH_CHECK(
+      quant::quantizer_registry().contains(quant_method),
+      "quant.method: unknown method '",
+      quant_method,
+      "'",
+      did_you_mean(quant_method, quant::quantizer_registry().names()),
+      "; choose off or one of ",
+      join(quant::quantizer_registry().names(), ", "));
+  for (const auto& [key, bits] : {std::pair<const char*, int64_t>{"quant.wbits", quant_wbits},
+                                 {"quant.abits", quant_abits}}) {
+    quant::check_bits(bits, key);
+  }
+  TORCH_CHECK(
+      quant_wbits != quant::kBitsOff || quant_abits != quant::kBitsOff,
+      "quant.method is '",
+      quant_method,
+      "' but quant.wbits and quant.abits are both 32 (off); set a bit-width or quant.method = \"off\"");
+  if (!hessian_delta()) {
+    char* end = nullptr;
+    const double delta = std::strtod(quant_delta.c_str(), &end);
+    TORCH_CHECK(
+        !quant_delta.empty() && *end == '\0' && delta >= 0.0,
+        "quant.delta must be a number >= 0 or \"hessian\", got '",
+        quant_delta,
+        "'");
+  }
+  // Building the quantizers once checks method keys and bits with the registry.
+  const auto spec = quant_spec();
+  for (const auto& q : {quant::make_quantizer(spec.weight, quant::QuantTarget::kWeight),
+                        quant::make_quantizer(spec.act, quant::QuantTarget::kActivation)}) {
+    TORCH_CHECK(
+        !q || !hessian_delta() || q->has_delta(),
+        "quant.delta = \"hessian\" needs a method with a gradient scale delta (ewgs), but '",
+        quant_method,
+        "' has none");
+  }
+}
+
+models::QuantSpec TrainConfig::quant_spec() const {
+  models::QuantSpec spec;
+  spec.quantize_first_last = quant_all_layers;
+  if (quant_method == "off") {
+    return spec;
+  }
+  std::string extra = quant_options.empty() ? "" : "," + quant_options;
+  // A Hessian-driven delta starts at the method's default, 0 (paper Sec. 3.3);
+  // a fixed one is passed on, and methods without a delta reject it.
+  if (!hessian_delta() && quant_delta != "0") {
+    extra += ",delta=" + quant_delta;
+  }
+  auto make = [&](int64_t bits) {
+    return bits == quant::kBitsOff ? std::string("off")
+                                   : quant_method + ":bits=" + std::to_string(bits) + extra;
+  };
+  spec.weight = make(quant_wbits);
+  spec.act = make(quant_abits);
+  return spec;
+}
+
+TrainConfig TrainConfig::from_toml(const std::string& text, const std::string& source) {
+  TrainConfig config;
+  config.schema().apply_text(text, source);
+  return config;
+}
+
+} // namespace ewgs::train

@@ -1,0 +1,100 @@
+// open_dataset: kinds, default roots, the CIFAR-10 JPEG archive extracted once into a
+// cache folder, and errors for unknown kinds, missing roots and bad archives.
+#include "ewgs/data/open_dataset.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "data_test_util.h"
+#include "ewgs/data/archive.h"
+
+namespace ewgs::data {
+namespace {
+
+using test::DataTest;
+
+/// Writes <dir>/cifar10-jpeg/{train,test}/{cat,dog}/0.jpg and tars it to <dir>/c.tar.gz.
+std::string make_archive(const std::string& dir) {
+  const auto jpeg = test::encode_jpeg(std::vector<uint8_t>(4 * 4 * 3, 50), 4, 4, 3);
+  for (const char* split : {"train", "test"}) {
+    for (const char* cls : {"cat", "dog"}) {
+      test::write_file(dir + "/src/cifar10-jpeg/" + split + "/" + cls + "/0.jpg", jpeg);
+    }
+  }
+  const std::string archive = dir + "/c.tar.gz";
+  const std::string command = "tar czf '" + archive + "' -C '" + dir + "/src' cifar10-jpeg";
+  EXPECT_EQ(std::system(command.c_str()), 0);
+  return archive;
+}
+
+TEST(OpenDatasetTest, KnowsItsKinds) {
+  EXPECT_EQ(
+      dataset_kinds(),
+      (std::vector<std::string>{
+          "fashion-mnist",
+          "mnist",
+          "cifar10",
+          "cifar100",
+          "cifar10-jpeg",
+          "imagefolder",
+          "imagenet"}));
+  EXPECT_EQ(default_root("fashion-mnist"), "/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(default_root("cifar10"), "");
+  EWGS_EXPECT_THROWS_WITH(
+      open_dataset("cifar", "/x", "train"), "unknown data set 'cifar'; did you mean 'cifar10'?");
+  EWGS_EXPECT_THROWS_WITH(
+      open_dataset("cifar10", "", "train"),
+      "data set 'cifar10' has no default root; set data.root to its folder");
+}
+
+TEST(OpenDatasetTest, FashionMnistFromTheDefaultRoot) {
+  if (!std::filesystem::exists(default_root("fashion-mnist"))) {
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  }
+  const auto test_set = open_dataset("fashion-mnist", "", "test");
+  EXPECT_EQ(test_set->size(), 10000);
+  EXPECT_EQ(test_set->image_shape(), (std::vector<int64_t>{1, 28, 28}));
+  EXPECT_EQ(test_set->class_names()[7], "Sneaker");
+}
+
+TEST_F(DataTest, Cifar10JpegArchiveIsExtractedOnce) {
+  const std::string archive = make_archive(dir_);
+  OpenOptions options;
+  options.cache_dir = dir_ + "/cache";
+  const auto test_set = open_dataset("cifar10-jpeg", archive, "test", options);
+  EXPECT_EQ(test_set->size(), 2);
+  EXPECT_EQ(test_set->class_names(), (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_NE(test_set->name().find("cifar10-jpeg ("), std::string::npos);
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/cache/cifar10-jpeg/train/dog"));
+  std::filesystem::remove(archive);  // already extracted: the archive is not read again
+  EXPECT_EQ(open_dataset("cifar10-jpeg", archive, "train", options)->size(), 2);
+  // The extracted folder and its parent work as roots too.
+  EXPECT_EQ(open_dataset("cifar10-jpeg", dir_ + "/cache/cifar10-jpeg", "train")->size(), 2);
+  EXPECT_EQ(open_dataset("cifar10-jpeg", dir_ + "/cache", "test")->size(), 2);
+  EWGS_EXPECT_THROWS_WITH(
+      open_dataset("cifar10-jpeg", dir_ + "/cache", "val"),
+      "cifar10-jpeg: split folder '" + dir_ +
+          "/cache/cifar10-jpeg/val' does not exist; found: "
+          "test, train");
+}
+
+TEST_F(DataTest, ExtractOnceReportsBadArchives) {
+  EWGS_EXPECT_THROWS_WITH(
+      extract_once(dir_ + "/none.tar.gz", "x", dir_ + "/cache"),
+      "archive '" + dir_ + "/none.tar.gz' does not exist");
+  test::write_file(dir_ + "/junk.tar.gz", {'n', 'o', 't', ' ', 't', 'a', 'r'});
+  EWGS_EXPECT_THROWS_WITH(
+      extract_once(dir_ + "/junk.tar.gz", "x", dir_ + "/cache"),
+      "extracting '" + dir_ + "/junk.tar.gz' into '" + dir_ + "/cache' failed");
+  const std::string archive = make_archive(dir_);
+  EWGS_EXPECT_THROWS_WITH(
+      extract_once(archive, "other", dir_ + "/cache"),
+      "archive '" + archive + "' has no top folder 'other'");
+  // Nothing half-extracted is left behind.
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/cache")) {
+    ADD_FAILURE() << "left over: " << entry.path();
+  }
+}
+
+}  // namespace
+}  // namespace ewgs::data

@@ -1,0 +1,245 @@
+// Both delta estimators against exact block traces of tiny quantized networks,
+// the robustness rules, and that an estimate leaves the model untouched.
+#include "ewgs/hessian/delta_estimator.h"
+
+#include <torch/torch.h>
+
+#include "ewgs/nn/qconv2d.h"
+#include "ewgs/nn/qlinear.h"
+#include "ewgs/nn/state_dict.h"
+#include "support/support.h"
+
+namespace ewgs::test {
+namespace {
+
+/// conv(W2A2 ewgs) -> BN -> ReLU -> pool -> linear(W2A2 ewgs) -> logits.
+struct TinyNetImpl : torch::nn::Module {
+  TinyNetImpl()
+      : conv(register_module(
+            "conv", nn::QConv2d(nn::QConv2dOptions(2, 3, 3).padding(1).weight_quant("ewgs:bits=2").act_quant("ewgs:bits=2")))),
+        bn(register_module("bn", torch::nn::BatchNorm2d(3))),
+        fc(register_module("fc", nn::QLinear(nn::QLinearOptions(12, 4).weight_quant("ewgs:bits=2").act_quant("ewgs:bits=2")))) {}
+
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto h = torch::relu(bn->forward(conv->forward(x)));
+    return fc->forward(torch::adaptive_avg_pool2d(h, {2, 2}).flatten(1));
+  }
+
+  nn::QConv2d conv;
+  torch::nn::BatchNorm2d bn;
+  nn::QLinear fc;
+};
+TORCH_MODULE(TinyNet);
+
+struct Fixture {
+  TinyNet net;
+  std::vector<hessian::Batch> batches;
+  hessian::ForwardFn forward;
+
+  Fixture() {
+    torch::manual_seed(4);
+    for (int i = 0; i < 2; ++i) {
+      batches.emplace_back(torch::randn({6, 2, 4, 4}), torch::randint(0, 4, {6}));
+    }
+    net->train();
+    net->forward(batches[0].first); // paper initialization
+    forward = [this](const torch::Tensor& x) { return net->forward(x); };
+  }
+};
+
+/// Per quantizer, from Hessians formed column by column by autograd: the
+/// exact delta term (Tr(H)/N)/G averaged over batches, and the standard
+/// deviation of one Hutchinson sample of that term, sqrt(2 (|H|_F^2 -
+/// sum diag^2)) / N / G, per batch.
+struct Exact {
+  double delta = 0;
+  std::vector<double> sample_std;
+};
+
+std::map<std::string, Exact> exact_deltas(Fixture& f) {
+  std::map<std::string, Exact> out;
+  std::vector<std::pair<std::string, quant::QuantizerPtr>> qs = {
+      {"conv/act", f.net->conv->act_quant}, {"fc/act", f.net->fc->act_quant},
+      {"conv/weight", f.net->conv->weight_quant}, {"fc/weight", f.net->fc->weight_quant}};
+  auto state = nn::module_state(*f.net);
+  std::vector<torch::Tensor> saved;
+  for (auto& [n, t] : state) {
+    saved.push_back(t.clone());
+  }
+  for (const auto& [images, labels] : f.batches) {
+    for (auto& [name, q] : qs) {
+      q->set_capture(true);
+    }
+    const auto loss = torch::nn::functional::cross_entropy(f.net->forward(images), labels);
+    for (auto& [name, q] : qs) {
+      const auto x_q = q->captured();
+      const auto g = torch::autograd::grad({loss}, {x_q}, {}, true, true)[0];
+      const auto flat = g.flatten();
+      std::vector<torch::Tensor> rows;
+      for (int64_t k = 0; k < flat.numel(); ++k) {
+        rows.push_back(torch::autograd::grad({flat[k]}, {x_q}, {}, true, false)[0].flatten().to(torch::kDouble));
+      }
+      const auto h = torch::stack(rows);
+      const double scale = 1.0 / static_cast<double>(x_q.numel()) / (3 * g.std().item<double>());
+      const double off_diagonal = (h.pow(2).sum() - h.diagonal().pow(2).sum()).item<double>();
+      out[name].delta += h.trace().item<double>() * scale / static_cast<double>(f.batches.size());
+      out[name].sample_std.push_back(std::sqrt(2 * off_diagonal) * scale);
+    }
+    for (auto& [name, q] : qs) {
+      q->set_capture(false);
+    }
+  }
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < state.size(); ++i) {
+    state[i].second.copy_(saved[i]); // undo BN running-stat updates
+  }
+  return out;
+}
+
+TEST(DeltaEstimatorTest, FaithfulMatchesExactTracesWithThePredictedError) {
+  Fixture f;
+  const auto exact = exact_deltas(f);
+  hessian::EstimatorOptions options;
+  options.estimator = "faithful";
+  constexpr int64_t kProbes = 150;
+  options.max_probes = kProbes;
+  options.tolerance = 0; // no relative-change stop: only the signed-mean stop remains
+  options.seed = 9;
+  const auto e = hessian::estimate_deltas(*f.net, f.forward, f.batches, options);
+  ASSERT_EQ(e.quantizers.size(), 4u);
+  EXPECT_EQ(e.quantizers[0].target, "act"); // activations first, as the official code
+  int64_t at_cap = 0;
+  for (const auto& q : e.quantizers) {
+    const auto& want = exact.at(q.layer + "/" + q.target);
+    const std::string what = q.layer + " " + q.target;
+    EXPECT_DOUBLE_EQ(q.delta, std::max(0.0, q.delta_unclipped));
+    EXPECT_LE(q.probes, 2 * kProbes) << what;
+    if (q.probes < 2 * kProbes) {
+      continue; // a running mean went negative: the official loop stops there
+    }
+    ++at_cap;
+    double variance = 0;
+    for (double s : want.sample_std) {
+      variance += s * s / static_cast<double>(kProbes);
+    }
+    const double predicted_se = std::sqrt(variance) / static_cast<double>(want.sample_std.size());
+    EXPECT_NEAR(q.delta_unclipped, want.delta, 4 * predicted_se) << what;
+    EXPECT_GT(q.delta_stderr, 0.7 * predicted_se) << what;
+    EXPECT_LT(q.delta_stderr, 1.4 * predicted_se) << what;
+  }
+  EXPECT_GE(at_cap, 2);
+}
+
+TEST(DeltaEstimatorTest, FastMatchesExactTracesWithinItsReportedError) {
+  Fixture f;
+  const auto exact = exact_deltas(f);
+  hessian::EstimatorOptions options;
+  options.max_probes = 150;
+  options.target_rse = 0.05;
+  options.target_abs_error = 0;
+  options.seed = 3;
+  const auto e = hessian::estimate_deltas(*f.net, f.forward, f.batches, options);
+  for (const auto& q : e.quantizers) {
+    const auto& want = exact.at(q.layer + "/" + q.target);
+    EXPECT_NEAR(q.delta_unclipped, want.delta, 4 * q.delta_stderr) << q.layer << " " << q.target;
+    EXPECT_LT(q.delta_stderr, 4 * want.sample_std[0]) << q.layer << " " << q.target;
+  }
+}
+
+TEST(DeltaEstimatorTest, FastStopsEachQuantizerAtItsTargetError) {
+  Fixture f;
+  hessian::EstimatorOptions options;
+  options.target_rse = 0.1;
+  options.target_abs_error = 0;
+  options.max_probes = 2000;
+  const auto e = hessian::estimate_deltas(*f.net, f.forward, f.batches, options);
+  for (const auto& q : e.quantizers) {
+    EXPECT_LE(q.delta_stderr, 0.1 * std::abs(q.delta_unclipped) * 1.0001) << q.layer << " " << q.target;
+    EXPECT_LT(q.probes, 2 * 2000) << q.layer;
+  }
+}
+
+TEST(DeltaEstimatorTest, LeavesTheModelExactlyAsFound) {
+  Fixture f;
+  f.net->eval();
+  for (auto& p : f.net->parameters()) {
+    p.mutable_grad() = torch::full_like(p, 0.5);
+  }
+  std::vector<torch::Tensor> before;
+  for (const auto& [name, t] : nn::module_state(*f.net)) {
+    before.push_back(t.clone());
+  }
+  torch::manual_seed(77);
+  const double expected_draw = torch::rand({1}).item<double>();
+  torch::manual_seed(77);
+  hessian::EstimatorOptions options;
+  options.max_probes = 5;
+  hessian::estimate_deltas(*f.net, f.forward, f.batches, options);
+  EXPECT_FALSE(f.net->is_training());
+  size_t i = 0;
+  for (const auto& [name, t] : nn::module_state(*f.net)) {
+    EXPECT_TRUE(all_equal(t, before[i++])) << name;
+  }
+  for (auto& p : f.net->parameters()) {
+    EXPECT_TRUE(all_equal(p.grad(), torch::full_like(p, 0.5)));
+  }
+  EXPECT_EQ(torch::rand({1}).item<double>(), expected_draw); // global RNG untouched
+}
+
+TEST(DeltaEstimatorTest, ApplySetsEveryEstimatedDelta) {
+  Fixture f;
+  hessian::EstimatorOptions options;
+  options.max_probes = 6;
+  const auto e = hessian::estimate_deltas(*f.net, f.forward, f.batches, options);
+  hessian::apply_deltas(*f.net, e);
+  for (const auto& q : e.quantizers) {
+    ASSERT_FALSE(q.kept_previous);
+    auto layer = q.layer == "conv" ? static_cast<nn::QuantizedLayer*>(f.net->conv.get())
+                                   : static_cast<nn::QuantizedLayer*>(f.net->fc.get());
+    auto quantizer = q.target == "act" ? layer->act_quant : layer->weight_quant;
+    EXPECT_FLOAT_EQ(quantizer->delta(), q.delta) << q.layer << " " << q.target;
+  }
+}
+
+TEST(DeltaEstimatorTest, ZeroGradientsKeepThePreviousDelta) {
+  Fixture f;
+  f.net->conv->weight_quant->set_delta(0.123);
+  {
+    torch::NoGradGuard no_grad;
+    f.net->fc->output_scale.zero_(); // the loss no longer depends on any x_q
+  }
+  hessian::EstimatorOptions options;
+  options.max_probes = 6;
+  const auto e = hessian::estimate_deltas(*f.net, f.forward, f.batches, options);
+  hessian::apply_deltas(*f.net, e);
+  ASSERT_EQ(e.quantizers.size(), 4u);
+  for (const auto& q : e.quantizers) {
+    EXPECT_TRUE(q.kept_previous) << q.layer << " " << q.target;
+    EXPECT_NE(q.note.find("zero or non-finite gradient"), std::string::npos) << q.note;
+    EXPECT_TRUE(std::isfinite(q.delta));
+  }
+  EXPECT_FLOAT_EQ(f.net->conv->weight_quant->delta(), 0.123f);
+  EXPECT_EQ(f.net->fc->act_quant->delta(), 0.0);
+}
+
+TEST(DeltaEstimatorTest, RejectsBadOptions) {
+  Fixture f;
+  hessian::EstimatorOptions options;
+  options.estimator = "exact";
+  EWGS_EXPECT_THROWS_WITH(
+      hessian::estimate_deltas(*f.net, f.forward, f.batches, options), "must be fast or faithful");
+  EWGS_EXPECT_THROWS_WITH(
+      hessian::estimate_deltas(*f.net, f.forward, {}, hessian::EstimatorOptions{}), "at least one batch");
+  EWGS_EXPECT_THROWS_WITH(hessian::parse_representative("std"), "3std, max or mean");
+}
+
+TEST(DeltaEstimatorTest, RepresentativesFollowTheirDefinitions) {
+  const auto g = torch::tensor({1.0, -3.0, 2.0, 0.0});
+  // mean 0, unbiased variance 14 / 3
+  EXPECT_NEAR(hessian::representative_value(g, hessian::Representative::kThreeStd), 3 * std::sqrt(14.0 / 3.0), 1e-6);
+  EXPECT_DOUBLE_EQ(hessian::representative_value(g, hessian::Representative::kMaxAbs), 3.0);
+  EXPECT_DOUBLE_EQ(hessian::representative_value(g, hessian::Representative::kMeanAbs), 1.5);
+}
+
+} // namespace
+} // namespace ewgs::test

@@ -1,0 +1,78 @@
+// Hutchinson samples and the official stopping rule on quadratics with a
+// known Hessian.
+#include "../../src/ewgs/hessian/hutchinson.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "support/support.h"
+
+namespace ewgs::test {
+namespace {
+
+/// loss = 0.5 x^T A x: gradient A x (with graph), Hessian A.
+struct Quadratic {
+  torch::Tensor a;
+  torch::Tensor x;
+  torch::Tensor grad;
+
+  explicit Quadratic(int64_t n) {
+    const auto m = torch::randn({n, n});
+    a = (m + m.t()) / 2 + torch::eye(n) * 3;
+    x = torch::randn({n}).requires_grad_(true);
+    const auto loss = 0.5 * torch::dot(x, torch::mv(a, x));
+    grad = torch::autograd::grad({loss}, {x}, {}, true, true)[0];
+  }
+};
+
+TEST(HutchinsonTest, MeanOfSamplesConvergesToTheTraceWithinItsStandardError) {
+  torch::manual_seed(0);
+  Quadratic q(40);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(123);
+  hessian::RunningMean stats;
+  for (int i = 0; i < 400; ++i) {
+    stats.add(hessian::hutchinson_sample(q.grad, q.x, gen));
+  }
+  const double trace = q.a.trace().item<double>();
+  EXPECT_NEAR(stats.mean(), trace, 4 * stats.stderr_of_mean());
+  EXPECT_LT(stats.stderr_of_mean(), 0.1 * std::abs(trace)); // the test can discriminate
+}
+
+TEST(HutchinsonTest, DiagonalHessianIsExactFromOneSample) {
+  auto x = torch::randn({10}).requires_grad_(true);
+  const auto d = torch::rand({10}) + 0.5;
+  const auto loss = 0.5 * (d * x * x).sum();
+  const auto grad = torch::autograd::grad({loss}, {x}, {}, true, true)[0];
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
+  EXPECT_NEAR(hessian::hutchinson_sample(grad, x, gen), d.sum().item<double>(), 1e-5);
+}
+
+TEST(HutchinsonTest, FaithfulLoopStopsAfterTwoSamplesWhenTheMeanIsNegative) {
+  auto x = torch::randn({10}).requires_grad_(true);
+  const auto loss = -0.5 * (x * x).sum(); // Hessian -I: every sample is -10
+  const auto grad = torch::autograd::grad({loss}, {x}, {}, true, true)[0];
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
+  const auto samples = hessian::faithful_trace_samples(grad, x, gen, 50, 1e-3);
+  EXPECT_EQ(samples.size(), 2u); // signed denominator: the ratio is negative
+  EXPECT_NEAR(samples[0], -10.0, 1e-5);
+}
+
+TEST(HutchinsonTest, FaithfulLoopRunsToTheCapOnNoisyPositiveTraces) {
+  torch::manual_seed(1);
+  Quadratic q(30);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  EXPECT_EQ(hessian::faithful_trace_samples(q.grad, q.x, gen, 17, 1e-12).size(), 17u);
+}
+
+TEST(HutchinsonTest, RunningMeanMatchesTheClosedForm) {
+  hessian::RunningMean m;
+  EXPECT_TRUE(std::isinf(m.stderr_of_mean()));
+  for (double v : {1.0, 2.0, 4.0, 7.0}) {
+    m.add(v);
+  }
+  EXPECT_DOUBLE_EQ(m.mean(), 3.5);
+  // sample variance 7 -> stderr sqrt(7/4)
+  EXPECT_NEAR(m.stderr_of_mean(), std::sqrt(7.0 / 4.0), 1e-12);
+}
+
+} // namespace
+} // namespace ewgs::test
