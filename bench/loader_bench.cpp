@@ -1,6 +1,6 @@
 // Loader throughput (images/s) on Fashion-MNIST, CIFAR-10 binary and the CIFAR-10 JPEG
 // folder, with and without augmentation; prints one JSON object for BENCHMARKS.md.
-//
+
 // Usage: loader_bench [--epochs N] [--batch N] [--workers N] [--cache-dir DIR]
 //                     [--cifar10-binary DIR] [--cifar10-jpeg ARCHIVE_OR_DIR]
 #include <c10/util/Exception.h>

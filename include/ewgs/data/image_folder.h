@@ -54,6 +54,8 @@ class ImageFolderDataset : public Dataset {
   /// The file of sample `index`.
   std::string describe(int64_t index) const override;
 
+  /// The folder holding the class folders.
+  const std::string& folder() const { return folder_; }
   /// Path of every sample, in sample order.
   const std::vector<std::string>& files() const { return files_; }
   /// Label of every sample, in sample order.

@@ -62,7 +62,8 @@ class ConfigSchema {
 
   /// Applies every key of a parsed TOML document; `source` names it in errors.
   void apply_toml(const toml::table& table, const std::string& source);
-  /// Parses and applies a TOML file.
+  /// Parses and applies a TOML file. A top-level `base = "other.toml"`
+  /// (relative to this file) is applied first, so recipes can share a base.
   void apply_file(const std::string& path);
   /// Parses and applies TOML text.
   void apply_text(const std::string& text, const std::string& source);
@@ -79,6 +80,7 @@ class ConfigSchema {
   std::string value_text(const std::string& name) const;
 
  private:
+  void apply_file(const std::string& path, int depth);
   Key& add_key(const std::string& name, Type type, void* field, const std::string& description);
   Key* find(const std::string& name);
   void set_from_text(Key& key, const std::string& text, const std::string& source);

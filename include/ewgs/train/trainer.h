@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -31,8 +32,11 @@ struct TrainResult {
 struct TrainerOptions {
   /// JSON lines instead of a progress bar (also when stdout is not a tty).
   bool json = false;
-  /// Where progress goes.
+  /// Where progress goes (default std::cout).
   std::ostream* out = nullptr;
+  /// Called after every optimizer step with the global step count (progress
+  /// observers; tests use it to stop a run at a chosen step).
+  std::function<void(int64_t global_step)> on_step;
 };
 
 /// A training run in a run directory:

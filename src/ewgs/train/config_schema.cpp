@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <cmath>
 #include <cstdlib>
 #include <map>
@@ -27,6 +28,11 @@ const char* type_name(ConfigSchema::Type type) {
       return "string";
   }
   return "?";
+}
+
+/// "an integer", "a number", ...
+std::string with_article(ConfigSchema::Type type) {
+  return (type == ConfigSchema::Type::kInt ? "an " : "a ") + std::string(type_name(type));
 }
 
 std::string quote(const std::string& s) {
@@ -255,6 +261,9 @@ void ConfigSchema::apply_override(const std::string& assignment) {
 void ConfigSchema::apply_toml(const toml::table& table, const std::string& source) {
   for (const auto& [section, node] : table) {
     const std::string section_name(section.str());
+    if (section_name == "base") {
+      continue; // applied by apply_file before this table
+    }
     const auto* inner = node.as_table();
     TORCH_CHECK(
         inner != nullptr,
@@ -279,8 +288,8 @@ void ConfigSchema::apply_toml(const toml::table& table, const std::string& sourc
             source,
             ": ",
             name,
-            " must be a ",
-            type_name(key->type),
+            " must be ",
+            with_article(key->type),
             ", got the string \"",
             s->get(),
             "\"");
@@ -297,7 +306,7 @@ void ConfigSchema::apply_toml(const toml::table& table, const std::string& sourc
       } else if (const auto* b = value.as_boolean()) {
         text = b->get() ? "true" : "false";
       } else {
-        TORCH_CHECK(false, source, ": ", name, " must be a ", type_name(key->type));
+        TORCH_CHECK(false, source, ": ", name, " must be ", with_article(key->type));
       }
       set_from_text(*key, text, source);
     }
@@ -305,8 +314,21 @@ void ConfigSchema::apply_toml(const toml::table& table, const std::string& sourc
 }
 
 void ConfigSchema::apply_file(const std::string& path) {
+  apply_file(path, 0);
+}
+
+void ConfigSchema::apply_file(const std::string& path, int depth) {
+  TORCH_CHECK(depth < 8, path, ": more than 8 nested 'base' files (a cycle?)");
+  TORCH_CHECK(std::filesystem::exists(path), "config file ", path, " does not exist");
   try {
-    apply_toml(toml::parse_file(path), path);
+    const auto table = toml::parse_file(path);
+    if (const auto* base = table.get("base")) {
+      TORCH_CHECK(base->is_string(), path, ": base must be a string naming another config file");
+      // A base path is relative to the file that names it.
+      const auto base_path = std::filesystem::path(path).parent_path() / base->as_string()->get();
+      apply_file(base_path.string(), depth + 1);
+    }
+    apply_toml(table, path);
   } catch (const toml::parse_error& e) {
     TORCH_CHECK(
         false,

@@ -46,6 +46,7 @@ struct Trainer::Impl {
   TrainConfig config;
   std::string run_dir;
   ProgressReporter progress;
+  std::function<void(int64_t)> on_step;
   torch::Device device{torch::kCPU};
   std::unique_ptr<DataPipeline> data;
   models::ClassifierPtr model;
@@ -60,7 +61,8 @@ struct Trainer::Impl {
   Impl(TrainConfig c, std::string dir, const TrainerOptions& options)
       : config(std::move(c)),
         run_dir(std::move(dir)),
-        progress(ProgressReporter::choose_mode(options.json), options.out ? *options.out : std::cout) {}
+        progress(ProgressReporter::choose_mode(options.json), options.out ? *options.out : std::cout),
+        on_step(options.on_step) {}
 
   std::string path(const char* name) const { return (fs::path(run_dir) / name).string(); }
 
@@ -179,6 +181,9 @@ struct Trainer::Impl {
       ++state.global_step;
       images_this_session += images.size(0);
       progress.step(state.batch, meter.loss(), meter.top1_percent(), images.size(0));
+      if (on_step) {
+        on_step(state.global_step);
+      }
       if (delta_update_due(/*at_epoch_start=*/false)) {
         update_deltas();
       }

@@ -1,0 +1,127 @@
+// TrainConfig and ConfigSchema: TOML files, overrides, round trips, and errors
+// that name the key (with suggestions for near misses).
+#include "ewgs/train/train_config.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/support.h"
+
+namespace ewgs::test {
+namespace {
+
+using train::TrainConfig;
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() / name;
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+TEST(ConfigTest, FileThenOverridesSetTypedFields) {
+  TrainConfig c;
+  c.schema().apply_file(write_temp(
+      "ewgs_config_test.toml",
+      "[train]\nepochs = 7\n[optim]\nlr = 0.05\nnesterov = true\n[model]\nname = \"resnet20\"\n"));
+  c.schema().apply_override("train.epochs=3");
+  c.schema().apply_override("quant.delta=hessian");
+  EXPECT_EQ(c.train_epochs, 3);
+  EXPECT_DOUBLE_EQ(c.optim_lr, 0.05);
+  EXPECT_TRUE(c.optim_nesterov);
+  EXPECT_EQ(c.model_name, "resnet20");
+  EXPECT_TRUE(c.hessian_delta());
+}
+
+TEST(ConfigTest, BaseFileIsAppliedFirstAndRelativeToTheIncludingFile) {
+  const auto dir = std::filesystem::temp_directory_path() / "ewgs_config_base";
+  std::filesystem::create_directories(dir / "sub");
+  std::ofstream(dir / "base.toml") << "[train]\nepochs = 400\nbatch_size = 256\n";
+  std::ofstream(dir / "sub" / "child.toml") << "base = \"../base.toml\"\n[train]\nepochs = 30\n";
+  TrainConfig c;
+  c.schema().apply_file((dir / "sub" / "child.toml").string());
+  EXPECT_EQ(c.train_epochs, 30);
+  EXPECT_EQ(c.train_batch_size, 256);
+  std::ofstream(dir / "loop.toml") << "base = \"loop.toml\"\n";
+  EWGS_EXPECT_THROWS_WITH(c.schema().apply_file((dir / "loop.toml").string()), "nested 'base' files");
+  EWGS_EXPECT_THROWS_WITH(c.schema().apply_file((dir / "none.toml").string()), "does not exist");
+}
+
+TEST(ConfigTest, ResolvedTomlRoundTripsExactly) {
+  TrainConfig c;
+  c.schema().apply_override("optim.lr=0.1");
+  c.schema().apply_override("optim.quant_lr=1e-5");
+  c.schema().apply_override("quant.options=key=1");
+  const auto back = TrainConfig::from_toml(c.to_toml(), "round trip");
+  EXPECT_EQ(back.to_toml(), c.to_toml());
+  EXPECT_EQ(back.optim_lr, 0.1);
+  EXPECT_EQ(back.optim_quant_lr, 1e-5);
+  EXPECT_NE(c.to_toml().find("lr = 0.1\n"), std::string::npos) << c.to_toml();
+  const TrainConfig copy = c;
+  EXPECT_EQ(copy.to_toml(), c.to_toml());
+}
+
+TEST(ConfigTest, UnknownKeysAreErrorsWithSuggestions) {
+  TrainConfig c;
+  EWGS_EXPECT_THROWS_WITH(
+      c.schema().apply_override("train.epoch=3"), "unknown config key 'train.epoch'; did you mean 'train.epochs'?");
+  EWGS_EXPECT_THROWS_WITH(
+      c.schema().apply_text("[optim]\nlearning_rate = 0.1\n", "cfg.toml"), "cfg.toml: unknown config key 'optim.learning_rate'");
+  EWGS_EXPECT_THROWS_WITH(c.schema().apply_text("epochs = 3\n", "cfg.toml"), "'epochs' must be a [section] table");
+}
+
+TEST(ConfigTest, InvalidValuesNameTheKeyAndTheExpectation) {
+  TrainConfig c;
+  EWGS_EXPECT_THROWS_WITH(c.schema().apply_override("train.epochs=0"), "train.epochs must be >= 1, got 0");
+  EWGS_EXPECT_THROWS_WITH(c.schema().apply_override("train.epochs=ten"), "train.epochs must be an integer, got 'ten'");
+  EWGS_EXPECT_THROWS_WITH(
+      c.schema().apply_override("optim.optimizer=adma"), "optim.optimizer must be one of sgd, adam; got 'adma'; did you mean 'adam'?");
+  EWGS_EXPECT_THROWS_WITH(c.schema().apply_override("optim.lr=nan"), "optim.lr must be a finite number");
+  EWGS_EXPECT_THROWS_WITH(
+      c.schema().apply_text("[train]\nepochs = \"3\"\n", "cfg.toml"), "train.epochs must be an integer, got the string");
+  EWGS_EXPECT_THROWS_WITH(c.schema().apply_text("[train\n", "cfg.toml"), "cfg.toml:1: invalid TOML");
+  EWGS_EXPECT_THROWS_WITH(c.schema().apply_override("train.epochs"), "expected section.key=value");
+}
+
+TEST(ConfigTest, ValidateChecksRelationsBetweenKeys) {
+  TrainConfig c;
+  c.validate(); // the default FP config is valid
+  c.quant_method = "ewgs";
+  EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.wbits and quant.abits are both 32");
+  c.quant_wbits = 9;
+  EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.wbits: bits must be in [1, 8] or 32 (off), got 9");
+  c.quant_wbits = 1;
+  c.quant_delta = "-1";
+  EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.delta must be a number >= 0 or \"hessian\", got '-1'");
+  c.quant_delta = "hessian";
+  c.validate();
+  c.quant_method = "ste";
+  EWGS_EXPECT_THROWS_WITH(c.validate(), "needs a method with a gradient scale delta");
+  c.quant_delta = "0.01";
+  EWGS_EXPECT_THROWS_WITH(c.validate(), "has no key 'delta'");
+  c.quant_method = "egws";
+  EWGS_EXPECT_THROWS_WITH(c.validate(), "unknown method 'egws'; did you mean 'ewgs'?");
+}
+
+TEST(ConfigTest, QuantSpecFollowsMethodBitsAndDelta) {
+  TrainConfig c;
+  EXPECT_FALSE(c.quant_spec().enabled());
+  c.quant_method = "ewgs";
+  c.quant_wbits = 1;
+  c.quant_abits = 32;
+  c.quant_delta = "0.001";
+  const auto spec = c.quant_spec();
+  EXPECT_EQ(spec.weight, "ewgs:bits=1,delta=0.001");
+  EXPECT_EQ(spec.act, "off");
+  EXPECT_EQ(spec.describe(), "W1A32 ewgs");
+  c.quant_delta = "hessian";
+  EXPECT_EQ(c.quant_spec().weight, "ewgs:bits=1");
+}
+
+TEST(ConfigTest, ListOfKeysShowsDefaultsAndChoices) {
+  const auto text = TrainConfig().schema().describe();
+  EXPECT_NE(text.find("--train.epochs=10  (integer) epochs"), std::string::npos) << text;
+  EXPECT_NE(text.find("[sgd, adam]"), std::string::npos);
+}
+
+} // namespace
+} // namespace ewgs::test

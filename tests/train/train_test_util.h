@@ -1,0 +1,52 @@
+// A small, fast training config on Fashion-MNIST and run-directory helpers for
+// the trainer tests.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ewgs/train/train_config.h"
+
+namespace ewgs::test {
+
+/// small_cnn on 6 batches of 32 Fashion-MNIST images per epoch, evaluated
+/// only after the last epoch, 2 threads, no augmentation randomness needed.
+inline train::TrainConfig tiny_config(int64_t epochs) {
+  train::TrainConfig c;
+  c.train_epochs = epochs;
+  c.train_batch_size = 32;
+  c.train_max_batches = 6;
+  c.train_eval_every = 1000;
+  c.run_threads = 2;
+  c.data_workers = 2;
+  c.optim_lr = 0.05;
+  return c;
+}
+
+/// A fresh empty directory under the temp folder.
+inline std::string fresh_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("ewgs_test_" + name);
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+/// The epoch records of metrics.jsonl (delta updates left out).
+inline std::vector<nlohmann::json> epoch_records(const std::string& run_dir) {
+  std::ifstream in(std::filesystem::path(run_dir) / "metrics.jsonl");
+  std::vector<nlohmann::json> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto record = nlohmann::json::parse(line);
+    if (!record.contains("event")) {
+      out.push_back(record);
+    }
+  }
+  return out;
+}
+
+} // namespace ewgs::test
