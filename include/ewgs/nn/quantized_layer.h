@@ -16,7 +16,9 @@ namespace ewgs::nn {
 /// activation quantizers are both on):
 ///   weight_quant.*   act_quant.*   output_scale   quant_initialized
 /// A quantizer spec that is "off" registers nothing; with both off the layer
-/// is a plain full-precision layer with no output scale.
+/// is a plain full-precision layer with no output scale. Quantizers whose
+/// output is on the input's scale (LSQ, PACT) need no output scale either:
+/// the layer has one only when some quantizer maps to a fixed range.
 class QuantizedLayer {
  public:
   virtual ~QuantizedLayer() = default;
@@ -24,6 +26,9 @@ class QuantizedLayer {
   /// Parameters trained by the quantizer optimizer: the quantizers' own
   /// parameters and the output scale.
   std::vector<torch::Tensor> quantizer_parameters() const;
+
+  /// Sum of the quantizers' regularizers (undefined when none has one).
+  torch::Tensor regularizer() const;
 
   /// Whether the paper initialization has run (saved with the module).
   bool quant_initialized() const;

@@ -20,4 +20,8 @@ struct NamedQuantizedLayer {
 /// Layers of `module` with at least one quantizer on, in registration order.
 std::vector<NamedQuantizedLayer> named_quantized_layers(torch::nn::Module& module);
 
+/// Sum of the regularizers of every quantizer in `module` (PACT's penalty on
+/// its clipping levels), or undefined when no quantizer has one.
+torch::Tensor quantizer_regularizer(torch::nn::Module& module);
+
 } // namespace ewgs::nn

@@ -52,6 +52,15 @@ class QuantizerImpl : public torch::nn::Module {
   /// Canonical spec text that rebuilds this quantizer, e.g. "ewgs:bits=1,delta=0".
   virtual std::string spec() const = 0;
 
+  /// Whether the output is already on the input's scale (LSQ, PACT: v_q
+  /// approximates v), so a layer needs no learnable output scale. Methods
+  /// whose output lives in [-1, 1] or [0, 1] (EWGS, DoReFa) return false.
+  virtual bool output_in_input_scale() const { return false; }
+
+  /// A term the trainer adds to the loss (e.g. PACT's L2 penalty on its
+  /// clipping level); undefined when the method has none.
+  virtual torch::Tensor regularizer() const { return torch::Tensor(); }
+
   /// Whether the backward carries an element-wise gradient scale delta that
   /// the Hessian estimator may set (paper Eq. 4, 10).
   virtual bool has_delta() const { return false; }

@@ -22,8 +22,14 @@ void QuantizedLayer::register_quantization(
     self.register_module("act_quant", act_quant);
   }
   if (weight_quant || act_quant) {
-    output_scale = self.register_parameter("output_scale", torch::ones({}));
     initialized_ = self.register_buffer("quant_initialized", torch::zeros({}, torch::kUInt8));
+  }
+  bool needs_scale = false;
+  for (const auto& q : quantizers()) {
+    needs_scale = needs_scale || !q->output_in_input_scale();
+  }
+  if (needs_scale) {
+    output_scale = self.register_parameter("output_scale", torch::ones({}));
   }
 }
 
@@ -38,6 +44,17 @@ std::vector<torch::Tensor> QuantizedLayer::quantizer_parameters() const {
     out.push_back(output_scale);
   }
   return out;
+}
+
+torch::Tensor QuantizedLayer::regularizer() const {
+  torch::Tensor total;
+  for (const auto& q : quantizers()) {
+    const auto r = q->regularizer();
+    if (r.defined()) {
+      total = total.defined() ? total + r : r;
+    }
+  }
+  return total;
 }
 
 bool QuantizedLayer::quant_initialized() const {
@@ -69,6 +86,10 @@ void QuantizedLayer::initialize(
   if (act_quant) {
     act_quant->initialize(x);
   }
+  initialized_.fill_(1);
+  if (!output_scale.defined()) {
+    return;
+  }
   const auto x_q = act_quant ? act_quant->forward(x) : x;
   const auto w_q = weight_quant ? weight_quant->forward(weight) : weight;
   const double full = op(x, weight).abs().mean().item<double>();
@@ -81,7 +102,6 @@ void QuantizedLayer::initialize(
       quantized,
       " (the quantized output is all zero or non-finite)");
   output_scale.fill_(full / quantized);
-  initialized_.fill_(1);
 }
 
 torch::Tensor QuantizedLayer::quantized_forward(
@@ -89,15 +109,16 @@ torch::Tensor QuantizedLayer::quantized_forward(
     const torch::Tensor& weight,
     bool training,
     const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& op) {
-  if (!output_scale.defined()) {
-    return op(x, weight);
+  if (!initialized_.defined()) {
+    return op(x, weight); // no quantizer on
   }
   if (training && !quant_initialized()) {
     initialize(x, weight, op);
   }
   const auto x_q = act_quant ? act_quant->forward(x) : x;
   const auto w_q = weight_quant ? weight_quant->forward(weight) : weight;
-  return output_scale.abs() * op(x_q, w_q);
+  const auto y = op(x_q, w_q);
+  return output_scale.defined() ? output_scale.abs() * y : y;
 }
 
 } // namespace ewgs::nn

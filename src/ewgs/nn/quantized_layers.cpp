@@ -14,4 +14,15 @@ std::vector<NamedQuantizedLayer> named_quantized_layers(torch::nn::Module& modul
   return out;
 }
 
+torch::Tensor quantizer_regularizer(torch::nn::Module& module) {
+  torch::Tensor total;
+  for (const auto& item : named_quantized_layers(module)) {
+    const auto r = item.layer->regularizer();
+    if (r.defined()) {
+      total = total.defined() ? total + r : r;
+    }
+  }
+  return total;
+}
+
 } // namespace ewgs::nn

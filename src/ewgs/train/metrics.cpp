@@ -34,7 +34,10 @@ double MeanMeter::topk_percent() const {
 nlohmann::json quantizer_state(torch::nn::Module& model) {
   nlohmann::json layers = nlohmann::json::array();
   for (const auto& item : nn::named_quantized_layers(model)) {
-    nlohmann::json layer{{"name", item.name}, {"alpha", item.layer->output_scale.item<double>()}};
+    nlohmann::json layer{{"name", item.name}};
+    if (item.layer->output_scale.defined()) {
+      layer["alpha"] = item.layer->output_scale.item<double>();
+    }
     const std::pair<const char*, quant::QuantizerPtr> quantizers[] = {
         {"weight", item.layer->weight_quant}, {"act", item.layer->act_quant}};
     for (const auto& [key, q] : quantizers) {

@@ -18,6 +18,7 @@
 #include "ewgs/hessian/delta_estimator.h"
 #include "ewgs/models/model_summary.h"
 #include "ewgs/models/registry.h"
+#include "ewgs/nn/quantized_layers.h"
 #include "ewgs/train/checkpoint.h"
 #include "ewgs/train/data_pipeline.h"
 #include "ewgs/train/evaluate.h"
@@ -55,6 +56,8 @@ struct Trainer::Impl {
   std::unique_ptr<LrSchedule> quant_schedule;
   TrainProgress state;
   std::unique_ptr<MetricsLog> metrics;
+  /// Whether some quantizer adds a penalty to the loss (PACT).
+  bool has_regularizer = false;
   double last_test_top1 = -1.0;
   double last_test_top5 = -1.0;
 
@@ -89,6 +92,7 @@ struct Trainer::Impl {
         " classes");
     model = models::make_model(config.model_name, model_options);
     model->to(device);
+    has_regularizer = nn::quantizer_regularizer(*model).defined();
     optimizers = make_optimizers(config, *model);
     const auto milestones = LrSchedule::parse_milestones(config.optim_milestones, "optim.milestones");
     model_schedule = std::make_unique<LrSchedule>(
@@ -164,7 +168,10 @@ struct Trainer::Impl {
       const auto labels = batch->labels.to(device);
       optimizers.zero_grad();
       const auto logits = model->forward(images);
-      const auto loss = torch::nn::functional::cross_entropy(logits, labels);
+      auto loss = torch::nn::functional::cross_entropy(logits, labels);
+      if (has_regularizer) {
+        loss = loss + nn::quantizer_regularizer(*model);
+      }
       const double loss_value = loss.item<double>();
       if (!std::isfinite(loss_value)) {
         return failed(fmt::format(
