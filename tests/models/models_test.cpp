@@ -73,7 +73,8 @@ TEST_F(ModelsTest, ImageNetModelsQuantizeBlockAndDownsampleConvs) {
 }
 
 TEST_F(ModelsTest, MobileNetV2QuantizesEveryLayerWhenAsked) {
-  QuantSpec all{"ewgs:bits=4", "ewgs:bits=4", true};
+  QuantSpec all{"ewgs:bits=4", "ewgs:bits=4"};
+  all.quantize_first_last = true;
   auto model = models::make_model("mobilenet_v2", ModelOptions{1000, 3, all});
   const auto summary = models::summarize(*model);
   EXPECT_EQ(summary.quantized_layers.size(), 53u); // 52 convs + classifier

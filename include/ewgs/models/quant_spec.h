@@ -18,6 +18,8 @@ struct QuantSpec {
   std::string weight = "off";
   /// Input-activation quantizer spec of quantized layers; "off" for none.
   std::string act = "off";
+  /// Quantizer of the gradient at quantized layers' outputs; "off" for none.
+  std::string grad = "off";
   /// Also quantize the first conv and the classifier (MobileNetV2 in the
   /// paper); by default they stay in full precision.
   bool quantize_first_last = false;

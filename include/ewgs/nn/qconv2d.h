@@ -38,6 +38,8 @@ struct QConv2dOptions {
   TORCH_ARG(std::string, weight_quant) = "ewgs:bits=4";
   /// Input-activation quantizer spec; "off" for none.
   TORCH_ARG(std::string, act_quant) = "ewgs:bits=4";
+  /// Quantizer of the gradient at the output (fixed-point training); "off".
+  TORCH_ARG(std::string, grad_quant) = "off";
 };
 
 /// Quantized Conv2d. Registered names: weight [, bias] plus those of

@@ -12,9 +12,9 @@
 
 namespace ewgs::nn {
 
-/// Mixin of quantized layers. Registered names (for a layer whose weight and
-/// activation quantizers are both on):
-///   weight_quant.*   act_quant.*   output_scale   quant_initialized
+/// Mixin of quantized layers. Registered names (for a layer whose weight,
+/// activation and gradient quantizers are on):
+///   weight_quant.*   act_quant.*   grad_quant.*   output_scale   quant_initialized
 /// A quantizer spec that is "off" registers nothing; with both off the layer
 /// is a plain full-precision layer with no output scale. Quantizers whose
 /// output is on the input's scale (LSQ, PACT) need no output scale either:
@@ -33,11 +33,13 @@ class QuantizedLayer {
   /// Whether the paper initialization has run (saved with the module).
   bool quant_initialized() const;
 
-  /// Quantizers that are on (0, 1 or 2 of them).
+  /// Quantizers that are on (weight, activation, gradient; 0 to 3 of them).
   std::vector<quant::QuantizerPtr> quantizers() const;
 
   quant::QuantizerPtr weight_quant;
   quant::QuantizerPtr act_quant;
+  /// Quantizes the gradient arriving at the layer's output (identity forward).
+  quant::QuantizerPtr grad_quant;
   /// Learnable output scale alpha, applied as |alpha| (official code).
   torch::Tensor output_scale;
 
@@ -46,9 +48,11 @@ class QuantizedLayer {
   void register_quantization(
       torch::nn::Module& self,
       const std::string& weight_spec,
-      const std::string& act_spec);
+      const std::string& act_spec,
+      const std::string& grad_spec);
 
-  /// y = |alpha| * op(Q_A(x), Q_W(w)). On the first training forward the
+  /// y = G(|alpha| * op(Q_A(x), Q_W(w))), with G the gradient quantizer
+  /// (identity forward). On the first training forward the
   /// quantizers are initialized from (w, x) and alpha is set to
   /// E|op(x, w)| / E|op(Q_A(x), Q_W(w))| (paper Sec. 3.3).
   torch::Tensor quantized_forward(

@@ -20,6 +20,9 @@ struct NamedQuantizedLayer {
 /// Layers of `module` with at least one quantizer on, in registration order.
 std::vector<NamedQuantizedLayer> named_quantized_layers(torch::nn::Module& module);
 
+/// Tells every quantizer in `module` that the optimizer stepped.
+void notify_optimizer_step(torch::nn::Module& module);
+
 /// Sum of the regularizers of every quantizer in `module` (PACT's penalty on
 /// its clipping levels), or undefined when no quantizer has one.
 torch::Tensor quantizer_regularizer(torch::nn::Module& module);

@@ -12,10 +12,12 @@
 namespace ewgs::quant {
 
 /// What a quantizer acts on; weights and activations differ in their output
-/// map (paper Eq. 3) and their initialization.
-enum class QuantTarget { kWeight, kActivation };
+/// map (paper Eq. 3) and their initialization. Gradient quantizers sit on a
+/// layer's output: identity forward, they quantize the gradient going back
+/// (fixed-point training).
+enum class QuantTarget { kWeight, kActivation, kGradient };
 
-/// "weight" or "activation".
+/// "weight", "activation" or "gradient".
 const char* to_string(QuantTarget target);
 
 /// The bit-width that means "not quantized".
@@ -60,6 +62,10 @@ class QuantizerImpl : public torch::nn::Module {
   /// A term the trainer adds to the loss (e.g. PACT's L2 penalty on its
   /// clipping level); undefined when the method has none.
   virtual torch::Tensor regularizer() const { return torch::Tensor(); }
+
+  /// Called after every optimizer step (e.g. a gradient quantizer's clipping
+  /// interval update); nothing by default.
+  virtual void after_optimizer_step() {}
 
   /// Whether the backward carries an element-wise gradient scale delta that
   /// the Hessian estimator may set (paper Eq. 4, 10).

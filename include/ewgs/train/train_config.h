@@ -37,6 +37,9 @@ struct TrainConfig {
   std::string quant_delta = "0";
   std::string quant_options;
   bool quant_all_layers = false;
+  std::string quant_grad_method = "off";
+  int64_t quant_gbits = 32;
+  std::string quant_grad_options;
 
   // [train]
   int64_t train_epochs = 10;

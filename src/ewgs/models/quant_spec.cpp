@@ -17,11 +17,11 @@ std::string bits_label(const std::string& spec) {
 } // namespace
 
 bool QuantSpec::enabled() const {
-  return !quant::is_off(weight) || !quant::is_off(act);
+  return !quant::is_off(weight) || !quant::is_off(act) || !quant::is_off(grad);
 }
 
 nn::QConv2dOptions QuantSpec::conv(int64_t in, int64_t out, int64_t kernel) const {
-  return nn::QConv2dOptions(in, out, kernel).weight_quant(weight).act_quant(act);
+  return nn::QConv2dOptions(in, out, kernel).weight_quant(weight).act_quant(act).grad_quant(grad);
 }
 
 nn::QConv2dOptions QuantSpec::first_conv(int64_t in, int64_t out, int64_t kernel) const {
@@ -31,7 +31,7 @@ nn::QConv2dOptions QuantSpec::first_conv(int64_t in, int64_t out, int64_t kernel
 
 nn::QLinearOptions QuantSpec::classifier(int64_t in, int64_t out) const {
   auto options = nn::QLinearOptions(in, out).bias(true);
-  return quantize_first_last ? options.weight_quant(weight).act_quant(act)
+  return quantize_first_last ? options.weight_quant(weight).act_quant(act).grad_quant(grad)
                              : options.weight_quant("off").act_quant("off");
 }
 
@@ -39,8 +39,11 @@ std::string QuantSpec::describe() const {
   if (!enabled()) {
     return "FP";
   }
-  const std::string method = quant::is_off(weight) ? Spec::parse(act).name() : Spec::parse(weight).name();
-  return "W" + bits_label(weight) + "A" + bits_label(act) + " " + method +
+  const std::string method = !quant::is_off(weight) ? Spec::parse(weight).name()
+      : !quant::is_off(act)                           ? Spec::parse(act).name()
+                                                      : Spec::parse(grad).name();
+  return "W" + bits_label(weight) + "A" + bits_label(act) +
+      (quant::is_off(grad) ? "" : "G" + bits_label(grad)) + " " + method +
       (quantize_first_last ? " (all layers)" : "");
 }
 

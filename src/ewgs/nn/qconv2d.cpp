@@ -39,7 +39,7 @@ void QConv2dImpl::reset() {
     bias = register_parameter("bias", torch::empty({options.out_channels()}));
   }
   default_init(weight, bias);
-  register_quantization(*this, options.weight_quant(), options.act_quant());
+  register_quantization(*this, options.weight_quant(), options.act_quant(), options.grad_quant());
 }
 
 void QConv2dImpl::pretty_print(std::ostream& stream) const {

@@ -25,7 +25,7 @@ void QLinearImpl::reset() {
     bias = register_parameter("bias", torch::empty({options.out_features()}));
   }
   default_init(weight, bias);
-  register_quantization(*this, options.weight_quant(), options.act_quant());
+  register_quantization(*this, options.weight_quant(), options.act_quant(), options.grad_quant());
 }
 
 void QLinearImpl::pretty_print(std::ostream& stream) const {

@@ -12,21 +12,26 @@ namespace ewgs::nn {
 void QuantizedLayer::register_quantization(
     torch::nn::Module& self,
     const std::string& weight_spec,
-    const std::string& act_spec) {
+    const std::string& act_spec,
+    const std::string& grad_spec) {
   weight_quant = quant::make_quantizer(weight_spec, quant::QuantTarget::kWeight);
   act_quant = quant::make_quantizer(act_spec, quant::QuantTarget::kActivation);
+  grad_quant = quant::make_quantizer(grad_spec, quant::QuantTarget::kGradient);
   if (weight_quant) {
     self.register_module("weight_quant", weight_quant);
   }
   if (act_quant) {
     self.register_module("act_quant", act_quant);
   }
-  if (weight_quant || act_quant) {
+  if (grad_quant) {
+    self.register_module("grad_quant", grad_quant);
+  }
+  if (weight_quant || act_quant || grad_quant) {
     initialized_ = self.register_buffer("quant_initialized", torch::zeros({}, torch::kUInt8));
   }
   bool needs_scale = false;
-  for (const auto& q : quantizers()) {
-    needs_scale = needs_scale || !q->output_in_input_scale();
+  for (const auto& q : {weight_quant, act_quant}) {
+    needs_scale = needs_scale || (q && !q->output_in_input_scale());
   }
   if (needs_scale) {
     output_scale = self.register_parameter("output_scale", torch::ones({}));
@@ -72,6 +77,9 @@ std::vector<quant::QuantizerPtr> QuantizedLayer::quantizers() const {
   if (act_quant) {
     out.push_back(act_quant);
   }
+  if (grad_quant) {
+    out.push_back(grad_quant);
+  }
   return out;
 }
 
@@ -86,7 +94,7 @@ void QuantizedLayer::initialize(
   if (act_quant) {
     act_quant->initialize(x);
   }
-  initialized_.fill_(1);
+  initialized_.fill_(1); // gradient quantizers initialize from their first gradient
   if (!output_scale.defined()) {
     return;
   }
@@ -117,8 +125,11 @@ torch::Tensor QuantizedLayer::quantized_forward(
   }
   const auto x_q = act_quant ? act_quant->forward(x) : x;
   const auto w_q = weight_quant ? weight_quant->forward(weight) : weight;
-  const auto y = op(x_q, w_q);
-  return output_scale.defined() ? output_scale.abs() * y : y;
+  auto y = op(x_q, w_q);
+  if (output_scale.defined()) {
+    y = output_scale.abs() * y;
+  }
+  return grad_quant ? grad_quant->forward(y) : y;
 }
 
 } // namespace ewgs::nn

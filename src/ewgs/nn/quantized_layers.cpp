@@ -14,6 +14,14 @@ std::vector<NamedQuantizedLayer> named_quantized_layers(torch::nn::Module& modul
   return out;
 }
 
+void notify_optimizer_step(torch::nn::Module& module) {
+  for (const auto& item : named_quantized_layers(module)) {
+    for (const auto& q : item.layer->quantizers()) {
+      q->after_optimizer_step();
+    }
+  }
+}
+
 torch::Tensor quantizer_regularizer(torch::nn::Module& module) {
   torch::Tensor total;
   for (const auto& item : named_quantized_layers(module)) {

@@ -6,7 +6,15 @@
 namespace ewgs::quant {
 
 const char* to_string(QuantTarget target) {
-  return target == QuantTarget::kWeight ? "weight" : "activation";
+  switch (target) {
+    case QuantTarget::kWeight:
+      return "weight";
+    case QuantTarget::kActivation:
+      return "activation";
+    case QuantTarget::kGradient:
+      return "gradient";
+  }
+  return "?";
 }
 
 void check_bits(int64_t bits, const std::string& where) {

@@ -39,7 +39,7 @@ nlohmann::json quantizer_state(torch::nn::Module& model) {
       layer["alpha"] = item.layer->output_scale.item<double>();
     }
     const std::pair<const char*, quant::QuantizerPtr> quantizers[] = {
-        {"weight", item.layer->weight_quant}, {"act", item.layer->act_quant}};
+        {"weight", item.layer->weight_quant}, {"act", item.layer->act_quant}, {"grad", item.layer->grad_quant}};
     for (const auto& [key, q] : quantizers) {
       if (!q) {
         continue;

@@ -50,6 +50,9 @@ void TrainConfig::bind() {
   s.add("quant.delta", &quant_delta, "EWGS delta: a number >= 0 (fixed) or \"hessian\"");
   s.add("quant.options", &quant_options, "extra quantizer spec keys, e.g. \"key=value,...\"");
   s.add("quant.all_layers", &quant_all_layers, "also quantize the first conv and the classifier");
+  s.add("quant.grad_method", &quant_grad_method, "quantizer of gradients at layer outputs; off: none");
+  s.add("quant.gbits", &quant_gbits, "gradient bits (fixed-point training; 32: off)");
+  s.add("quant.grad_options", &quant_grad_options, "extra gradient quantizer spec keys, \"key=value,...\"");
 
   s.add("train.epochs", &train_epochs, "epochs").at_least(1);
   s.add("train.batch_size", &train_batch_size, "mini-batch size").at_least(1);
@@ -83,6 +86,10 @@ void TrainConfig::bind() {
 }
 
 void TrainConfig::validate() const {
+  if (quant_grad_method != "off") {
+    quant::check_bits(quant_gbits, "quant.gbits");
+    quant::make_quantizer(quant_spec().grad, quant::QuantTarget::kGradient);
+  }
   if (quant_method == "off") {
     return;
   }
@@ -127,6 +134,10 @@ void TrainConfig::validate() const {
 models::QuantSpec TrainConfig::quant_spec() const {
   models::QuantSpec spec;
   spec.quantize_first_last = quant_all_layers;
+  if (quant_grad_method != "off" && quant_gbits != quant::kBitsOff) {
+    spec.grad = quant_grad_method + ":bits=" + std::to_string(quant_gbits) +
+        (quant_grad_options.empty() ? "" : "," + quant_grad_options);
+  }
   if (quant_method == "off") {
     return spec;
   }

@@ -182,6 +182,7 @@ struct Trainer::Impl {
       }
       loss.backward();
       optimizers.step();
+      nn::notify_optimizer_step(*model);
       const auto correct = count_correct(logits.detach(), labels, 5);
       meter.add(loss_value, correct, images.size(0));
       ++state.batch;
