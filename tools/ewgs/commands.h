@@ -16,6 +16,8 @@ void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 /// `ewgs hessian`: per-layer Hessian traces and EWGS deltas of a model.
 void add_hessian_command(CLI::App& app);
+/// `ewgs bench`: step, quantizer and hessian benchmarks.
+void add_bench_command(CLI::App& app);
 /// `ewgs report`: a table of finished runs.
 void add_report_command(CLI::App& app);
 

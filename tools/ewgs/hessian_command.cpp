@@ -10,7 +10,6 @@
 #include "commands.h"
 #include "ewgs/core/threads.h"
 #include "ewgs/hessian/delta_estimator.h"
-#include "ewgs/nn/quantized_layers.h"
 #include "ewgs/train/data_pipeline.h"
 #include "ewgs/train/model_from_file.h"
 
@@ -23,20 +22,6 @@ struct HessianArgs {
   std::string estimator = "fast";
   bool json = false;
 };
-
-/// A quantized model loaded from FP weights has no interval yet: run the
-/// paper initialization on one training batch.
-void initialize_quantizers(models::ClassifierImpl& model, const hessian::Batch& batch) {
-  bool needed = false;
-  for (const auto& item : nn::named_quantized_layers(model)) {
-    needed = needed || !item.layer->quant_initialized();
-  }
-  if (needed) {
-    torch::NoGradGuard no_grad;
-    model.train();
-    model.forward(batch.first);
-  }
-}
 
 void print_table(const hessian::DeltaEstimate& e) {
   std::map<std::string, std::map<std::string, const hessian::QuantizerEstimate*>> rows;
@@ -81,14 +66,9 @@ void run_hessian(const HessianArgs& args, const std::vector<std::string>& overri
   for (auto& [images, labels] : data.hessian_batches(0)) {
     batches.emplace_back(images.to(device), labels.to(device));
   }
-  initialize_quantizers(*loaded.model, batches.front());
-  hessian::EstimatorOptions options;
+  train::initialize_quantizers(*loaded.model, batches.front().first);
+  auto options = config.estimator_options(static_cast<uint64_t>(config.run_seed));
   options.estimator = args.estimator;
-  options.representative = hessian::parse_representative(config.hessian_representative);
-  options.max_probes = config.hessian_max_probes;
-  options.tolerance = config.hessian_tolerance;
-  options.target_rse = config.hessian_target_rse;
-  options.seed = static_cast<uint64_t>(config.run_seed);
   auto forward = [&](const at::Tensor& x) { return loaded.model->forward(x); };
   const auto estimate = hessian::estimate_deltas(*loaded.model, forward, batches, options);
   TORCH_CHECK(

@@ -25,6 +25,12 @@ struct IntervalQuantizerOptions {
   TORCH_ARG(bool, has_delta) = true;
 };
 
+/// Whether float32 inputs go through the fused single-pass kernels
+/// (kernels/interval_quant.h) instead of the composite ATen reference; on by
+/// default. Capture for the Hessian always uses the composite path.
+void set_fused_kernels(bool on);
+bool fused_kernels();
+
 /// x_n = clip((x - l) / (u - l), 0, 1)                  (Eq. 1)
 /// x_q = round((2^b - 1) x_n) / (2^b - 1)               (Eq. 2)
 /// Q_W = 2 (x_q - 0.5),  Q_A = x_q                        (Eq. 3)
@@ -59,6 +65,7 @@ class IntervalQuantizerImpl : public QuantizerImpl {
 
  private:
   torch::Tensor round_with_estimator(const torch::Tensor& x_n) const;
+  torch::Tensor quantize_composite(const torch::Tensor& x);
 
   IntervalQuantizerOptions options_;
 };

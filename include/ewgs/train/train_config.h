@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "ewgs/hessian/delta_estimator.h"
 #include "ewgs/models/quant_spec.h"
 #include "ewgs/train/config_schema.h"
 
@@ -87,6 +88,9 @@ struct TrainConfig {
   models::QuantSpec quant_spec() const;
   /// Whether delta is set by the Hessian estimator (quant.delta = "hessian").
   bool hessian_delta() const { return quant_delta == "hessian"; }
+
+  /// The Hessian estimator's options from [hessian]; `seed` seeds the probes.
+  hessian::EstimatorOptions estimator_options(uint64_t seed) const;
 
   /// Resolved config as TOML text; parsing it back gives an equal config.
   std::string to_toml() const { return schema_->to_toml(); }

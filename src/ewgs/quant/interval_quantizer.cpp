@@ -5,12 +5,47 @@
 #include <c10/util/Exception.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <cmath>
 
+#include "ewgs/kernels/interval_quant.h"
 #include "ewgs/quant/rounding.h"
 
 namespace ewgs::quant {
 namespace {
+
+std::atomic<bool> g_fused_kernels{true};
+
+/// Eq. 1-4 in one kernel pass each way; saves only x (the backward
+/// recomputes x_n and x_q), so it costs no memory beyond the output.
+class FusedIntervalQuantFn : public torch::autograd::Function<FusedIntervalQuantFn> {
+ public:
+  static torch::Tensor forward(
+      torch::autograd::AutogradContext* ctx,
+      const torch::Tensor& x,
+      const torch::Tensor& lower,
+      const torch::Tensor& upper,
+      const torch::Tensor& delta,
+      int64_t steps,
+      bool weight_map,
+      const std::string& what) {
+    ctx->save_for_backward({x, lower, upper, delta});
+    ctx->saved_data["steps"] = steps;
+    ctx->saved_data["weight_map"] = weight_map;
+    return kernels::interval_quant_forward(x, lower, upper, steps, weight_map, what.c_str());
+  }
+
+  static torch::autograd::tensor_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::tensor_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    const auto grads = kernels::interval_quant_backward(
+        grad_outputs[0], saved[0], saved[1], saved[2], saved[3], ctx->saved_data["steps"].toInt(),
+        ctx->saved_data["weight_map"].toBool());
+    return {grads.x, grads.lower, grads.upper, torch::Tensor(), torch::Tensor(), torch::Tensor(),
+            torch::Tensor()};
+  }
+};
 
 /// A half-normal |N(0, s^2)| has standard deviation s sqrt(1 - 2/pi); the
 /// activation interval spans 3 s of the underlying Gaussian.
@@ -69,7 +104,25 @@ torch::Tensor IntervalQuantizerImpl::round_with_estimator(const torch::Tensor& x
   return ste_round(x_n, steps());
 }
 
+void set_fused_kernels(bool on) {
+  g_fused_kernels = on;
+}
+
+bool fused_kernels() {
+  return g_fused_kernels;
+}
+
 torch::Tensor IntervalQuantizerImpl::quantize(const torch::Tensor& x) {
+  if (g_fused_kernels && x.scalar_type() == torch::kFloat && !capturing() && !differentiable_backward()) {
+    // The STE is EWGS with delta = 0 exactly.
+    const auto delta = delta_buffer.defined() ? delta_buffer : torch::zeros({}, lower.options());
+    return FusedIntervalQuantFn::apply(
+        x, lower, upper, delta, steps(), target() == QuantTarget::kWeight, describe());
+  }
+  return quantize_composite(x);
+}
+
+torch::Tensor IntervalQuantizerImpl::quantize_composite(const torch::Tensor& x) {
   const double l = lower.item<double>();
   const double u = upper.item<double>();
   TORCH_CHECK(

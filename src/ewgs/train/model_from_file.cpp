@@ -3,15 +3,46 @@
 
 #include <c10/util/Exception.h>
 
+#include <torch/torch.h>
+
 #include <filesystem>
 
 #include "ewgs/data/open_dataset.h"
 #include "ewgs/models/registry.h"
+#include "ewgs/nn/quantized_layers.h"
 #include "ewgs/nn/state_dict.h"
 #include "ewgs/train/checkpoint.h"
 #include "ewgs/train/initialize_from.h"
 
 namespace ewgs::train {
+
+void initialize_quantizers(models::ClassifierImpl& model, const at::Tensor& images) {
+  bool needed = false;
+  for (const auto& item : nn::named_quantized_layers(model)) {
+    needed = needed || !item.layer->quant_initialized();
+  }
+  if (!needed) {
+    return;
+  }
+  std::vector<at::Tensor> buffers;
+  for (const auto& b : model.buffers()) {
+    buffers.push_back(b.clone());
+  }
+  const bool was_training = model.is_training();
+  torch::NoGradGuard no_grad;
+  model.train();
+  model.forward(images);
+  model.train(was_training);
+  // Keep BatchNorm statistics; the initialization flags and intervals stay set.
+  size_t i = 0;
+  for (auto& b : model.named_buffers()) {
+    const auto& name = b.key();
+    if (!is_quantizer_state(name)) {
+      b.value().copy_(buffers[i]);
+    }
+    ++i;
+  }
+}
 
 ModelFromFile load_model_from_file(
     const std::string& path,

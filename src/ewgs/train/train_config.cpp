@@ -156,6 +156,17 @@ models::QuantSpec TrainConfig::quant_spec() const {
   return spec;
 }
 
+hessian::EstimatorOptions TrainConfig::estimator_options(uint64_t seed) const {
+  hessian::EstimatorOptions options;
+  options.estimator = hessian_estimator;
+  options.representative = hessian::parse_representative(hessian_representative);
+  options.max_probes = hessian_max_probes;
+  options.tolerance = hessian_tolerance;
+  options.target_rse = hessian_target_rse;
+  options.seed = seed;
+  return options;
+}
+
 TrainConfig TrainConfig::from_toml(const std::string& text, const std::string& source) {
   TrainConfig config;
   config.schema().apply_text(text, source);

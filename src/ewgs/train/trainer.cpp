@@ -107,13 +107,8 @@ struct Trainer::Impl {
 
   /// Updates every EWGS delta from the Hessian (paper Algorithm 1).
   void update_deltas() {
-    hessian::EstimatorOptions options;
-    options.estimator = config.hessian_estimator;
-    options.representative = hessian::parse_representative(config.hessian_representative);
-    options.max_probes = config.hessian_max_probes;
-    options.tolerance = config.hessian_tolerance;
-    options.target_rse = config.hessian_target_rse;
-    options.seed = static_cast<uint64_t>(config.run_seed) * 1000003ULL + static_cast<uint64_t>(state.global_step);
+    const auto options = config.estimator_options(
+        static_cast<uint64_t>(config.run_seed) * 1000003ULL + static_cast<uint64_t>(state.global_step));
     std::vector<hessian::Batch> batches;
     for (auto& [images, labels] : data->hessian_batches(state.global_step)) {
       batches.emplace_back(images.to(device), labels.to(device));

@@ -1,0 +1,19 @@
+// `ewgs bench`: the benchmark subcommands (step, quantizer, hessian); results go
+// into BENCHMARKS.md with machine, date and command.
+#include "commands.h"
+
+namespace ewgs::cli {
+
+void add_bench_step_command(CLI::App& bench);
+void add_bench_quantizer_command(CLI::App& bench);
+void add_bench_hessian_command(CLI::App& bench);
+
+void add_bench_command(CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "Benchmarks; each prints its numbers (--json for one object)");
+  bench->require_subcommand(1);
+  add_bench_step_command(*bench);
+  add_bench_quantizer_command(*bench);
+  add_bench_hessian_command(*bench);
+}
+
+} // namespace ewgs::cli

@@ -1,0 +1,128 @@
+// `ewgs bench hessian`: the faithful (official-code) and fast delta estimators on
+// the same model and batches, side by side: wall time, and per quantizer the
+// agreement within the combined standard error and whether fast met its target.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <iostream>
+
+#include "bench_util.h"
+#include "commands.h"
+#include "ewgs/core/threads.h"
+#include "ewgs/train/data_pipeline.h"
+#include "ewgs/train/model_from_file.h"
+
+namespace ewgs::cli {
+namespace {
+
+struct HessianBenchArgs {
+  std::string checkpoint = "../shared/data/resnet20-fp-cifar10jpeg-official.pth";
+  std::string data_root = "../shared/data/cifar10-jpeg.tar.gz";
+  int64_t batch = 256;
+  int64_t batches = 3;
+  int64_t wbits = 1;
+  int64_t abits = 1;
+  std::string device = "cpu";
+  int64_t threads = 0;
+  double target_rse = 0.1;
+  double target_abs = 1e-5;
+  bool json = false;
+};
+
+void run_hessian_bench(const HessianBenchArgs& args) {
+  const auto device = parse_device(args.device);
+  const int64_t threads = set_cpu_threads(args.threads);
+  auto loaded = train::load_model_from_file(
+      args.checkpoint,
+      {"model.name=resnet20", "data.dataset=cifar10-jpeg", "data.root=" + args.data_root, "quant.method=ewgs",
+       "quant.wbits=" + std::to_string(args.wbits), "quant.abits=" + std::to_string(args.abits),
+       "quant.delta=hessian", "hessian.batches=" + std::to_string(args.batches),
+       "hessian.batch_size=" + std::to_string(args.batch)},
+      "model");
+  loaded.model->to(device);
+  train::DataPipeline data(loaded.config, /*with_train=*/true);
+  std::vector<hessian::Batch> batches;
+  for (auto& [images, labels] : data.hessian_batches(0)) {
+    batches.emplace_back(images.to(device), labels.to(device));
+  }
+  train::initialize_quantizers(*loaded.model, batches.front().first);
+  auto forward = [&](const at::Tensor& x) { return loaded.model->forward(x); };
+  auto faithful_options = loaded.config.estimator_options(1);
+  faithful_options.estimator = "faithful";
+  auto fast_options = loaded.config.estimator_options(2);
+  fast_options.estimator = "fast";
+  fast_options.target_rse = args.target_rse;
+  fast_options.target_abs_error = args.target_abs;
+  fast_options.max_probes = 400;
+  const auto faithful = hessian::estimate_deltas(*loaded.model, forward, batches, faithful_options);
+  const auto fast = hessian::estimate_deltas(*loaded.model, forward, batches, fast_options);
+
+  nlohmann::json rows = nlohmann::json::array();
+  int64_t agree = 0;
+  int64_t met_target = 0;
+  for (size_t i = 0; i < fast.quantizers.size(); ++i) {
+    const auto& a = faithful.quantizers[i];
+    const auto& b = fast.quantizers[i];
+    const double combined = std::sqrt(a.delta_stderr * a.delta_stderr + b.delta_stderr * b.delta_stderr);
+    const double z = combined > 0 ? std::abs(a.delta_unclipped - b.delta_unclipped) / combined : 0.0;
+    const bool ok = b.delta_stderr <= std::max(args.target_rse * std::abs(b.delta_unclipped), args.target_abs);
+    agree += z <= 3.0 ? 1 : 0;
+    met_target += ok ? 1 : 0;
+    rows.push_back(
+        {{"layer", b.layer},
+         {"target", b.target},
+         {"faithful_delta", a.delta_unclipped},
+         {"faithful_stderr", a.delta_stderr},
+         {"faithful_probes", a.probes},
+         {"fast_delta", b.delta_unclipped},
+         {"fast_stderr", b.delta_stderr},
+         {"fast_probes", b.probes},
+         {"z", z},
+         {"fast_met_target", ok}});
+  }
+  nlohmann::json out = bench_header("hessian", device, threads);
+  out["model"] = "resnet20";
+  out["quantization"] = loaded.config.quant_spec().describe();
+  out["batch"] = args.batch;
+  out["batches"] = args.batches;
+  out["faithful_wall_s"] = faithful.wall_s;
+  out["fast_wall_s"] = fast.wall_s;
+  out["speedup"] = faithful.wall_s / fast.wall_s;
+  out["quantizers"] = fast.quantizers.size();
+  out["agree_within_3_combined_stderr"] = agree;
+  out["fast_met_target"] = met_target;
+  out["target"] = fmt::format("stderr <= {} |delta| or <= {}", args.target_rse, args.target_abs);
+  out["per_quantizer"] = rows;
+  if (args.json) {
+    std::cout << out.dump() << "\n";
+    return;
+  }
+  std::cout << fmt::format(
+      "resnet20 {} batch {} x {} on {} ({} threads)\n  faithful {:.1f} s, fast {:.1f} s ({:.2f}x)\n"
+      "  {}/{} quantizers agree within 3 combined standard errors; fast met its target on {}/{}\n",
+      out["quantization"].get<std::string>(), args.batch, args.batches, args.device, threads, faithful.wall_s,
+      fast.wall_s, faithful.wall_s / fast.wall_s, agree, fast.quantizers.size(), met_target, fast.quantizers.size());
+}
+
+} // namespace
+
+void add_bench_hessian_command(CLI::App& bench) {
+  auto* cmd = bench.add_subcommand("hessian", "Faithful vs fast EWGS delta estimation on ResNet-20, side by side");
+  auto args = std::make_shared<HessianBenchArgs>();
+  cmd->add_option("--checkpoint", args->checkpoint, "FP ResNet-20 (.pth or checkpoint)")->capture_default_str();
+  cmd->add_option("--data-root", args->data_root, "CIFAR-10 JPEG archive or folder")->capture_default_str();
+  cmd->add_option("--batch", args->batch, "Batch size of the Hessian batches")->capture_default_str();
+  cmd->add_option("--batches", args->batches, "Hessian batches")->capture_default_str();
+  cmd->add_option("--wbits", args->wbits, "Weight bits")->capture_default_str();
+  cmd->add_option("--abits", args->abits, "Activation bits")->capture_default_str();
+  cmd->add_option("--device", args->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--target-rse", args->target_rse, "fast: relative standard error to reach")->capture_default_str();
+  cmd->add_option("--target-abs", args->target_abs, "fast: or absolute standard error")->capture_default_str();
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->callback([args] { run_hessian_bench(*args); });
+}
+
+} // namespace ewgs::cli
