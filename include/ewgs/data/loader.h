@@ -40,6 +40,19 @@ struct Batch {
   int64_t index = 0;
 };
 
+/// Anything that yields the batches of an epoch in order: the threaded
+/// DataLoader, or the DeviceLoader that keeps a data set on the GPU.
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  /// Starts epoch `epoch` at batch `skip_batches`.
+  virtual void start_epoch(int64_t epoch, int64_t skip_batches = 0) = 0;
+  /// The next batch of the current epoch, or nullopt after its last batch.
+  virtual std::optional<Batch> next() = 0;
+  /// Batches per epoch.
+  virtual int64_t batches_per_epoch() const = 0;
+};
+
 /// Loads batches of `dataset` through `transform`.
 ///
 /// Batch k of epoch e holds the samples at positions [k B, (k+1) B) of
@@ -62,26 +75,26 @@ struct Batch {
 ///     loader.start_epoch(epoch);
 ///     while (auto batch = loader.next()) { step(batch->images, batch->labels); }
 ///   }
-class DataLoader {
+class DataLoader : public BatchSource {
  public:
   DataLoader(
       std::shared_ptr<const Dataset> dataset,
       TransformOptions transform,
       LoaderOptions options = {});
   /// Stops and joins the workers, abandoning any epoch in progress.
-  ~DataLoader();
+  ~DataLoader() override;
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
 
   /// Starts epoch `epoch` at batch `skip_batches` (0 <= skip <= batches_per_epoch()),
   /// abandoning any epoch in progress; workers start prefetching at once.
-  void start_epoch(int64_t epoch, int64_t skip_batches = 0);
+  void start_epoch(int64_t epoch, int64_t skip_batches = 0) override;
 
   /// The next batch of the current epoch, or nullopt after its last batch.
-  std::optional<Batch> next();
+  std::optional<Batch> next() override;
 
   /// Batches per epoch: ceil(size / batch_size), or floor with drop_last.
-  int64_t batches_per_epoch() const;
+  int64_t batches_per_epoch() const override;
   /// Samples per epoch: the data set's size, less the dropped tail with drop_last.
   int64_t size() const;
   /// {C, H, W} of every image in a batch.

@@ -84,6 +84,10 @@ class Transform {
   /// The choices without randomness: whole-image box, centred crop, no flip.
   Placement centered(int64_t height, int64_t width) const;
 
+  /// The normalized value of every pixel value: entry c * 256 + v for channel
+  /// c (one block of 256 when one mean/std serves all channels).
+  const std::vector<float>& normalization_table() const { return lut_; }
+
   /// Writes the transformed `image` as float (C, H', W') contiguous to `out`.
   void apply(const ImageView& image, const Placement& placement, float* out) const;
 

@@ -1,10 +1,8 @@
 // Test-set evaluation: mean cross-entropy, top-1 and top-5 accuracy, without
-// gradients and in eval mode.
+// gradients, in eval mode, with one host synchronization at the end.
 #pragma once
 
 #include <c10/core/Device.h>
-
-#include <functional>
 
 #include "ewgs/data/loader.h"
 #include "ewgs/models/classifier.h"
@@ -12,8 +10,8 @@
 
 namespace ewgs::train {
 
-/// Evaluates `model` on every batch of `loader` (epoch 0, no shuffling
-/// needed); restores the model's training flag afterwards.
-MeanMeter evaluate(models::ClassifierImpl& model, data::DataLoader& loader, const c10::Device& device);
+/// Evaluates `model` on every batch of epoch 0 of `batches`; restores the
+/// model's training flag afterwards.
+MeanMeter evaluate(models::ClassifierImpl& model, data::BatchSource& batches, const c10::Device& device);
 
 } // namespace ewgs::train

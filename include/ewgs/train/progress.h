@@ -24,7 +24,8 @@ class ProgressReporter {
 
   /// Starts the bar of `epoch` (0-based) with `batches` steps.
   void begin_epoch(int64_t epoch, int64_t epochs, int64_t batches);
-  /// After each step: running loss and accuracy of the epoch.
+  /// After `done` steps: running loss and accuracy of the epoch, and the
+  /// images processed since begin_epoch().
   void step(int64_t done, double loss, double top1_percent, int64_t images);
   /// Ends the epoch: a summary line on a terminal, `record` as JSON otherwise.
   void end_epoch(const nlohmann::json& record);

@@ -26,6 +26,7 @@ struct TrainConfig {
   std::string data_test_split = "test";
   bool data_augment = true;
   int64_t data_workers = 0;
+  std::string data_device_resident = "auto";
 
   // [model]
   std::string model_name = "small_cnn";

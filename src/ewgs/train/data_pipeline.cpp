@@ -1,8 +1,10 @@
-// Loaders of a run (include/ewgs/train/data_pipeline.h).
+// Batch sources of a run (include/ewgs/train/data_pipeline.h).
 #include "ewgs/train/data_pipeline.h"
 
 #include <c10/util/Exception.h>
 
+#include "ewgs/data/device_loader.h"
+#include "ewgs/data/in_memory_dataset.h"
 #include "ewgs/data/open_dataset.h"
 #include "ewgs/data/transforms.h"
 
@@ -16,18 +18,30 @@ int64_t workers(const TrainConfig& config) {
   return config.data_workers > 0 ? config.data_workers : data::hardware_threads();
 }
 
+data::TransformOptions train_transform(const TrainConfig& config) {
+  return config.data_augment ? data::train_transform(config.data_dataset) : data::eval_transform(config.data_dataset);
+}
+
 } // namespace
 
-DataPipeline::DataPipeline(const TrainConfig& config, bool with_train) : config_(config) {
+DataPipeline::DataPipeline(const TrainConfig& config, bool with_train)
+    : config_(config), device_(config.run_device == "cuda" ? c10::kCUDA : c10::kCPU) {
   const auto& kind = config.data_dataset;
+  const auto& mode = config.data_device_resident;
+  resident_ = mode == "on" || (mode == "auto" && device_.is_cuda());
   auto test_set = data::open_dataset(kind, config.data_root, config.data_test_split);
+  num_classes_ = test_set->num_classes();
+  channels_ = test_set->image_shape()[0];
+  if (resident_ && mode == "auto") {
+    // Fall back to host loaders where the device path cannot follow.
+    resident_ = test_set->fixed_image_size() && data::device_transform_supported(data::eval_transform(kind)) &&
+        data::device_transform_supported(train_transform(config));
+  }
   data::LoaderOptions test_options;
   test_options.batch_size = config.train_batch_size;
   test_options.shuffle = false;
   test_options.workers = workers(config);
-  test_ = std::make_unique<data::DataLoader>(test_set, data::eval_transform(kind), test_options);
-  num_classes_ = test_set->num_classes();
-  channels_ = test_set->image_shape()[0];
+  test_ = make_source(test_set, data::eval_transform(kind), test_options);
   if (!with_train) {
     return;
   }
@@ -38,29 +52,44 @@ DataPipeline::DataPipeline(const TrainConfig& config, bool with_train) : config_
       train_set_->num_classes(),
       " classes but the test split has ",
       num_classes_);
-  const auto transform = config.data_augment ? data::train_transform(kind) : data::eval_transform(kind);
   data::LoaderOptions train_options;
   train_options.batch_size = config.train_batch_size;
   train_options.shuffle = true;
   train_options.seed = static_cast<uint64_t>(config.run_seed);
   train_options.workers = workers(config);
-  train_ = std::make_unique<data::DataLoader>(train_set_, transform, train_options);
+  train_ = make_source(train_set_, train_transform(config), train_options);
+}
+
+std::unique_ptr<data::BatchSource> DataPipeline::make_source(
+    const std::shared_ptr<data::Dataset>& set,
+    const data::TransformOptions& transform,
+    const data::LoaderOptions& options) const {
+  if (!resident_) {
+    return std::make_unique<data::DataLoader>(set, transform, options);
+  }
+  TORCH_CHECK(
+      set->fixed_image_size(),
+      "data.device_resident = \"on\" needs images of one size; ",
+      set->name(),
+      " has images of varying size");
+  auto in_memory = std::dynamic_pointer_cast<data::InMemoryDataset>(set);
+  if (!in_memory) {
+    in_memory = data::load_in_memory(*set, workers(config_));
+  }
+  return std::make_unique<data::DeviceLoader>(*in_memory, transform, options, device_);
 }
 
 std::vector<hessian::Batch> DataPipeline::hessian_batches(int64_t update) {
   TORCH_CHECK(train_set_, "hessian batches need the training split");
+  data::LoaderOptions options;
+  options.batch_size = config_.hessian_batch_size > 0 ? config_.hessian_batch_size : config_.train_batch_size;
+  options.shuffle = true;
+  options.drop_last = true;
+  options.seed = static_cast<uint64_t>(config_.run_seed) ^ kHessianSeedOffset;
+  options.workers = workers(config_);
+  options.prefetch = config_.hessian_batches;
   if (!hessian_) {
-    const auto& kind = config_.data_dataset;
-    data::LoaderOptions options;
-    options.batch_size =
-        config_.hessian_batch_size > 0 ? config_.hessian_batch_size : config_.train_batch_size;
-    options.shuffle = true;
-    options.drop_last = true;
-    options.seed = static_cast<uint64_t>(config_.run_seed) ^ kHessianSeedOffset;
-    options.workers = workers(config_);
-    options.prefetch = config_.hessian_batches;
-    hessian_ = std::make_unique<data::DataLoader>(
-        train_set_, config_.data_augment ? data::train_transform(kind) : data::eval_transform(kind), options);
+    hessian_ = make_source(train_set_, train_transform(config_), options);
   }
   TORCH_CHECK(
       hessian_->batches_per_epoch() >= config_.hessian_batches,
@@ -69,7 +98,7 @@ std::vector<hessian::Batch> DataPipeline::hessian_batches(int64_t update) {
       " but the training split has only ",
       hessian_->batches_per_epoch(),
       " full batches of ",
-      hessian_->options().batch_size);
+      options.batch_size);
   hessian_->start_epoch(update);
   std::vector<hessian::Batch> batches;
   for (int64_t i = 0; i < config_.hessian_batches; ++i) {

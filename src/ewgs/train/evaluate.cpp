@@ -5,21 +5,20 @@
 
 namespace ewgs::train {
 
-MeanMeter evaluate(models::ClassifierImpl& model, data::DataLoader& loader, const c10::Device& device) {
+MeanMeter evaluate(models::ClassifierImpl& model, data::BatchSource& batches, const c10::Device& device) {
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
-  MeanMeter meter;
-  loader.start_epoch(0);
-  while (auto batch = loader.next()) {
+  RunningMeter meter(MeanMeter{}, device, 5);
+  batches.start_epoch(0);
+  while (auto batch = batches.next()) {
     const auto images = batch->images.to(device);
     const auto labels = batch->labels.to(device);
     const auto logits = model.forward(images);
-    const double loss = torch::nn::functional::cross_entropy(logits, labels).item<double>();
-    meter.add(loss, count_correct(logits, labels, 5), images.size(0));
+    meter.add(torch::nn::functional::cross_entropy(logits, labels), logits, labels, batch->index);
   }
   model.train(was_training);
-  return meter;
+  return meter.read();
 }
 
 } // namespace ewgs::train

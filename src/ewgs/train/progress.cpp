@@ -29,7 +29,7 @@ void ProgressReporter::begin_epoch(int64_t epoch, int64_t epochs, int64_t batche
 }
 
 void ProgressReporter::step(int64_t done, double loss, double top1_percent, int64_t images) {
-  images_ += images;
+  images_ = images;
   if (mode_ != Mode::kTerminal) {
     return;
   }

@@ -40,6 +40,9 @@ void TrainConfig::bind() {
   s.add("data.test_split", &data_test_split, "split to evaluate on");
   s.add("data.augment", &data_augment, "training augmentation of the data set's recipe");
   s.add("data.workers", &data_workers, "loader threads; 0: as many as CPU threads").at_least(0);
+  s.add("data.device_resident", &data_device_resident,
+        "keep the data set on the run's device and augment there; auto: on for cuda when possible")
+      .one_of({"auto", "on", "off"});
 
   s.add("model.name", &model_name, "model (ewgs info lists them)");
   s.add("model.num_classes", &model_num_classes, "classes; 0: from the data set").at_least(0);

@@ -43,6 +43,10 @@ nlohmann::json TrainResult::to_json() const {
       {"wall_s", wall_s}};
 }
 
+/// Steps between host reads of the running loss on a GPU (progress, and
+/// the non-finite check, which then names the exact step after the fact).
+constexpr int64_t kGpuReadEvery = 50;
+
 struct Trainer::Impl {
   TrainConfig config;
   std::string run_dir;
@@ -145,7 +149,7 @@ struct Trainer::Impl {
     return !at_epoch_start && state.global_step > 0 && state.global_step % config.hessian_period == 0;
   }
 
-  /// One epoch from state.batch on; returns false when stopped early.
+  /// One epoch from state.batch on; returns a result when stopped early.
   std::optional<TrainResult> train_epoch(MeanMeter& meter, double& images_per_s) {
     auto& loader = data->train();
     const int64_t batches = config.train_max_batches > 0
@@ -154,6 +158,10 @@ struct Trainer::Impl {
     loader.start_epoch(state.epoch, std::min(state.batch, batches));
     model->train();
     progress.begin_epoch(state.epoch, config.train_epochs, batches);
+    RunningMeter running(meter, device, 5);
+    // Loss and accuracy stay on the device; reading them is a host sync, done
+    // every step on the CPU and every kGpuReadEvery steps on a GPU.
+    const int64_t read_every = device.is_cuda() ? kGpuReadEvery : 1;
     const auto start = std::chrono::steady_clock::now();
     int64_t images_this_session = 0;
     while (state.batch < batches) {
@@ -167,30 +175,33 @@ struct Trainer::Impl {
       if (has_regularizer) {
         loss = loss + nn::quantizer_regularizer(*model);
       }
-      const double loss_value = loss.item<double>();
-      if (!std::isfinite(loss_value)) {
-        return failed(fmt::format(
-            "loss is {} at epoch {} batch {} (global step {}); stopped without saving. The last good "
-            "checkpoint is {}",
-            loss_value, state.epoch + 1, state.batch, state.global_step,
-            fs::exists(path("last.pt")) ? path("last.pt") : "none (no epoch finished)"));
-      }
       loss.backward();
       optimizers.step();
       nn::notify_optimizer_step(*model);
-      const auto correct = count_correct(logits.detach(), labels, 5);
-      meter.add(loss_value, correct, images.size(0));
+      running.add(loss, logits.detach(), labels, state.global_step);
       ++state.batch;
       ++state.global_step;
       images_this_session += images.size(0);
-      progress.step(state.batch, meter.loss(), meter.top1_percent(), images.size(0));
+      const bool stop = StopSignalGuard::received() != 0;
+      if (stop || state.batch % read_every == 0 || state.batch == batches) {
+        const int64_t bad_step = running.first_non_finite_step();
+        if (bad_step >= 0) {
+          return failed(fmt::format(
+              "loss became non-finite at global step {} (epoch {}); stopped without saving. The last good "
+              "checkpoint is {}",
+              bad_step, state.epoch + 1, fs::exists(path("last.pt")) ? path("last.pt") : "none (no epoch finished)"));
+        }
+        meter = running.read();
+        progress.step(state.batch, meter.loss(), meter.top1_percent(), images_this_session);
+      }
       if (on_step) {
         on_step(state.global_step);
       }
       if (delta_update_due(/*at_epoch_start=*/false)) {
         update_deltas();
       }
-      if (StopSignalGuard::received() != 0) {
+      if (stop || StopSignalGuard::received() != 0) {
+        meter = running.read();
         store_meter(meter);
         save("last.pt");
         TrainResult r = result("interrupted");
@@ -200,6 +211,7 @@ struct Trainer::Impl {
         return r;
       }
     }
+    meter = running.read();
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     images_per_s = elapsed > 0 ? static_cast<double>(images_this_session) / elapsed : 0.0;
     return std::nullopt;
