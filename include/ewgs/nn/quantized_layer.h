@@ -55,9 +55,12 @@ class QuantizedLayer {
   /// (identity forward). On the first training forward the
   /// quantizers are initialized from (w, x) and alpha is set to
   /// E|op(x, w)| / E|op(Q_A(x), Q_W(w))| (paper Sec. 3.3).
+  /// `has_bias`: whether `op` adds a bias (then |alpha| scales op's output;
+  /// else it scales the weights, which is the same and cheaper).
   torch::Tensor quantized_forward(
       const torch::Tensor& x,
       const torch::Tensor& weight,
+      bool has_bias,
       bool training,
       const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& op);
 

@@ -64,7 +64,6 @@ class IntervalQuantizerImpl : public QuantizerImpl {
   torch::Tensor quantize(const torch::Tensor& x) override;
 
  private:
-  torch::Tensor round_with_estimator(const torch::Tensor& x_n) const;
   torch::Tensor quantize_composite(const torch::Tensor& x);
 
   IntervalQuantizerOptions options_;

@@ -61,7 +61,7 @@ torch::Tensor QConv2dImpl::forward(const torch::Tensor& input) {
     return torch::conv2d(
         x, w, bias, options.stride(), options.padding(), options.dilation(), options.groups());
   };
-  return quantized_forward(input, weight, is_training(), op);
+  return quantized_forward(input, weight, bias.defined(), is_training(), op);
 }
 
 } // namespace ewgs::nn

@@ -45,7 +45,7 @@ torch::Tensor QLinearImpl::forward(const torch::Tensor& input) {
   const auto op = [this](const torch::Tensor& x, const torch::Tensor& w) {
     return torch::linear(x, w, bias);
   };
-  return quantized_forward(input, weight, is_training(), op);
+  return quantized_forward(input, weight, bias.defined(), is_training(), op);
 }
 
 } // namespace ewgs::nn

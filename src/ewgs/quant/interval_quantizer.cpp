@@ -16,6 +16,25 @@ namespace {
 
 std::atomic<bool> g_fused_kernels{true};
 
+/// Eq. 1-2 with composite ATen ops: the discrete x_q in [0, 1], rounded
+/// through ewgs_round (delta defined) or ste_round. Twice differentiable.
+torch::Tensor discretize_composite(
+    const torch::Tensor& x,
+    const torch::Tensor& lower,
+    const torch::Tensor& upper,
+    const torch::Tensor& delta,
+    int64_t steps) {
+  // Eq. 1: normalize into [0, 1]; clamp's backward keeps the boundaries.
+  const auto x_n = torch::clamp((x - lower) / (upper - lower), 0.0, 1.0);
+  // Eq. 2: discretize with the estimator's backward.
+  return delta.defined() ? ewgs_round(x_n, steps, delta) : ste_round(x_n, steps);
+}
+
+/// Eq. 3: weights to [-1, 1], activations stay in [0, 1].
+torch::Tensor map_to_output(const torch::Tensor& x_q, bool weight_map) {
+  return weight_map ? 2.0 * (x_q - 0.5) : x_q;
+}
+
 /// Eq. 1-4 in one kernel pass each way; saves only x (the backward
 /// recomputes x_n and x_q), so it costs no memory beyond the output.
 class FusedIntervalQuantFn : public torch::autograd::Function<FusedIntervalQuantFn> {
@@ -39,11 +58,44 @@ class FusedIntervalQuantFn : public torch::autograd::Function<FusedIntervalQuant
       torch::autograd::AutogradContext* ctx,
       torch::autograd::tensor_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
+    if (torch::GradMode::is_enabled()) {
+      return differentiable_backward(ctx, saved, grad_outputs[0]);
+    }
     const auto grads = kernels::interval_quant_backward(
         grad_outputs[0], saved[0], saved[1], saved[2], saved[3], ctx->saved_data["steps"].toInt(),
         ctx->saved_data["weight_map"].toBool());
     return {grads.x, grads.lower, grads.upper, torch::Tensor(), torch::Tensor(), torch::Tensor(),
             torch::Tensor()};
+  }
+
+ private:
+  /// A backward asked to build a graph (double backward, Hessian-vector
+  /// products) recomputes the composite ops on the saved inputs and
+  /// differentiates them, so the gradient stays a function of x, l, u and
+  /// grad_output; same values as the kernel, one extra forward.
+  static torch::autograd::tensor_list differentiable_backward(
+      torch::autograd::AutogradContext* ctx,
+      const torch::autograd::variable_list& saved,
+      const torch::Tensor& grad_output) {
+    const auto output = map_to_output(
+        discretize_composite(
+            saved[0], saved[1], saved[2], saved[3], ctx->saved_data["steps"].toInt()),
+        ctx->saved_data["weight_map"].toBool());
+    std::vector<torch::Tensor> wrt;
+    for (int i = 0; i < 3; ++i) {
+      if (saved[i].requires_grad()) {
+        wrt.push_back(saved[i]);
+      }
+    }
+    const auto grads = torch::autograd::grad({output}, wrt, {grad_output}, true, true, true);
+    torch::autograd::tensor_list out(7);
+    size_t next = 0;
+    for (int i = 0; i < 3; ++i) {
+      if (saved[i].requires_grad()) {
+        out[i] = grads[next++];
+      }
+    }
+    return out;
   }
 };
 
@@ -97,13 +149,6 @@ void IntervalQuantizerImpl::initialize(const torch::Tensor& x) {
   upper.fill_(u);
 }
 
-torch::Tensor IntervalQuantizerImpl::round_with_estimator(const torch::Tensor& x_n) const {
-  if (delta_buffer.defined()) {
-    return ewgs_round(x_n, steps(), delta_buffer);
-  }
-  return ste_round(x_n, steps());
-}
-
 void set_fused_kernels(bool on) {
   g_fused_kernels = on;
 }
@@ -134,16 +179,9 @@ torch::Tensor IntervalQuantizerImpl::quantize_composite(const torch::Tensor& x) 
   TORCH_CHECK(
       torch::isfinite(x).all().item<bool>(),
       describe(), ": input has non-finite values (NaN or Inf)");
-  // Eq. 1: normalize into [0, 1]; clamp's backward keeps the boundaries.
-  const auto x_n = torch::clamp((x - lower) / (upper - lower), 0.0, 1.0);
-  // Eq. 2: discretize with the estimator's backward.
-  auto x_q = round_with_estimator(x_n);
+  const auto x_q = discretize_composite(x, lower, upper, delta_buffer, steps());
   record_discrete(x_q);
-  // Eq. 3: weights to [-1, 1], activations stay in [0, 1].
-  if (target() == QuantTarget::kWeight) {
-    return 2.0 * (x_q - 0.5);
-  }
-  return x_q;
+  return map_to_output(x_q, target() == QuantTarget::kWeight);
 }
 
 std::vector<std::pair<std::string, double>> IntervalQuantizerImpl::scalars() const {
