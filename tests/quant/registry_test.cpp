@@ -10,7 +10,8 @@ namespace {
 using quant::QuantTarget;
 
 TEST(QuantRegistryTest, ListsEveryMethodOnceInOrder) {
-  EXPECT_EQ(quant::quantizer_registry().names(), (std::vector<std::string>{"ste", "ewgs"}));
+  EXPECT_EQ(quant::quantizer_registry().names(), (std::vector<std::string>{
+          "ste", "ewgs", "lsq", "lsq_plus", "pact", "dorefa", "daq", "aqe", "lbt", "lbt_wa"}));
 }
 
 TEST(QuantRegistryTest, BuildsFromSpecText) {

@@ -117,6 +117,41 @@ TEST(ConfigTest, QuantSpecFollowsMethodBitsAndDelta) {
   EXPECT_EQ(c.quant_spec().weight, "ewgs:bits=1");
 }
 
+TEST(ConfigTest, ActivationMethodMayDifferFromTheWeights) {
+  TrainConfig c;
+  c.quant_method = "dorefa";
+  c.quant_wbits = 2;
+  c.quant_abits = 2;
+  c.quant_options = "estimator=ewgs";
+  c.quant_delta = "0.01";
+  c.quant_act_method = "pact";
+  c.quant_act_options = "alpha_init=8";
+  c.validate();
+  const auto spec = c.quant_spec();
+  EXPECT_EQ(spec.weight, "dorefa:bits=2,estimator=ewgs,delta=0.01");
+  EXPECT_EQ(spec.act, "pact:bits=2,alpha_init=8");
+  EXPECT_EQ(spec.describe(), "W2A2 dorefa/pact");
+  c.quant_act_method = "pactt";
+  EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.act_method: unknown method 'pactt'; did you mean 'pact'?");
+  c.quant_act_method = "";
+  EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.act_options is set but quant.act_method is not");
+}
+
+TEST(ConfigTest, EveryShippedRecipeParsesAndValidates) {
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(EWGS_CONFIGS_DIR)) {
+    if (entry.path().extension() != ".toml") {
+      continue;
+    }
+    SCOPED_TRACE(entry.path().string());
+    TrainConfig c;
+    c.schema().apply_file(entry.path().string());
+    c.validate();
+    ++checked;
+  }
+  EXPECT_GE(checked, 15);
+}
+
 TEST(ConfigTest, ListOfKeysShowsDefaultsAndChoices) {
   const auto text = TrainConfig().schema().describe();
   EXPECT_NE(text.find("--train.epochs=10  (integer) epochs"), std::string::npos) << text;

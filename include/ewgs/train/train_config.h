@@ -38,6 +38,8 @@ struct TrainConfig {
   int64_t quant_abits = 32;
   std::string quant_delta = "0";
   std::string quant_options;
+  std::string quant_act_method;
+  std::string quant_act_options;
   bool quant_all_layers = false;
   std::string quant_grad_method = "off";
   int64_t quant_gbits = 32;
@@ -87,6 +89,9 @@ struct TrainConfig {
 
   /// The model's quantization from [quant] and [model].
   models::QuantSpec quant_spec() const;
+
+  /// quant.act_method, or quant.method when that is empty.
+  std::string activation_method() const;
   /// Whether delta is set by the Hessian estimator (quant.delta = "hessian").
   bool hessian_delta() const { return quant_delta == "hessian"; }
 

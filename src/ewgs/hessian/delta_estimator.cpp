@@ -165,7 +165,9 @@ DeltaEstimate estimate_deltas(
       const auto loss = torch::nn::functional::cross_entropy(forward(images), labels);
       std::vector<at::Tensor> x_q;
       for (const auto& t : targets) {
-        TORCH_INTERNAL_ASSERT(t.quantizer->captured().defined(), t.layer, " captured no x_q");
+        TORCH_CHECK(
+            t.quantizer->captured().defined(), t.layer, ": ", t.quantizer->spec(),
+            " exposes no discrete values x_q for the Hessian; give it a fixed delta instead");
         x_q.push_back(t.quantizer->captured());
       }
       const auto grads = torch::autograd::grad({loss}, x_q, {}, /*retain_graph=*/true, /*create_graph=*/true);

@@ -39,9 +39,19 @@ std::string QuantSpec::describe() const {
   if (!enabled()) {
     return "FP";
   }
-  const std::string method = !quant::is_off(weight) ? Spec::parse(weight).name()
-      : !quant::is_off(act)                           ? Spec::parse(act).name()
-                                                      : Spec::parse(grad).name();
+  // The methods of the quantized operands, "dorefa/pact" when they differ.
+  std::string method;
+  for (const auto* spec : {&weight, &act, &grad}) {
+    if (quant::is_off(*spec)) {
+      continue;
+    }
+    const auto name = Spec::parse(*spec).name();
+    if (method.empty()) {
+      method = name;
+    } else if (spec != &grad && method.find(name) == std::string::npos) {
+      method += "/" + name;
+    }
+  }
   return "W" + bits_label(weight) + "A" + bits_label(act) +
       (quant::is_off(grad) ? "" : "G" + bits_label(grad)) + " " + method +
       (quantize_first_last ? " (all layers)" : "");

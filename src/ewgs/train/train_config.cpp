@@ -52,6 +52,10 @@ void TrainConfig::bind() {
   s.add("quant.abits", &quant_abits, "activation bits of quantized layers (1-8, 32: off)");
   s.add("quant.delta", &quant_delta, "EWGS delta: a number >= 0 (fixed) or \"hessian\"");
   s.add("quant.options", &quant_options, "extra quantizer spec keys, e.g. \"key=value,...\"");
+  s.add("quant.act_method", &quant_act_method,
+        "activation quantizer when it differs from quant.method (e.g. pact with dorefa weights)");
+  s.add("quant.act_options", &quant_act_options,
+        "spec keys of quant.act_method, \"key=value,...\" (quant.options and delta go to weights)");
   s.add("quant.all_layers", &quant_all_layers, "also quantize the first conv and the classifier");
   s.add("quant.grad_method", &quant_grad_method, "quantizer of gradients at layer outputs; off: none");
   s.add("quant.gbits", &quant_gbits, "gradient bits (fixed-point training; 32: off)");
@@ -96,14 +100,22 @@ void TrainConfig::validate() const {
   if (quant_method == "off") {
     return;
   }
+  for (const auto& [key, method] : {std::pair<const char*, std::string>{"quant.method", quant_method},
+                                   {"quant.act_method", activation_method()}}) {
+    TORCH_CHECK(
+        quant::quantizer_registry().contains(method),
+        key,
+        ": unknown method '",
+        method,
+        "'",
+        did_you_mean(method, quant::quantizer_registry().names()),
+        "; choose off or one of ",
+        join(quant::quantizer_registry().names(), ", "));
+  }
   TORCH_CHECK(
-      quant::quantizer_registry().contains(quant_method),
-      "quant.method: unknown method '",
-      quant_method,
-      "'",
-      did_you_mean(quant_method, quant::quantizer_registry().names()),
-      "; choose off or one of ",
-      join(quant::quantizer_registry().names(), ", "));
+      quant_act_options.empty() || !quant_act_method.empty(),
+      "quant.act_options is set but quant.act_method is not; activation keys go in quant.options "
+      "when both quantizers use quant.method");
   for (const auto& [key, bits] : {std::pair<const char*, int64_t>{"quant.wbits", quant_wbits},
                                  {"quant.abits", quant_abits}}) {
     quant::check_bits(bits, key);
@@ -150,13 +162,19 @@ models::QuantSpec TrainConfig::quant_spec() const {
   if (!hessian_delta() && quant_delta != "0") {
     extra += ",delta=" + quant_delta;
   }
-  auto make = [&](int64_t bits) {
+  auto make = [](const std::string& method, int64_t bits, const std::string& keys) {
     return bits == quant::kBitsOff ? std::string("off")
-                                   : quant_method + ":bits=" + std::to_string(bits) + extra;
+                                   : method + ":bits=" + std::to_string(bits) + keys;
   };
-  spec.weight = make(quant_wbits);
-  spec.act = make(quant_abits);
+  spec.weight = make(quant_method, quant_wbits, extra);
+  spec.act = quant_act_method.empty()
+      ? make(quant_method, quant_abits, extra)
+      : make(quant_act_method, quant_abits, quant_act_options.empty() ? "" : "," + quant_act_options);
   return spec;
+}
+
+std::string TrainConfig::activation_method() const {
+  return quant_act_method.empty() ? quant_method : quant_act_method;
 }
 
 hessian::EstimatorOptions TrainConfig::estimator_options(uint64_t seed) const {

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Side-by-side comparison of gradient estimators on Fashion-MNIST: one FP model,
+# then STE, EWGS (Hessian delta), DAQ, LSQ and DoReFa fine-tuned from it at W1A1
+# and W2A2 with the same optimizer, budget and seed; prints one table.
+# Usage: scripts/compare.sh [epochs]   (build first: scripts/build.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ewgs=build/ewgs
+epochs=${1:-2}
+runs=${EWGS_RUNS_DIR:-runs/compare-$(date +%Y%m%d-%H%M%S)}
+seed=${EWGS_SEED:-1}
+
+"$ewgs" train --config configs/fmnist_fp.toml --run-dir "$runs/fp" --run.seed="$seed"
+dirs=("$runs/fp")
+for bits in 1 2; do
+  for method in ste ewgs daq lsq dorefa; do
+    # LSQ's signed weight grid has 2^(b-1) - 1 positive levels: none at 1 bit.
+    if [[ $method == lsq && $bits == 1 ]]; then
+      continue
+    fi
+    delta=()
+    if [[ $method == ewgs ]]; then
+      delta=(--quant.delta=hessian)
+    fi
+    dir="$runs/w${bits}a${bits}-$method"
+    "$ewgs" train --config configs/fmnist_w1a1_ste.toml --run-dir "$dir" --run.seed="$seed" \
+      --quant.method="$method" --quant.wbits="$bits" --quant.abits="$bits" "${delta[@]}" \
+      --train.epochs="$epochs" --train.init_from="$runs/fp/best.pt"
+    dirs+=("$dir")
+  done
+done
+echo
+"$ewgs" report "${dirs[@]}"

@@ -1,0 +1,110 @@
+// LBT's weight and activation quantizers for fixed-point training (Kim et al., ECCV 2024; the
+// official `DSQConv_a`, METHODS.md 4.1): 2^b - 1 symmetric levels on [-s, s] for weights, 2^b
+// levels on [0, u] for activations, one learnable bound each, STE rounding, output on x's scale.
+#include <c10/util/Exception.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "ewgs/core/spec.h"
+#include "ewgs/quant/registry.h"
+#include "ewgs/quant/rounding.h"
+
+namespace ewgs::quant {
+namespace {
+
+/// A half-normal |N(0, s^2)| has standard deviation s sqrt(1 - 2/pi): the
+/// unsigned activation bound spans 3 s of the underlying Gaussian.
+const double kHalfNormalStdFactor = std::sqrt(1.0 - 2.0 / M_PI);
+
+/// The quantizers of METHODS.md 4.1 with the learnable bound u (parameter
+/// "upper"; the paper's s_W for weights, u_A for activations):
+///   symmetric: t = clamp((x / u + 1) / 2, 0, 1),
+///              t_q = round((2^b - 2) t) / (2^b - 2),  Q = (2 t_q - 1) u
+///   unsigned:  t = clamp(x / u, 0, 1),
+///              t_q = round((2^b - 1) t) / (2^b - 1),  Q = t_q u
+/// with the STE for round; x and u get their gradients through the clamp
+/// (boundaries included) and the products. Weights are symmetric (2^b - 1
+/// levels, zero included: a signed b-bit integer grid); activations are
+/// unsigned unless their first batch has negative values (the code's
+/// MobileNet variant), decided once in initialize() (buffer "symmetric").
+/// u must stay > 0, so the code's |s_W| equals s_W. The output approximates
+/// x: layers need no output scale, as LBT has none.
+class LbtWaImpl : public QuantizerImpl {
+ public:
+  LbtWaImpl(QuantTarget target, int64_t bits) : QuantizerImpl("lbt_wa", target, bits) {
+    upper = register_parameter("upper", torch::ones({}));
+    symmetric = register_buffer(
+        "symmetric", torch::full({}, target == QuantTarget::kWeight ? 1 : 0, torch::kUInt8));
+  }
+
+  /// Weights: u = 3 std(w). Activations: symmetric with u = 3 std(x) when
+  /// min(x) < 0, else unsigned with u = 3 std(x) / sqrt(1 - 2/pi)
+  /// (METHODS.md 4.1).
+  void initialize(const torch::Tensor& x) override {
+    torch::NoGradGuard no_grad;
+    TORCH_CHECK(
+        x.numel() >= 2, describe(), ": initialization needs at least 2 elements, got ", x.numel());
+    const double std_x = x.std().item<double>();
+    TORCH_CHECK(
+        std::isfinite(std_x) && std_x > 0.0,
+        describe(),
+        ": cannot initialize the bound from a tensor with std ",
+        std_x,
+        " (constant or non-finite values)");
+    const bool is_symmetric = target() == QuantTarget::kWeight || x.min().item<double>() < 0.0;
+    symmetric.fill_(is_symmetric ? 1 : 0);
+    upper.fill_(is_symmetric ? 3.0 * std_x : 3.0 * std_x / kHalfNormalStdFactor);
+  }
+
+  std::vector<std::pair<std::string, double>> scalars() const override {
+    return {{"u", upper.item<double>()}, {"symmetric", symmetric.item<double>()}};
+  }
+
+  std::string spec() const override { return "lbt_wa:bits=" + std::to_string(bits()); }
+
+  bool output_in_input_scale() const override { return true; }
+
+  torch::Tensor upper;
+  torch::Tensor symmetric;
+
+ protected:
+  torch::Tensor quantize(const torch::Tensor& x) override {
+    const double u = upper.item<double>();
+    TORCH_CHECK(
+        std::isfinite(u) && u > 0.0, describe(), ": the bound u must be finite and > 0, got ", u);
+    const int64_t levels = int64_t{1} << bits();
+    if (symmetric.item<uint8_t>() != 0) {
+      const auto t_q = ste_round(torch::clamp((x / upper + 1.0) * 0.5, 0.0, 1.0), levels - 2);
+      record_discrete(t_q);
+      return (2.0 * t_q - 1.0) * upper;
+    }
+    const auto t_q = ste_round(torch::clamp(x / upper, 0.0, 1.0), levels - 1);
+    record_discrete(t_q);
+    return t_q * upper;
+  }
+};
+
+} // namespace
+
+/// "lbt_wa:bits=B", weights and activations: B in 2..8, default 4 (a
+/// symmetric grid has 2^b - 2 steps, none at b = 1; activations may turn
+/// symmetric at initialization, so they need b >= 2 as well).
+QuantizerPtr make_lbt_wa(const Spec& spec, QuantTarget target) {
+  const int64_t bits = spec.get_int("bits", kDefaultBits);
+  const std::string name = std::string("lbt_wa ") + to_string(target) + " quantizer";
+  TORCH_CHECK(
+      target != QuantTarget::kGradient,
+      name,
+      ": lbt_wa quantizes weights and activations; LBT's gradient quantizer is lbt "
+      "(quant.grad_method = \"lbt\")");
+  TORCH_CHECK(
+      bits >= 2 && bits <= 8,
+      name,
+      ": bits must be in [2, 8] (2^b - 1 symmetric levels, 2^b - 2 steps; bits = 1 leaves no "
+      "step), got ",
+      bits);
+  return std::make_shared<LbtWaImpl>(target, bits);
+}
+
+} // namespace ewgs::quant
