@@ -7,13 +7,12 @@ Run with Debian's python3-torch:  /usr/bin/python3 scripts/gen_comparator_golden
 The C++ test tests/quant/comparators_test.cpp compares forward values, every
 gradient and the initializations against this file.
 """
-import json
 import math
-import os
 
 import torch
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden")
+from golden_common import RoundEWGS, entry, write
+
 
 
 class GradScale(torch.autograd.Function):
@@ -54,22 +53,6 @@ class ClampStrict(torch.autograd.Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return grad * ((x > ctx.lo) & (x < ctx.hi)).to(grad.dtype), None, None
-
-
-class RoundEWGS(torch.autograd.Function):
-    """quantize_k forward; EWGS backward g (1 + delta sign(g) (x - x_q)); delta 0 is the STE."""
-
-    @staticmethod
-    def forward(ctx, x, steps, delta):
-        x_q = torch.round(x * steps) / steps
-        ctx.delta = delta
-        ctx.save_for_backward(x - x_q)
-        return x_q
-
-    @staticmethod
-    def backward(ctx, grad):
-        (err,) = ctx.saved_tensors
-        return grad * (1 + ctx.delta * torch.sign(grad) * err), None, None
 
 
 class LevelsSTE(torch.autograd.Function):
@@ -152,11 +135,6 @@ def dorefa(x, bits, weight, delta):
         t = t / (2 * t.abs().max()) + 0.5
         return 2 * RoundEWGS.apply(t, steps, delta) - 1
     return RoundEWGS.apply(torch.clamp(x, 0, 1), steps, delta)
-
-
-def entry(t):
-    t = t.detach().to(torch.float32)
-    return {"shape": list(t.shape), "data": [float("%.9g" % v) for v in t.flatten().tolist()]}
 
 
 def sample(gen, shape, lo, hi, specials):
@@ -261,10 +239,7 @@ def main():
     content = {"generator": "scripts/gen_comparator_golden.py", "torch": torch.__version__,
                "lsq": lsq_cases(gen), "init": init_cases(gen), "pact": pact_cases(gen),
                "dorefa": dorefa_cases(gen)}
-    os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(OUT, "comparators.json"), "w") as f:
-        json.dump(content, f, separators=(",", ":"))
-    print("wrote comparators.json")
+    write("comparators.json", content)
 
 
 if __name__ == "__main__":

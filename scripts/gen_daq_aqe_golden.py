@@ -7,13 +7,12 @@ detached; the C++ quantizer rounds and uses the closed-form derivative instead, 
 file checks that the two agree. Run with Debian's python3-torch:
     /usr/bin/python3 scripts/gen_daq_aqe_golden.py
 """
-import json
 import math
-import os
 
 import torch
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden")
+from golden_common import entry, write
+
 
 
 class AbsSignPlusOne(torch.autograd.Function):
@@ -84,11 +83,6 @@ def aqe_hard(a, bits):
     return torch.sign(a) * levels[nearest]
 
 
-def entry(t):
-    t = t.detach().to(torch.float32)
-    return {"shape": list(t.shape), "data": [float(v) for v in t.flatten().tolist()]}
-
-
 def daq_cases(gen):
     cases = []
     for bits in (1, 2, 3, 4, 8):
@@ -137,10 +131,7 @@ def main():
     gen = torch.Generator().manual_seed(2020)
     content = {"generator": "scripts/gen_daq_aqe_golden.py", "torch": torch.__version__,
                "daq": daq_cases(gen), "aqe": aqe_cases(gen)}
-    os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(OUT, "daq_aqe.json"), "w") as f:
-        json.dump(content, f, separators=(",", ":"))
-    print("wrote daq_aqe.json")
+    write("daq_aqe.json", content)
 
 
 if __name__ == "__main__":

@@ -6,29 +6,12 @@ Run with Debian's python3-torch:  /usr/bin/python3 scripts/gen_golden.py
 The C++ tests compare ewgs against these files; regenerate only when the
 specification changes, and commit the outputs together with this script.
 """
-import json
 import math
-import os
 
 import torch
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden")
+from golden_common import RoundEWGS, entry, write
 
-
-class RoundEWGS(torch.autograd.Function):
-    """Paper Eq. 2 forward, Eq. 4 backward (delta = 0 is the STE)."""
-
-    @staticmethod
-    def forward(ctx, x_n, steps, delta):
-        x_q = torch.round(x_n * steps) / steps
-        ctx.delta = delta
-        ctx.save_for_backward(x_n - x_q)
-        return x_q
-
-    @staticmethod
-    def backward(ctx, g):
-        (err,) = ctx.saved_tensors
-        return g * (1 + ctx.delta * torch.sign(g) * err), None, None
 
 
 def quantize(x, l, u, bits, delta, weight):
@@ -36,11 +19,6 @@ def quantize(x, l, u, bits, delta, weight):
     x_n = torch.clamp((x - l) / (u - l), 0, 1)
     x_q = RoundEWGS.apply(x_n, float(2 ** bits - 1), delta)
     return 2 * (x_q - 0.5) if weight else x_q
-
-
-def entry(t):
-    t = t.detach().to(torch.float32)
-    return {"shape": list(t.shape), "data": [float(v) for v in t.flatten().tolist()]}
 
 
 def quantizer_cases():
@@ -141,7 +119,6 @@ def hvp_case():
 
 
 def main():
-    os.makedirs(OUT, exist_ok=True)
     files = {
         "interval_quantizer.json": {"generator": "scripts/gen_golden.py",
                                      "torch": torch.__version__, "cases": quantizer_cases()},
@@ -151,9 +128,7 @@ def main():
                                  torch=torch.__version__, **hvp_case()),
     }
     for name, content in files.items():
-        with open(os.path.join(OUT, name), "w") as f:
-            json.dump(content, f, separators=(",", ":"))
-        print("wrote", name)
+        write(name, content)
 
 
 if __name__ == "__main__":

@@ -8,18 +8,11 @@ Run with Debian's python3-torch:  /usr/bin/python3 scripts/gen_lbt_golden.py
 The C++ tests (tests/quant/lbt_test.cpp) compare ewgs against this file;
 regenerate only when the specification changes.
 """
-import json
-import os
 
 import torch
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden")
+from golden_common import entry, write
 
-
-def entry(t):
-    """Float32 values with 9 significant digits: enough to read back the same floats."""
-    t = t.detach().to(torch.float32)
-    return {"shape": list(t.shape), "data": [float("%.9g" % v) for v in t.flatten().tolist()]}
 
 
 def target_ratio(bits, alpha):
@@ -134,11 +127,7 @@ def main():
     content = {"generator": "scripts/gen_lbt_golden.py", "torch": torch.__version__,
                "walk": walk_cases(gen), "quantize": quantize_cases(gen),
                "update": update_cases(gen)}
-    os.makedirs(OUT, exist_ok=True)
-    path = os.path.join(OUT, "lbt.json")
-    with open(path, "w") as f:
-        json.dump(content, f, separators=(",", ":"))
-    print("wrote", path, os.path.getsize(path), "bytes")
+    write("lbt.json", content)
     for c in content["walk"]:
         print("walk", c["kind"], c["bits"], c["alpha"], "->", c["gamma"])
     for c in content["update"]:
