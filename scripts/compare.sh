@@ -19,13 +19,15 @@ for bits in 1 2; do
     if [[ $method == lsq && $bits == 1 ]]; then
       continue
     fi
-    delta=()
+    # EWGS takes the main job's recipe (delta from the Hessian every epoch after
+    # the first); the others its STE recipe with the method swapped.
+    config=configs/fmnist_w1a1_ste.toml
     if [[ $method == ewgs ]]; then
-      delta=(--quant.delta=hessian)
+      config=configs/fmnist_w1a1_ewgs.toml
     fi
     dir="$runs/w${bits}a${bits}-$method"
-    "$ewgs" train --config configs/fmnist_w1a1_ste.toml --run-dir "$dir" --run.seed="$seed" \
-      --quant.method="$method" --quant.wbits="$bits" --quant.abits="$bits" "${delta[@]}" \
+    "$ewgs" train --config "$config" --run-dir "$dir" --run.seed="$seed" \
+      --quant.method="$method" --quant.wbits="$bits" --quant.abits="$bits" \
       --train.epochs="$epochs" --train.init_from="$runs/fp/best.pt"
     dirs+=("$dir")
   done

@@ -117,6 +117,22 @@ TEST(ConfigTest, QuantSpecFollowsMethodBitsAndDelta) {
   EXPECT_EQ(c.quant_spec().weight, "ewgs:bits=1");
 }
 
+TEST(ConfigTest, WarnsWhenTheHessianPeriodOutlastsTheRun) {
+  TrainConfig c;
+  c.quant_method = "ewgs";
+  c.quant_wbits = 1;
+  c.quant_delta = "hessian";
+  c.train_epochs = 10;
+  c.hessian_period = 10;
+  ASSERT_EQ(c.warnings().size(), 1u);
+  EXPECT_NE(c.warnings()[0].find("hessian.period = 10 epochs >= train.epochs = 10"), std::string::npos);
+  c.hessian_period = 9;
+  EXPECT_TRUE(c.warnings().empty());
+  c.hessian_period = 20;
+  c.quant_delta = "0.001";
+  EXPECT_TRUE(c.warnings().empty());
+}
+
 TEST(ConfigTest, ActivationMethodMayDifferFromTheWeights) {
   TrainConfig c;
   c.quant_method = "dorefa";

@@ -90,6 +90,10 @@ struct TrainConfig {
   /// The model's quantization from [quant] and [model].
   models::QuantSpec quant_spec() const;
 
+  /// Valid but probably unintended settings, one sentence each (the trainer
+  /// prints them before training).
+  std::vector<std::string> warnings() const;
+
   /// quant.act_method, or quant.method when that is empty.
   std::string activation_method() const;
   /// Whether delta is set by the Hessian estimator (quant.delta = "hessian").

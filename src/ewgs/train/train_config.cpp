@@ -173,6 +173,18 @@ models::QuantSpec TrainConfig::quant_spec() const {
   return spec;
 }
 
+std::vector<std::string> TrainConfig::warnings() const {
+  std::vector<std::string> out;
+  // Updates happen at the start of epochs period, 2 period, ...: none before the end.
+  if (hessian_delta() && hessian_period_unit == "epochs" && hessian_period >= train_epochs) {
+    out.push_back(
+        "quant.delta = \"hessian\" but hessian.period = " + std::to_string(hessian_period) +
+        " epochs >= train.epochs = " + std::to_string(train_epochs) +
+        ": delta is never updated and stays 0 (the STE) for the whole run; lower hessian.period");
+  }
+  return out;
+}
+
 std::string TrainConfig::activation_method() const {
   return quant_act_method.empty() ? quant_method : quant_act_method;
 }

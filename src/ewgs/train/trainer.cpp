@@ -362,6 +362,9 @@ Trainer::Trainer(TrainConfig config, std::string run_dir, TrainerOptions options
           "{} ({}): {} parameters, {} quantizer parameters, {} quantized layers", impl.config.model_name,
           impl.config.quant_spec().describe(), summary.model_parameters, summary.quantizer_parameters,
           summary.quantized_layers.size()));
+  for (const auto& warning : impl.config.warnings()) {
+    impl.progress.message("warning", "warning: " + warning);
+  }
   impl.metrics = std::make_unique<MetricsLog>(impl.path("metrics.jsonl"), /*keep_before_epoch=*/0);
 }
 
