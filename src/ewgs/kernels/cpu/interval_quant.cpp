@@ -76,38 +76,55 @@ EWGS_CPU_CLONES int forward_range(
   return non_finite;
 }
 
-/// Backward over one block of at most kBlock elements: writes grad_x and adds
-/// the block's sums of g_n and g_n * x_n (unclipped elements) to the lanes.
-/// Lane-wise accumulation keeps the loop vectorizable without reassociating
-/// a float reduction.
+/// Backward over one block of at most kBlock elements: writes grad_x and
+/// returns the block's sums of g_n and g_n * x_n over unclipped elements.
+/// Lane-wise accumulation over full groups of kLanes (a fixed trip count and
+/// local, unaliased lanes) keeps the loop vectorizable without reassociating
+/// a float reduction; the last partial group adds to lanes 0 .. count % kLanes.
 constexpr int64_t kLanes = 16;
 
-EWGS_CPU_CLONES void backward_block(
-    const float* g,
-    const float* in,
-    float* gx,
+struct BlockSums {
+  float g = 0.0f;
+  float gx = 0.0f;
+};
+
+EWGS_CPU_CLONES BlockSums backward_block(
+    const float* __restrict g,
+    const float* __restrict in,
+    float* __restrict gx,
     int64_t count,
     float lower,
     float range,
     float steps,
     float delta,
-    float map_scale,
-    float* lane_g,
-    float* lane_gx) {
-  for (int64_t base = 0; base < count; base += kLanes) {
-    const int64_t lanes = std::min(kLanes, count - base);
-    for (int64_t k = 0; k < lanes; ++k) {
-      const int64_t i = base + k;
-      const Normalized v = normalize(in[i], lower, range, steps);
-      const float g_q = g[i] * map_scale;
-      const float sign = g_q > 0.0f ? 1.0f : (g_q < 0.0f ? -1.0f : 0.0f);
-      const float g_n = g_q * (1.0f + delta * sign * (v.x_n - v.x_q)); // Eq. 4
-      const float inside = (v.ratio >= 0.0f && v.ratio <= 1.0f) ? g_n : 0.0f;
-      gx[i] = inside / range;
-      lane_g[k] += inside;
-      lane_gx[k] += inside * v.ratio;
+    float map_scale) {
+  float lane_g[kLanes] = {};
+  float lane_gx[kLanes] = {};
+  const auto element = [&](int64_t i, int64_t lane) {
+    const Normalized v = normalize(in[i], lower, range, steps);
+    const float g_q = g[i] * map_scale;
+    const float sign = g_q > 0.0f ? 1.0f : (g_q < 0.0f ? -1.0f : 0.0f);
+    const float g_n = g_q * (1.0f + delta * sign * (v.x_n - v.x_q)); // Eq. 4
+    const float inside = (v.ratio >= 0.0f && v.ratio <= 1.0f) ? g_n : 0.0f;
+    gx[i] = inside / range;
+    lane_g[lane] += inside;
+    lane_gx[lane] += inside * v.ratio;
+  };
+  int64_t base = 0;
+  for (; base + kLanes <= count; base += kLanes) {
+    for (int64_t k = 0; k < kLanes; ++k) {
+      element(base + k, k);
     }
   }
+  for (int64_t k = 0; base + k < count; ++k) {
+    element(base + k, k);
+  }
+  BlockSums sums;
+  for (int64_t k = 0; k < kLanes; ++k) {
+    sums.g += lane_g[k];
+    sums.gx += lane_gx[k];
+  }
+  return sums;
 }
 
 } // namespace
@@ -161,15 +178,11 @@ IntervalQuantGrads interval_quant_backward_cpu(
     for (int64_t task = task_begin; task < task_end; ++task) {
       const int64_t end = std::min(n, (task + 1) * kGrain);
       for (int64_t block = task * kGrain; block < end; block += kBlock) {
-        float lane_g[kLanes] = {};
-        float lane_gx[kLanes] = {};
-        backward_block(
+        const BlockSums sums = backward_block(
             g + block, in + block, gx + block, std::min(kBlock, end - block), lower, range, fsteps, delta,
-            map_scale, lane_g, lane_gx);
-        for (int64_t k = 0; k < kLanes; ++k) {
-          sum_g[task] += lane_g[k];
-          sum_gx[task] += lane_gx[k];
-        }
+            map_scale);
+        sum_g[task] += sums.g;
+        sum_gx[task] += sums.gx;
       }
     }
   });
