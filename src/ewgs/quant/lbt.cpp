@@ -51,6 +51,15 @@ double float_at_or_below(double t) {
 
 } // namespace
 
+void check_bits(int64_t bits, const std::string& name) {
+  TORCH_CHECK(
+      bits >= 2 && bits <= 8,
+      name,
+      ": bits must be in [2, 8] (2^b - 1 symmetric levels, 2^b - 2 steps; bits = 1 leaves no "
+      "step), got ",
+      bits);
+}
+
 double target_clip_ratio(int64_t bits, double alpha) {
   return alpha / static_cast<double>((int64_t{1} << bits) - 1);
 }
@@ -309,12 +318,7 @@ QuantizerPtr make_lbt(const Spec& spec, QuantTarget target) {
       ": lbt quantizes the gradient at a layer's output (quant.grad_method = \"lbt\"), not ",
       to_string(target),
       "s; LBT's weight and activation quantizer is lbt_wa");
-  TORCH_CHECK(
-      bits >= 2 && bits <= 8,
-      name,
-      ": bits must be in [2, 8] (2^b - 1 symmetric levels, 2^b - 2 steps; bits = 1 leaves no "
-      "step), got ",
-      bits);
+  lbt::check_bits(bits, name);
   std::optional<double> fixed_gamma;
   if (gamma_text != "adaptive") {
     char* end = nullptr;

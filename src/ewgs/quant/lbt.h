@@ -5,12 +5,17 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <string>
 
 namespace ewgs::quant::lbt {
 
 /// Bounds of the clipping factor gamma (METHODS.md 4.3).
 constexpr double kMinGamma = 1e-3;
 constexpr double kMaxGamma = 1.0;
+
+/// Checks LBT's bit range [2, 8] (2^b - 1 symmetric levels, 2^b - 2 steps),
+/// naming the quantizer `name` in the error.
+void check_bits(int64_t bits, const std::string& name);
 
 /// The clip ratio the interval update drives R to: alpha / (2^b - 1)
 /// (METHODS.md 4.2, optimal condition; 4.3, the code's target).

@@ -9,6 +9,7 @@
 #include "ewgs/core/spec.h"
 #include "ewgs/quant/registry.h"
 #include "ewgs/quant/rounding.h"
+#include "lbt.h"
 
 namespace ewgs::quant {
 namespace {
@@ -98,12 +99,7 @@ QuantizerPtr make_lbt_wa(const Spec& spec, QuantTarget target) {
       name,
       ": lbt_wa quantizes weights and activations; LBT's gradient quantizer is lbt "
       "(quant.grad_method = \"lbt\")");
-  TORCH_CHECK(
-      bits >= 2 && bits <= 8,
-      name,
-      ": bits must be in [2, 8] (2^b - 1 symmetric levels, 2^b - 2 steps; bits = 1 leaves no "
-      "step), got ",
-      bits);
+  lbt::check_bits(bits, name);
   return std::make_shared<LbtWaImpl>(target, bits);
 }
 
