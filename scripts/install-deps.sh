@@ -8,6 +8,10 @@ packages=(
   libtorch-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev
   libturbojpeg0-dev zlib1g-dev libpng-dev libgtest-dev libbenchmark-dev
   dataset-fashion-mnist
+  # LibTorch's BLAS: Debian's default is the unoptimized reference libblas;
+  # OpenBLAS (OpenMP build, as LibTorch) makes the convolution double
+  # backward of Hessian-vector products about 1.4x faster on 2 cores.
+  libopenblas0-openmp
 )
 
 missing=()

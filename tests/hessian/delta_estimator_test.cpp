@@ -154,9 +154,26 @@ TEST(DeltaEstimatorTest, FastStopsEachQuantizerAtItsTargetError) {
   options.max_probes = 2000;
   const auto e = hessian::estimate_deltas(*f.net, f.forward, f.batches, options);
   for (const auto& q : e.quantizers) {
-    EXPECT_LE(q.delta_stderr, 0.1 * std::abs(q.delta_unclipped) * 1.0001) << q.layer << " " << q.target;
+    const bool precise = q.delta_stderr <= 0.1 * std::abs(q.delta_unclipped) * 1.0001;
+    const bool settled_at_zero = q.delta_unclipped + options.settle_z * q.delta_stderr < 0;
+    EXPECT_TRUE(precise || settled_at_zero) << q.layer << " " << q.target;
+    EXPECT_TRUE(q.met_target) << q.layer << " " << q.target;
     EXPECT_LT(q.probes, 2 * 2000) << q.layer;
+    EXPECT_GT(q.probe_seconds, 0.0);
   }
+}
+
+TEST(DeltaEstimatorTest, TargetIsARelativeOrAbsoluteErrorOrASettledZero) {
+  hessian::EstimatorOptions options; // 10 %, 1e-5, z = 3
+  EXPECT_TRUE(hessian::meets_target(0.02, 0.002, options));
+  EXPECT_FALSE(hessian::meets_target(0.02, 0.0021, options));
+  EXPECT_TRUE(hessian::meets_target(-0.02, 0.002, options)); // relative to |delta|
+  EXPECT_TRUE(hessian::meets_target(1e-6, 0.99e-5, options));
+  EXPECT_FALSE(hessian::meets_target(1e-6, 1.01e-5, options));
+  EXPECT_TRUE(hessian::meets_target(-0.031, 0.01, options)); // 3.1 standard errors below 0
+  EXPECT_FALSE(hessian::meets_target(-0.029, 0.01, options));
+  EXPECT_FALSE(hessian::meets_target(0.05, 0.01, options));
+  EXPECT_TRUE(hessian::meets_target(0.05, 0.01, options, /*widen=*/2.0));
 }
 
 TEST(DeltaEstimatorTest, LeavesTheModelExactlyAsFound) {

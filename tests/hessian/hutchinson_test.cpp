@@ -63,6 +63,41 @@ TEST(HutchinsonTest, FaithfulLoopRunsToTheCapOnNoisyPositiveTraces) {
   EXPECT_EQ(hessian::faithful_trace_samples(q.grad, q.x, gen, 17, 1e-12).size(), 17u);
 }
 
+TEST(HutchinsonTest, RowsSumToTheSampleAndTheirSpreadEstimatesItsVariance) {
+  // loss = 0.5 sum_b x_b^T A x_b: B independent rows, Hessian block diagonal.
+  torch::manual_seed(2);
+  constexpr int64_t kRows = 50;
+  constexpr int64_t kCols = 8;
+  const auto m = torch::randn({kCols, kCols}, torch::kDouble);
+  const auto a = (m + m.t()) / 2;
+  auto x = torch::randn({kRows, kCols}, torch::kDouble).requires_grad_(true);
+  const auto loss = 0.5 * (torch::mm(x, a) * x).sum();
+  const auto grad = torch::autograd::grad({loss}, {x}, {}, true, true)[0];
+
+  auto gen_a = at::make_generator<at::CPUGeneratorImpl>(7);
+  auto gen_b = at::make_generator<at::CPUGeneratorImpl>(7);
+  const auto rows = hessian::hutchinson_sample_rows(grad, x, gen_a);
+  ASSERT_EQ(rows.numel(), kRows);
+  EXPECT_NEAR(rows.sum().item<double>(), hessian::hutchinson_sample(grad, x, gen_b), 1e-9);
+
+  // Var(v^T H v) = 2 sum_{i != j} H_ij^2 for Rademacher v: B blocks of A.
+  const double exact = kRows * 2.0 * (a.pow(2).sum() - a.diagonal().pow(2).sum()).item<double>();
+  hessian::RunningMean from_rows;
+  hessian::RunningMean samples;
+  hessian::RunningMean squares;
+  for (int i = 0; i < 300; ++i) {
+    const auto r = hessian::hutchinson_sample_rows(grad, x, gen_a);
+    from_rows.add(hessian::variance_from_rows(r));
+    const double s = r.sum().item<double>();
+    samples.add(s);
+    squares.add(s * s);
+  }
+  EXPECT_NEAR(from_rows.mean(), exact, 0.06 * exact);
+  const double across = squares.mean() - samples.mean() * samples.mean();
+  EXPECT_NEAR(across, exact, 0.25 * exact); // the slower estimate agrees too
+  EWGS_EXPECT_THROWS_WITH(hessian::variance_from_rows(torch::ones({1}, torch::kDouble)), "at least 2 rows");
+}
+
 TEST(HutchinsonTest, RunningMeanMatchesTheClosedForm) {
   hessian::RunningMean m;
   EXPECT_TRUE(std::isinf(m.stderr_of_mean()));

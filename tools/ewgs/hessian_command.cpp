@@ -21,6 +21,7 @@ struct HessianArgs {
   std::string entry;
   std::string estimator = "fast";
   bool json = false;
+  bool progress = false;
 };
 
 void print_table(const hessian::DeltaEstimate& e) {
@@ -69,6 +70,9 @@ void run_hessian(const HessianArgs& args, const std::vector<std::string>& overri
   train::initialize_quantizers(*loaded.model, batches.front().first);
   auto options = config.estimator_options(static_cast<uint64_t>(config.run_seed));
   options.estimator = args.estimator;
+  if (args.progress) {
+    options.progress = [](const std::string& line) { std::cerr << line << "\n"; };
+  }
   auto forward = [&](const at::Tensor& x) { return loaded.model->forward(x); };
   const auto estimate = hessian::estimate_deltas(*loaded.model, forward, batches, options);
   TORCH_CHECK(
@@ -102,6 +106,7 @@ void add_hessian_command(CLI::App& app) {
       ->check(CLI::IsMember({"fast", "faithful"}))
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->add_flag("--progress", args->progress, "Report each quantizer and batch on stderr as it finishes");
   cmd->allow_extras();
   cmd->callback([cmd, args] { run_hessian(*args, collect_overrides(cmd->remaining())); });
 }

@@ -46,11 +46,27 @@ struct EstimatorOptions {
   double target_rse = 0.1;
   /// ... or at most this absolute value.
   double target_abs_error = 1e-5;
-  /// fast: probes before the stopping test applies.
-  int64_t min_probes = 4;
+  /// fast: probes before a stopping test applies.
+  int64_t min_probes = 6;
+  /// fast: an activation quantizer's probe is split by sample (its rows), and
+  /// the spread of those per-sample probes bounds the probe's variance, so one
+  /// backward pass gives B probes' worth of error estimate (approximate under
+  /// training-mode BatchNorm, which couples the samples; see README).
+  bool split_samples = true;
+  /// fast: also stop when the estimate lies this many standard errors below
+  /// zero: the clipped delta max(0, .) is then 0 unless a z-sigma event.
+  double settle_z = 3.0;
   /// Seed of the Rademacher probes (the global generator is not used).
   uint64_t seed = 0;
+  /// Called after each quantizer and batch with a one-line report (optional).
+  std::function<void(const std::string&)> progress;
 };
+
+/// The fast estimator's target on an unclipped delta and its standard error:
+/// stderr <= widen * max(target_rse |delta|, target_abs_error), or delta +
+/// settle_z stderr < 0. widen > 1 relaxes the error target for one of several
+/// batches whose mean is the estimate (sqrt of their count).
+bool meets_target(double delta, double delta_stderr, const EstimatorOptions& options, double widen = 1.0);
 
 /// The estimate of one quantizer.
 struct QuantizerEstimate {
@@ -70,8 +86,13 @@ struct QuantizerEstimate {
   double delta_stderr = 0.0;
   /// max(0, delta_unclipped): what the quantizer gets.
   double delta = 0.0;
-  /// Hessian-vector products spent, over all batches.
+  /// Hessian-vector products spent, over all batches, and their wall time.
   int64_t probes = 0;
+  double probe_seconds = 0.0;
+  /// The fast estimator's target holds: delta_stderr <= max(target_rse
+  /// |delta_unclipped|, target_abs_error), or delta_unclipped + settle_z
+  /// delta_stderr < 0 (the clipped delta is settled at 0).
+  bool met_target = false;
   /// True when the estimate was unusable and the previous delta kept.
   bool kept_previous = false;
   /// Why the previous delta was kept ("gradient is zero", "non-finite estimate").

@@ -74,6 +74,10 @@ struct TrainConfig {
   int64_t hessian_max_probes = 50;
   double hessian_tolerance = 1e-3;
   double hessian_target_rse = 0.1;
+  double hessian_target_abs = 1e-5;
+  int64_t hessian_min_probes = 6;
+  double hessian_settle_z = 3.0;
+  bool hessian_split_samples = true;
 
   TrainConfig();
   TrainConfig(const TrainConfig& other);

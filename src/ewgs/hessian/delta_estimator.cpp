@@ -5,10 +5,12 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/util/Exception.h>
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 #include "ewgs/nn/quantized_layers.h"
 #include "hutchinson.h"
@@ -69,43 +71,74 @@ struct Accumulator {
   double trace_var_sum = 0.0;
   double representative_sum = 0.0;
   int64_t probes = 0;
+  double probe_seconds = 0.0;
   bool unusable = false;
   std::string note;
 };
 
-/// Probes one quantizer on one batch. faithful: the official loop. fast:
-/// probes until the standard error of this batch's term meets the target
-/// scaled by sqrt(batches) (so the mean over batches meets it).
-RunningMean probe(
+/// A trace estimate of one quantizer on one batch.
+struct TraceEstimate {
+  int64_t probes = 0;
+  double mean = 0.0;
+  double stderr_of_mean = 0.0;
+};
+
+/// The official loop; its standard error from the spread of its samples.
+TraceEstimate probe_faithful(
+    const at::Tensor& grad,
+    const at::Tensor& x_q,
+    at::Generator& generator,
+    const EstimatorOptions& options) {
+  RunningMean stats;
+  for (double s : faithful_trace_samples(grad, x_q, generator, options.max_probes, options.tolerance)) {
+    stats.add(s);
+  }
+  return {stats.count(), stats.mean(), stats.count() >= 2 ? stats.stderr_of_mean() : 0.0};
+}
+
+/// Probes until the standard error of this batch's term (the trace times
+/// `scale`) meets the target widened by sqrt(batches), so the mean over the
+/// batches meets it. With `split_rows` (x_q's rows are the batch's samples)
+/// each probe also yields B per-sample probes, whose spread bounds the
+/// probe's variance: the error is the larger of that bound and the spread
+/// across probes, and 2 probes may suffice.
+TraceEstimate probe_fast(
     const at::Tensor& grad,
     const at::Tensor& x_q,
     double scale,
     int64_t batches,
+    bool split_rows,
     at::Generator& generator,
     const EstimatorOptions& options) {
-  RunningMean stats;
-  if (options.estimator == "faithful") {
-    for (double s : faithful_trace_samples(grad, x_q, generator, options.max_probes, options.tolerance)) {
-      stats.add(s);
-    }
-    return stats;
-  }
   const double widen = std::sqrt(static_cast<double>(batches));
+  const int64_t min_probes = split_rows ? 2 : options.min_probes;
+  RunningMean stats;
+  double row_variance_sum = 0.0;
+  double se = std::numeric_limits<double>::infinity();
   while (stats.count() < options.max_probes) {
-    stats.add(hutchinson_sample(grad, x_q, generator));
-    if (stats.count() < options.min_probes) {
-      continue;
+    const auto rows = hutchinson_sample_rows(grad, x_q, generator);
+    stats.add(rows.sum().item<double>());
+    if (split_rows) {
+      row_variance_sum += variance_from_rows(rows);
     }
-    const double se = stats.stderr_of_mean() * scale;
-    const double value = std::abs(stats.mean() * scale);
-    if (se <= widen * std::max(options.target_rse * value, options.target_abs_error)) {
+    const auto n = static_cast<double>(stats.count());
+    se = stats.count() >= 2 ? stats.stderr_of_mean() : 0.0;
+    if (split_rows) {
+      se = std::max(se, std::sqrt(row_variance_sum / n / n));
+    }
+    if (stats.count() >= min_probes && meets_target(stats.mean() * scale, se * scale, options, widen)) {
       break;
     }
   }
-  return stats;
+  return {stats.count(), stats.mean(), se};
 }
 
 } // namespace
+
+bool meets_target(double delta, double delta_stderr, const EstimatorOptions& options, double widen) {
+  return delta_stderr <= widen * std::max(options.target_rse * std::abs(delta), options.target_abs_error) ||
+      delta + options.settle_z * delta_stderr < 0.0;
+}
 
 nlohmann::json QuantizerEstimate::to_json() const {
   nlohmann::json out{
@@ -119,6 +152,8 @@ nlohmann::json QuantizerEstimate::to_json() const {
       {"delta_stderr", delta_stderr},
       {"delta", delta},
       {"probes", probes},
+      {"probe_seconds", probe_seconds},
+      {"met_target", met_target},
       {"kept_previous", kept_previous}};
   if (!note.empty()) {
     out["note"] = note;
@@ -161,7 +196,8 @@ DeltaEstimate estimate_deltas(
     ModelStateGuard state_guard(model);
     CaptureGuard capture_guard(targets);
     model.train();
-    for (const auto& [images, labels] : batches) {
+    for (size_t batch_index = 0; batch_index < batches.size(); ++batch_index) {
+      const auto& [images, labels] = batches[batch_index];
       const auto loss = torch::nn::functional::cross_entropy(forward(images), labels);
       std::vector<at::Tensor> x_q;
       for (const auto& t : targets) {
@@ -182,13 +218,24 @@ DeltaEstimate estimate_deltas(
           continue;
         }
         const double per_element = 1.0 / static_cast<double>(numel[i]);
-        const auto stats =
-            probe(grads[i], x_q[i], per_element / g, result.batches, generator, options);
-        a.probes += stats.count();
-        const double se = stats.count() >= 2 ? stats.stderr_of_mean() : 0.0;
-        a.trace_sum += stats.mean() * per_element;
+        const auto probe_start = std::chrono::steady_clock::now();
+        const bool split_rows = options.split_samples && targets[i].which == "act" && x_q[i].dim() > 0 &&
+            x_q[i].size(0) == images.size(0) && images.size(0) > 1;
+        const auto stats = options.estimator == "faithful"
+            ? probe_faithful(grads[i], x_q[i], generator, options)
+            : probe_fast(grads[i], x_q[i], per_element / g, result.batches, split_rows, generator, options);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - probe_start).count();
+        a.probe_seconds += seconds;
+        a.probes += stats.probes;
+        if (options.progress) {
+          options.progress(fmt::format(
+              "{} batch {}/{}: {} {} {} probes, {:.2f} s", options.estimator, batch_index + 1, batches.size(),
+              targets[i].layer, targets[i].which, stats.probes, seconds));
+        }
+        const double se = stats.stderr_of_mean;
+        a.trace_sum += stats.mean * per_element;
         a.trace_var_sum += std::pow(se * per_element, 2);
-        a.delta_sum += stats.mean() * per_element / g;
+        a.delta_sum += stats.mean * per_element / g;
         a.delta_var_sum += std::pow(se * per_element / g, 2);
       }
     }
@@ -201,12 +248,14 @@ DeltaEstimate estimate_deltas(
     q.target = targets[i].which;
     q.numel = numel[i];
     q.probes = a.probes;
+    q.probe_seconds = a.probe_seconds;
     q.representative = a.representative_sum / b;
     q.trace_per_element = a.trace_sum / b;
     q.trace_stderr = std::sqrt(a.trace_var_sum) / b;
     q.delta_unclipped = a.delta_sum / b;
     q.delta_stderr = std::sqrt(a.delta_var_sum) / b;
     q.delta = std::max(0.0, q.delta_unclipped);
+    q.met_target = meets_target(q.delta_unclipped, q.delta_stderr, options);
     q.kept_previous = a.unusable || !std::isfinite(q.delta_unclipped) || !std::isfinite(q.delta_stderr);
     if (q.kept_previous) {
       q.note = a.unusable ? a.note : "non-finite estimate";

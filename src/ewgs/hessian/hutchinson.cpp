@@ -9,11 +9,23 @@
 namespace ewgs::hessian {
 
 double hutchinson_sample(const at::Tensor& grad, const at::Tensor& x, at::Generator& generator) {
-  // Rademacher probe on the CPU generator, then on x's device.
-  const auto v = (torch::randint(0, 2, x.sizes(), generator, torch::TensorOptions().dtype(torch::kFloat)) * 2 - 1)
-                     .to(x.device(), x.scalar_type());
+  return hutchinson_sample_rows(grad, x, generator).sum().item<double>();
+}
+
+at::Tensor hutchinson_sample_rows(const at::Tensor& grad, const at::Tensor& x, at::Generator& generator) {
+  // Rademacher probe drawn as bytes by the CPU generator (reproducible on any
+  // device, a quarter of the bytes to move), mapped to +-1 on x's device.
+  const auto bits = torch::randint(0, 2, x.sizes(), generator, torch::TensorOptions().dtype(torch::kByte));
+  const auto v = bits.to(x.device(), /*non_blocking=*/false).to(x.scalar_type()).mul_(2).sub_(1);
   const auto hv = torch::autograd::grad({grad}, {x}, {v}, /*retain_graph=*/true, /*create_graph=*/false)[0];
-  return (hv.to(torch::kDouble) * v.to(torch::kDouble)).sum().item<double>();
+  // v is +-1, so hv * v is exact; accumulate in double.
+  const int64_t rows = x.dim() > 0 ? x.size(0) : 1;
+  return hv.mul(v).reshape({rows, -1}).sum(1, /*keepdim=*/false, torch::kDouble).cpu();
+}
+
+double variance_from_rows(const at::Tensor& rows) {
+  TORCH_CHECK(rows.numel() >= 2, "a variance from rows needs at least 2 rows, got ", rows.numel());
+  return static_cast<double>(rows.numel()) * rows.var().item<double>();
 }
 
 std::vector<double> faithful_trace_samples(

@@ -14,6 +14,16 @@ namespace ewgs::hessian {
 /// computed with create_graph. The graph is retained for further samples.
 double hutchinson_sample(const at::Tensor& grad, const at::Tensor& x, at::Generator& generator);
 
+/// The same sample split along x's first dimension (double, one entry per
+/// row b: v_b^T (H v)_b); the entries sum to the sample. When rows are the
+/// samples of a batch, each entry is a probe of that sample's diagonal block.
+at::Tensor hutchinson_sample_rows(const at::Tensor& grad, const at::Tensor& x, at::Generator& generator);
+
+/// An estimate of the variance of one sample from its rows: B times their
+/// unbiased variance. Exact in expectation when rows do not interact (the
+/// Hessian is block diagonal across rows) and larger when their traces differ.
+double variance_from_rows(const at::Tensor& rows);
+
 /// The official code's loop: samples until |m_k - m_{k-1}| / (m_{k-1} + 1e-6)
 /// < tolerance, with the signed previous mean m_{k-1} (0 before the first),
 /// or `max_probes` samples. Returns the samples.

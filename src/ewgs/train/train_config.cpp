@@ -90,6 +90,11 @@ void TrainConfig::bind() {
   s.add("hessian.max_probes", &hessian_max_probes, "most Hutchinson probes per quantizer").at_least(2);
   s.add("hessian.tolerance", &hessian_tolerance, "faithful: relative-change stop test").at_least(0);
   s.add("hessian.target_rse", &hessian_target_rse, "fast: relative standard error to reach").at_least(0);
+  s.add("hessian.target_abs", &hessian_target_abs, "fast: or absolute standard error to reach").at_least(0);
+  s.add("hessian.min_probes", &hessian_min_probes, "fast: probes before a stop test applies").at_least(2);
+  s.add("hessian.split_samples", &hessian_split_samples, "fast: bound an activation probe's error by its samples");
+  s.add("hessian.settle_z", &hessian_settle_z, "fast: stop when this many standard errors below 0")
+      .at_least(0);
 }
 
 void TrainConfig::validate() const {
@@ -196,6 +201,10 @@ hessian::EstimatorOptions TrainConfig::estimator_options(uint64_t seed) const {
   options.max_probes = hessian_max_probes;
   options.tolerance = hessian_tolerance;
   options.target_rse = hessian_target_rse;
+  options.target_abs_error = hessian_target_abs;
+  options.min_probes = hessian_min_probes;
+  options.settle_z = hessian_settle_z;
+  options.split_samples = hessian_split_samples;
   options.seed = seed;
   return options;
 }

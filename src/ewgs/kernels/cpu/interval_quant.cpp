@@ -37,10 +37,14 @@ struct Normalized {
   float x_q;   // round(steps x_n) / steps
 };
 
+/// kUnitSteps: one step (1 bit), where round(x_n * 1) / 1 is round(x_n)
+/// exactly, so one division per element is saved.
+template <bool kUnitSteps>
 inline Normalized normalize(float x, float lower, float range, float steps) {
   const float ratio = (x - lower) / range;
   const float x_n = std::min(std::max(ratio, 0.0f), 1.0f);
-  return {ratio, x_n, round_half_even(x_n * steps) / steps};
+  const float x_q = kUnitSteps ? round_half_even(x_n) : round_half_even(x_n * steps) / steps;
+  return {ratio, x_n, x_q};
 }
 
 /// The loops below are compiled for AVX2 and for the x86-64 baseline and the
@@ -53,7 +57,8 @@ inline Normalized normalize(float x, float lower, float range, float steps) {
 #endif
 
 /// Forward over [begin, end); returns nonzero when some x is not finite.
-EWGS_CPU_CLONES int forward_range(
+template <bool kUnitSteps>
+inline int forward_range(
     const float* in,
     float* out,
     int64_t begin,
@@ -70,10 +75,22 @@ EWGS_CPU_CLONES int forward_range(
     const float v = in[i];
     const float zero_if_finite = v - v; // NaN for NaN and +-Inf
     non_finite |= static_cast<int>(zero_if_finite != zero_if_finite);
-    const float q = normalize(v, lower, range, steps).x_q;
+    const float q = normalize<kUnitSteps>(v, lower, range, steps).x_q;
     out[i] = (q + shift) * scale;
   }
   return non_finite;
+}
+
+/// forward_range compiled for each instruction set, by step count.
+EWGS_CPU_CLONES int forward_range_unit_steps(
+    const float* in, float* out, int64_t begin, int64_t end, float lower, float range, bool weight_map) {
+  return forward_range<true>(in, out, begin, end, lower, range, 1.0f, weight_map);
+}
+
+EWGS_CPU_CLONES int forward_range_any_steps(
+    const float* in, float* out, int64_t begin, int64_t end, float lower, float range, float steps,
+    bool weight_map) {
+  return forward_range<false>(in, out, begin, end, lower, range, steps, weight_map);
 }
 
 /// Backward over one block of at most kBlock elements: writes grad_x and
@@ -88,7 +105,8 @@ struct BlockSums {
   float gx = 0.0f;
 };
 
-EWGS_CPU_CLONES BlockSums backward_block(
+template <bool kUnitSteps>
+inline BlockSums backward_block(
     const float* __restrict g,
     const float* __restrict in,
     float* __restrict gx,
@@ -101,7 +119,7 @@ EWGS_CPU_CLONES BlockSums backward_block(
   float lane_g[kLanes] = {};
   float lane_gx[kLanes] = {};
   const auto element = [&](int64_t i, int64_t lane) {
-    const Normalized v = normalize(in[i], lower, range, steps);
+    const Normalized v = normalize<kUnitSteps>(in[i], lower, range, steps);
     const float g_q = g[i] * map_scale;
     const float sign = g_q > 0.0f ? 1.0f : (g_q < 0.0f ? -1.0f : 0.0f);
     const float g_n = g_q * (1.0f + delta * sign * (v.x_n - v.x_q)); // Eq. 4
@@ -127,6 +145,19 @@ EWGS_CPU_CLONES BlockSums backward_block(
   return sums;
 }
 
+/// backward_block compiled for each instruction set, by step count.
+EWGS_CPU_CLONES BlockSums backward_block_unit_steps(
+    const float* __restrict g, const float* __restrict in, float* __restrict gx, int64_t count, float lower,
+    float range, float delta, float map_scale) {
+  return backward_block<true>(g, in, gx, count, lower, range, 1.0f, delta, map_scale);
+}
+
+EWGS_CPU_CLONES BlockSums backward_block_any_steps(
+    const float* __restrict g, const float* __restrict in, float* __restrict gx, int64_t count, float lower,
+    float range, float steps, float delta, float map_scale) {
+  return backward_block<false>(g, in, gx, count, lower, range, steps, delta, map_scale);
+}
+
 } // namespace
 
 at::Tensor interval_quant_forward_cpu(
@@ -146,7 +177,9 @@ at::Tensor interval_quant_forward_cpu(
   const float fsteps = static_cast<float>(steps);
   std::atomic<bool> non_finite{false};
   at::parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
-    if (forward_range(in, result, begin, end, lower, range, fsteps, weight_map) != 0) {
+    const int bad = steps == 1 ? forward_range_unit_steps(in, result, begin, end, lower, range, weight_map)
+                               : forward_range_any_steps(in, result, begin, end, lower, range, fsteps, weight_map);
+    if (bad != 0) {
       non_finite = true;
     }
   });
@@ -178,9 +211,11 @@ IntervalQuantGrads interval_quant_backward_cpu(
     for (int64_t task = task_begin; task < task_end; ++task) {
       const int64_t end = std::min(n, (task + 1) * kGrain);
       for (int64_t block = task * kGrain; block < end; block += kBlock) {
-        const BlockSums sums = backward_block(
-            g + block, in + block, gx + block, std::min(kBlock, end - block), lower, range, fsteps, delta,
-            map_scale);
+        const int64_t count = std::min(kBlock, end - block);
+        const BlockSums sums = steps == 1
+            ? backward_block_unit_steps(g + block, in + block, gx + block, count, lower, range, delta, map_scale)
+            : backward_block_any_steps(
+                  g + block, in + block, gx + block, count, lower, range, fsteps, delta, map_scale);
         sum_g[task] += sums.g;
         sum_gx[task] += sums.gx;
       }
