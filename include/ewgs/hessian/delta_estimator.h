@@ -46,7 +46,8 @@ struct EstimatorOptions {
   double target_rse = 0.1;
   /// ... or at most this absolute value.
   double target_abs_error = 1e-5;
-  /// fast: probes before a stopping test applies.
+  /// fast: probes before a stopping test applies (2 where the per-sample
+  /// bound of split_samples also checks the error).
   int64_t min_probes = 6;
   /// fast: an activation quantizer's probe is split by sample (its rows), and
   /// the spread of those per-sample probes bounds the probe's variance, so one
