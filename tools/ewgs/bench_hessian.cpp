@@ -66,7 +66,8 @@ void run_hessian_bench(const HessianBenchArgs& args) {
   fast_options.target_abs_error = args.target_abs;
   fast_options.max_probes = args.fast_max_probes;
   if (!args.json || args.progress) {
-    faithful_options.progress = fast_options.progress = [](const std::string& line) { std::cerr << line << "\n"; };
+    faithful_options.progress = [](const std::string& line) { std::cerr << line << "\n"; };
+    fast_options.progress = faithful_options.progress;
   }
   const auto faithful = hessian::estimate_deltas(*loaded.model, forward, batches, faithful_options);
   const auto fast = hessian::estimate_deltas(*loaded.model, forward, batches, fast_options);
@@ -119,7 +120,8 @@ void run_hessian_bench(const HessianBenchArgs& args) {
   std::cout << fmt::format(
       "{} {} batch {} x {} on {} ({} threads)\n  faithful {:.1f} s, fast {:.1f} s ({:.2f}x)\n"
       "  {}/{} quantizers agree within 3 combined standard errors; fast met its target on {}/{}\n",
-      loaded.config.model_name, out["quantization"].get<std::string>(), args.batch, args.batches, args.device, threads, faithful.wall_s,
+      loaded.config.model_name, out["quantization"].get<std::string>(), args.batch, args.batches, args.device,
+      threads, faithful.wall_s,
       fast.wall_s, faithful.wall_s / fast.wall_s, agree, fast.quantizers.size(), met_target, fast.quantizers.size());
 }
 
@@ -128,7 +130,10 @@ void run_hessian_bench(const HessianBenchArgs& args) {
 void add_bench_hessian_command(CLI::App& bench) {
   auto* cmd = bench.add_subcommand("hessian", "Faithful vs fast EWGS delta estimation on ResNet-20, side by side");
   auto args = std::make_shared<HessianBenchArgs>();
-  cmd->add_option("--checkpoint", args->checkpoint, "FP ResNet-20 .pth (quantized by --wbits/--abits) or an ewgs checkpoint")->capture_default_str();
+  cmd->add_option(
+         "--checkpoint", args->checkpoint,
+         "FP ResNet-20 .pth (quantized by --wbits/--abits) or an ewgs checkpoint")
+      ->capture_default_str();
   cmd->add_option("--data-root", args->data_root, "CIFAR-10 JPEG archive or folder")->capture_default_str();
   cmd->add_option("--batch", args->batch, "Batch size of the Hessian batches")->capture_default_str();
   cmd->add_option("--batches", args->batches, "Hessian batches")->capture_default_str();

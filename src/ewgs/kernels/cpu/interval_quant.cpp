@@ -58,7 +58,7 @@ inline Normalized normalize(float x, float lower, float range, float steps) {
 
 /// Forward over [begin, end); returns nonzero when some x is not finite.
 template <bool kUnitSteps>
-inline int forward_range(
+inline int forward_loop(
     const float* in,
     float* out,
     int64_t begin,
@@ -81,16 +81,19 @@ inline int forward_range(
   return non_finite;
 }
 
-/// forward_range compiled for each instruction set, by step count.
-EWGS_CPU_CLONES int forward_range_unit_steps(
-    const float* in, float* out, int64_t begin, int64_t end, float lower, float range, bool weight_map) {
-  return forward_range<true>(in, out, begin, end, lower, range, 1.0f, weight_map);
-}
-
-EWGS_CPU_CLONES int forward_range_any_steps(
-    const float* in, float* out, int64_t begin, int64_t end, float lower, float range, float steps,
+/// forward_loop compiled for each instruction set; the step count picks the
+/// loop once per range.
+EWGS_CPU_CLONES int forward_range(
+    const float* in,
+    float* out,
+    int64_t begin,
+    int64_t end,
+    float lower,
+    float range,
+    float steps,
     bool weight_map) {
-  return forward_range<false>(in, out, begin, end, lower, range, steps, weight_map);
+  return steps == 1.0f ? forward_loop<true>(in, out, begin, end, lower, range, steps, weight_map)
+                       : forward_loop<false>(in, out, begin, end, lower, range, steps, weight_map);
 }
 
 /// Backward over one block of at most kBlock elements: writes grad_x and
@@ -106,7 +109,7 @@ struct BlockSums {
 };
 
 template <bool kUnitSteps>
-inline BlockSums backward_block(
+inline BlockSums backward_loop(
     const float* __restrict g,
     const float* __restrict in,
     float* __restrict gx,
@@ -145,17 +148,20 @@ inline BlockSums backward_block(
   return sums;
 }
 
-/// backward_block compiled for each instruction set, by step count.
-EWGS_CPU_CLONES BlockSums backward_block_unit_steps(
-    const float* __restrict g, const float* __restrict in, float* __restrict gx, int64_t count, float lower,
-    float range, float delta, float map_scale) {
-  return backward_block<true>(g, in, gx, count, lower, range, 1.0f, delta, map_scale);
-}
-
-EWGS_CPU_CLONES BlockSums backward_block_any_steps(
-    const float* __restrict g, const float* __restrict in, float* __restrict gx, int64_t count, float lower,
-    float range, float steps, float delta, float map_scale) {
-  return backward_block<false>(g, in, gx, count, lower, range, steps, delta, map_scale);
+/// backward_loop compiled for each instruction set; the step count picks the
+/// loop once per block.
+EWGS_CPU_CLONES BlockSums backward_block(
+    const float* __restrict g,
+    const float* __restrict in,
+    float* __restrict gx,
+    int64_t count,
+    float lower,
+    float range,
+    float steps,
+    float delta,
+    float map_scale) {
+  return steps == 1.0f ? backward_loop<true>(g, in, gx, count, lower, range, steps, delta, map_scale)
+                       : backward_loop<false>(g, in, gx, count, lower, range, steps, delta, map_scale);
 }
 
 } // namespace
@@ -177,9 +183,7 @@ at::Tensor interval_quant_forward_cpu(
   const float fsteps = static_cast<float>(steps);
   std::atomic<bool> non_finite{false};
   at::parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
-    const int bad = steps == 1 ? forward_range_unit_steps(in, result, begin, end, lower, range, weight_map)
-                               : forward_range_any_steps(in, result, begin, end, lower, range, fsteps, weight_map);
-    if (bad != 0) {
+    if (forward_range(in, result, begin, end, lower, range, fsteps, weight_map) != 0) {
       non_finite = true;
     }
   });
@@ -211,11 +215,9 @@ IntervalQuantGrads interval_quant_backward_cpu(
     for (int64_t task = task_begin; task < task_end; ++task) {
       const int64_t end = std::min(n, (task + 1) * kGrain);
       for (int64_t block = task * kGrain; block < end; block += kBlock) {
-        const int64_t count = std::min(kBlock, end - block);
-        const BlockSums sums = steps == 1
-            ? backward_block_unit_steps(g + block, in + block, gx + block, count, lower, range, delta, map_scale)
-            : backward_block_any_steps(
-                  g + block, in + block, gx + block, count, lower, range, fsteps, delta, map_scale);
+        const BlockSums sums = backward_block(
+            g + block, in + block, gx + block, std::min(kBlock, end - block), lower, range, fsteps, delta,
+            map_scale);
         sum_g[task] += sums.g;
         sum_gx[task] += sums.gx;
       }
