@@ -52,6 +52,9 @@ class IntervalQuantizerImpl : public QuantizerImpl {
   double delta() const override;
   void set_delta(double delta) override;
 
+  /// code = round(s (x - l) / (u - l)) on [0, s], value code / s (s = 2^b - 1).
+  ActivationGrid activation_grid() const override;
+
   /// Number of rounding steps 2^b - 1.
   int64_t steps() const { return (int64_t{1} << bits()) - 1; }
 
@@ -62,6 +65,8 @@ class IntervalQuantizerImpl : public QuantizerImpl {
 
  protected:
   torch::Tensor quantize(const torch::Tensor& x) override;
+  /// Weights 2 x_q - 1 = (2 code - s) / s.
+  GridValues weight_values(const torch::Tensor& weight) const override;
 
  private:
   torch::Tensor quantize_composite(const torch::Tensor& x);

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "ewgs/quant/integer_grid.h"
+
 namespace ewgs::quant {
 
 /// What a quantizer acts on; weights and activations differ in their output
@@ -73,6 +75,16 @@ class QuantizerImpl : public torch::nn::Module {
   virtual double delta() const;
   virtual void set_delta(double delta);
 
+  /// Export: the integer grid of this activation quantizer in eval mode. An
+  /// error that names the quantizer and the reason when its forward is not a
+  /// uniform grid (the default).
+  virtual ActivationGrid activation_grid() const;
+
+  /// Export: the codes of `weight` quantized by this weight quantizer in eval
+  /// mode, and their values; checks that every element of forward(weight)
+  /// lies on the grid of weight_values(weight).
+  WeightGrid weight_grid(const torch::Tensor& weight);
+
   /// While capture is on, forward() keeps its discrete output x_q (with its
   /// autograd history) so the Hessian of the loss w.r.t. x_q can be formed.
   void set_capture(bool on);
@@ -85,6 +97,10 @@ class QuantizerImpl : public torch::nn::Module {
   bool differentiable_backward() const { return differentiable_backward_; }
 
  protected:
+  /// Values of this weight quantizer's codes for `weight`; an error naming the
+  /// reason by default (not exportable).
+  virtual GridValues weight_values(const torch::Tensor& weight) const;
+
   /// The method's quantization of a checked `x`.
   virtual torch::Tensor quantize(const torch::Tensor& x) = 0;
 

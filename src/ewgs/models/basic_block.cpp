@@ -38,37 +38,42 @@ BasicBlockImpl::BasicBlockImpl(
   }
 }
 
-torch::Tensor BasicBlockImpl::shortcut(const torch::Tensor& x) {
+LayerGraph::Value BasicBlockImpl::append_to(
+    LayerGraph& graph, const std::string& prefix, LayerGraph::Value x) {
+  auto out = graph.relu(graph.batch_norm(prefix + ".bn1", bn1.ptr(), graph.conv(prefix + ".conv1", conv1.ptr(), x)));
+  out = graph.batch_norm(prefix + ".bn2", bn2.ptr(), graph.conv(prefix + ".conv2", conv2.ptr(), out));
+  auto shortcut = x;
   if (downsample) {
-    return downsample->forward(x);
+    shortcut = graph.batch_norm(
+        prefix + ".downsample.1",
+        downsample->ptr(1),
+        graph.conv(prefix + ".downsample.0", downsample->ptr(0), x));
+  } else if (zero_pad_ > 0) {
+    shortcut = graph.zero_pad_shortcut(x, zero_pad_);
   }
-  if (zero_pad_ == 0) {
-    return x;
-  }
-  using torch::indexing::None;
-  using torch::indexing::Slice;
-  const auto sub = x.index({Slice(), Slice(), Slice(None, None, 2), Slice(None, None, 2)});
-  return torch::constant_pad_nd(sub, {0, 0, 0, 0, zero_pad_, zero_pad_}, 0.0);
+  return graph.relu(graph.add(out, shortcut));
 }
 
-torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
-  auto out = torch::relu(bn1->forward(conv1->forward(x)));
-  out = bn2->forward(conv2->forward(out));
-  return torch::relu(out + shortcut(x));
-}
-
-torch::nn::Sequential make_stage(
+torch::nn::ModuleList make_stage(
     int64_t in_planes,
     int64_t planes,
     int64_t blocks,
     int64_t stride,
     Shortcut shortcut,
     const QuantSpec& quant) {
-  torch::nn::Sequential stage;
+  torch::nn::ModuleList stage;
   for (int64_t i = 0; i < blocks; ++i) {
     stage->push_back(BasicBlock(i == 0 ? in_planes : planes, planes, i == 0 ? stride : 1, shortcut, quant));
   }
   return stage;
+}
+
+LayerGraph::Value append_stage(
+    LayerGraph& graph, const std::string& prefix, const torch::nn::ModuleList& stage, LayerGraph::Value x) {
+  for (size_t i = 0; i < stage->size(); ++i) {
+    x = stage->ptr<BasicBlockImpl>(i)->append_to(graph, prefix + "." + std::to_string(i), x);
+  }
+  return x;
 }
 
 } // namespace ewgs::models

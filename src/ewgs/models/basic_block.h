@@ -3,8 +3,10 @@
 #pragma once
 
 #include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/container/sequential.h>
 
+#include "ewgs/models/layer_graph.h"
 #include "ewgs/models/quant_spec.h"
 
 namespace ewgs::models {
@@ -29,7 +31,9 @@ class BasicBlockImpl : public torch::nn::Module {
       Shortcut shortcut,
       const QuantSpec& quant);
 
-  torch::Tensor forward(const torch::Tensor& x);
+  /// Appends the block's operations on `x` to `graph`; `prefix` is the
+  /// block's module path ("layer1.0"). Returns the block's output.
+  LayerGraph::Value append_to(LayerGraph& graph, const std::string& prefix, LayerGraph::Value x);
 
   nn::QConv2d conv1;
   torch::nn::BatchNorm2d bn1;
@@ -39,20 +43,22 @@ class BasicBlockImpl : public torch::nn::Module {
   torch::nn::Sequential downsample{nullptr};
 
  private:
-  torch::Tensor shortcut(const torch::Tensor& x);
-
   /// Channels padded on each side by a zero-pad shortcut; 0 for identity.
   int64_t zero_pad_ = 0;
 };
 TORCH_MODULE(BasicBlock);
 
 /// A stage of `blocks` basic blocks whose first block has `stride`.
-torch::nn::Sequential make_stage(
+torch::nn::ModuleList make_stage(
     int64_t in_planes,
     int64_t planes,
     int64_t blocks,
     int64_t stride,
     Shortcut shortcut,
     const QuantSpec& quant);
+
+/// Appends the blocks of `stage` (module path `prefix`, e.g. "layer1") to `graph`.
+LayerGraph::Value append_stage(
+    LayerGraph& graph, const std::string& prefix, const torch::nn::ModuleList& stage, LayerGraph::Value x);
 
 } // namespace ewgs::models

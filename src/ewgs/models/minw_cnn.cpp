@@ -50,25 +50,28 @@ class MinwCnnImpl : public ClassifierImpl {
     bn8_ = register_module("bn8", torch::nn::BatchNorm1d(kFcWidth));
     const int64_t classes = options.num_classes > 0 ? options.num_classes : 10;
     fc3_ = register_module("fc3", nn::QLinear(quant.classifier(kFcWidth, classes)));
-  }
-
-  torch::Tensor forward(const torch::Tensor& images) override {
-    auto out = images;
-    for (size_t i = 0; i < convs_.size(); ++i) {
-      out = convs_[i]->forward(out);
-      if (i + 1 == convs_.size()) {
-        out = std::get<0>(torch::adaptive_max_pool2d(out, {kPooledSize, kPooledSize}));
-      } else if (i % 2 == 1) {
-        out = torch::max_pool2d(out, 2);
-      }
-      out = torch::hardtanh(conv_bns_[i]->forward(out));
-    }
-    out = torch::hardtanh(bn7_->forward(fc1_->forward(out.flatten(1))));
-    out = torch::hardtanh(bn8_->forward(fc2_->forward(out)));
-    return fc3_->forward(out);
+    build_graph();
   }
 
  private:
+  void build_graph() {
+    auto& g = graph_;
+    auto x = g.input();
+    for (size_t i = 0; i < convs_.size(); ++i) {
+      const std::string index = std::to_string(i + 1);
+      x = g.conv("conv" + index, convs_[i].ptr(), x);
+      if (i + 1 == convs_.size()) {
+        x = g.adaptive_max_pool(x, kPooledSize);
+      } else if (i % 2 == 1) {
+        x = g.max_pool(x, 2, 2, 0);
+      }
+      x = g.hardtanh(g.batch_norm("bn" + index, conv_bns_[i].ptr(), x));
+    }
+    x = g.hardtanh(g.batch_norm("bn7", bn7_.ptr(), g.linear("fc1", fc1_.ptr(), g.flatten(x))));
+    x = g.hardtanh(g.batch_norm("bn8", bn8_.ptr(), g.linear("fc2", fc2_.ptr(), x)));
+    g.set_output(g.linear("fc3", fc3_.ptr(), x));
+  }
+
   std::vector<nn::QConv2d> convs_;
   std::vector<torch::nn::BatchNorm2d> conv_bns_;
   nn::QLinear fc1_{nullptr};

@@ -8,7 +8,7 @@ namespace ewgs::models {
 namespace {
 
 /// torchvision's Conv2dNormActivation: conv (no bias) -> BN -> ReLU6, children
-/// named 0, 1, 2. A Sequential with a plain forward, so it nests in others.
+/// named 0, 1, 2.
 class ConvBnRelu6Impl : public torch::nn::SequentialImpl {
  public:
   explicit ConvBnRelu6Impl(nn::QConv2dOptions options) {
@@ -19,16 +19,11 @@ class ConvBnRelu6Impl : public torch::nn::SequentialImpl {
     push_back(torch::nn::ReLU6());
   }
 
-  torch::Tensor forward(torch::Tensor x) { return SequentialImpl::forward(std::move(x)); }
+  LayerGraph::Value append_to(LayerGraph& g, const std::string& prefix, LayerGraph::Value x) const {
+    return g.relu6(g.batch_norm(prefix + ".1", ptr(1), g.conv(prefix + ".0", ptr(0), x)));
+  }
 };
 TORCH_MODULE(ConvBnRelu6);
-
-/// A Sequential with a plain forward, so it nests in others.
-class BlockSequenceImpl : public torch::nn::SequentialImpl {
- public:
-  torch::Tensor forward(torch::Tensor x) { return SequentialImpl::forward(std::move(x)); }
-};
-TORCH_MODULE(BlockSequence);
 
 /// Inverted residual: [1x1 expand ConvBNReLU6] -> 3x3 depthwise ConvBNReLU6 ->
 /// 1x1 linear projection conv -> BN, with a residual when shapes agree.
@@ -37,21 +32,28 @@ class InvertedResidualImpl : public torch::nn::Module {
   InvertedResidualImpl(int64_t in, int64_t out, int64_t stride, int64_t expand, const QuantSpec& quant)
       : residual_(stride == 1 && in == out) {
     const int64_t hidden = in * expand;
-    BlockSequence layers;
     if (expand != 1) {
-      layers->push_back(ConvBnRelu6(quant.conv(in, hidden, 1)));
+      conv->push_back(ConvBnRelu6(quant.conv(in, hidden, 1)));
     }
-    layers->push_back(ConvBnRelu6(quant.conv(hidden, hidden, 3).stride(stride).groups(hidden)));
-    layers->push_back(nn::QConv2d(quant.conv(hidden, out, 1)));
-    layers->push_back(torch::nn::BatchNorm2d(out));
-    conv = register_module("conv", layers);
+    conv->push_back(ConvBnRelu6(quant.conv(hidden, hidden, 3).stride(stride).groups(hidden)));
+    conv->push_back(nn::QConv2d(quant.conv(hidden, out, 1)));
+    conv->push_back(torch::nn::BatchNorm2d(out));
+    register_module("conv", conv);
   }
 
-  torch::Tensor forward(const torch::Tensor& x) {
-    return residual_ ? x + conv->forward(x) : conv->forward(x);
+  LayerGraph::Value append_to(LayerGraph& g, const std::string& prefix, LayerGraph::Value x) const {
+    auto out = x;
+    const size_t n = conv->size();
+    for (size_t i = 0; i + 2 < n; ++i) {
+      out = conv->ptr<ConvBnRelu6Impl>(i)->append_to(g, prefix + ".conv." + std::to_string(i), out);
+    }
+    const auto index = [&](size_t i) { return prefix + ".conv." + std::to_string(i); };
+    out = g.batch_norm(index(n - 1), conv->ptr(n - 1), g.conv(index(n - 2), conv->ptr(n - 2), out));
+    return residual_ ? g.add(x, out) : out;
   }
 
-  BlockSequence conv{nullptr};
+  /// [expand,] depthwise, projection conv, BN (torchvision's names conv.0 ...).
+  torch::nn::ModuleList conv;
 
  private:
   bool residual_;
@@ -93,16 +95,25 @@ class MobileNetV2Impl : public ClassifierImpl {
         fc->bias.zero_();
       }
     }
-  }
-
-  torch::Tensor forward(const torch::Tensor& images) override {
-    const auto pooled = torch::adaptive_avg_pool2d(features_->forward(images), {1, 1}).flatten(1);
-    return classifier_->forward(pooled);
+    build_graph();
   }
 
  private:
-  torch::nn::Sequential features_;
-  torch::nn::Sequential classifier_;
+  void build_graph() {
+    auto& g = graph_;
+    auto x = g.input();
+    const size_t last = features_->size() - 1;
+    for (size_t i = 0; i <= last; ++i) {
+      const auto prefix = "features." + std::to_string(i);
+      x = i == 0 || i == last ? features_->ptr<ConvBnRelu6Impl>(i)->append_to(g, prefix, x)
+                              : features_->ptr<InvertedResidualImpl>(i)->append_to(g, prefix, x);
+    }
+    x = g.dropout("classifier.0", classifier_->ptr(0), g.global_avg_pool(x));
+    g.set_output(g.linear("classifier.1", classifier_->ptr(1), x));
+  }
+
+  torch::nn::ModuleList features_;
+  torch::nn::ModuleList classifier_;
 };
 
 } // namespace

@@ -35,21 +35,19 @@ class CifarResNetImpl : public ClassifierImpl {
         torch::nn::init::kaiming_normal_(fc->weight);
       }
     }
-  }
-
-  torch::Tensor forward(const torch::Tensor& images) override {
-    auto out = torch::relu(bn1_->forward(conv1_->forward(images)));
-    for (auto& stage : stages_) {
-      out = stage->forward(out);
+    auto& g = graph_;
+    auto x = g.relu(g.batch_norm("bn1", bn1_.ptr(), g.conv("conv1", conv1_.ptr(), g.input())));
+    for (size_t s = 0; s < stages_.size(); ++s) {
+      x = append_stage(g, "layer" + std::to_string(s + 1), stages_[s], x);
     }
-    out = torch::adaptive_avg_pool2d(out, {1, 1}).flatten(1);
-    return linear_->forward(bn2_->forward(out));
+    x = g.batch_norm("bn2", bn2_.ptr(), g.global_avg_pool(x));
+    g.set_output(g.linear("linear", linear_.ptr(), x));
   }
 
  private:
   nn::QConv2d conv1_{nullptr};
   torch::nn::BatchNorm2d bn1_{nullptr};
-  std::vector<torch::nn::Sequential> stages_;
+  std::vector<torch::nn::ModuleList> stages_;
   torch::nn::BatchNorm1d bn2_{nullptr};
   nn::QLinear linear_{nullptr};
 };

@@ -33,21 +33,19 @@ class ImageNetResNetImpl : public ClassifierImpl {
         torch::nn::init::kaiming_normal_(conv->weight, 0, torch::kFanOut, torch::kReLU);
       }
     }
-  }
-
-  torch::Tensor forward(const torch::Tensor& images) override {
-    auto out = torch::relu(bn1_->forward(conv1_->forward(images)));
-    out = torch::max_pool2d(out, 3, 2, 1);
-    for (auto& stage : stages_) {
-      out = stage->forward(out);
+    auto& g = graph_;
+    auto x = g.relu(g.batch_norm("bn1", bn1_.ptr(), g.conv("conv1", conv1_.ptr(), g.input())));
+    x = g.max_pool(x, 3, 2, 1);
+    for (size_t s = 0; s < stages_.size(); ++s) {
+      x = append_stage(g, "layer" + std::to_string(s + 1), stages_[s], x);
     }
-    return fc_->forward(torch::adaptive_avg_pool2d(out, {1, 1}).flatten(1));
+    g.set_output(g.linear("fc", fc_.ptr(), g.global_avg_pool(x)));
   }
 
  private:
   nn::QConv2d conv1_{nullptr};
   torch::nn::BatchNorm2d bn1_{nullptr};
-  std::vector<torch::nn::Sequential> stages_;
+  std::vector<torch::nn::ModuleList> stages_;
   nn::QLinear fc_{nullptr};
 };
 

@@ -25,13 +25,11 @@ class SmallCnnImpl : public ClassifierImpl {
     for (auto* conv : {&conv1_, &conv2_, &conv3_}) {
       torch::nn::init::kaiming_normal_((*conv)->weight, 0, torch::kFanOut, torch::kReLU);
     }
-  }
-
-  torch::Tensor forward(const torch::Tensor& images) override {
-    auto out = torch::max_pool2d(torch::relu(bn1_->forward(conv1_->forward(images))), 2);
-    out = torch::max_pool2d(torch::relu(bn2_->forward(conv2_->forward(out))), 2);
-    out = torch::relu(bn3_->forward(conv3_->forward(out)));
-    return fc_->forward(torch::adaptive_avg_pool2d(out, {1, 1}).flatten(1));
+    auto& g = graph_;
+    auto x = g.max_pool(g.relu(g.batch_norm("bn1", bn1_.ptr(), g.conv("conv1", conv1_.ptr(), g.input()))), 2, 2, 0);
+    x = g.max_pool(g.relu(g.batch_norm("bn2", bn2_.ptr(), g.conv("conv2", conv2_.ptr(), x))), 2, 2, 0);
+    x = g.relu(g.batch_norm("bn3", bn3_.ptr(), g.conv("conv3", conv3_.ptr(), x)));
+    g.set_output(g.linear("fc", fc_.ptr(), g.global_avg_pool(x)));
   }
 
  private:

@@ -118,7 +118,32 @@ class AqeQuantizerImpl : public QuantizerImpl {
 
   torch::Tensor abs_mean; ///< running E|a| (2-bit activation quantizers only)
 
+  /// Inference h(a) of 1 bit (code [a >= 0], value 2 code - 1) and 2 bits (code 0 below
+  /// -Delta, 2 above Delta, else 1; value code - 1). Power-of-two levels are no uniform grid.
+  ActivationGrid activation_grid() const override {
+    check_uniform();
+    ActivationGrid grid;
+    grid.kind = ActivationGrid::Kind::kThresholds;
+    if (bits() == 1) {
+      grid.values = {2, 1.0, 2, 1, 0.0};
+      grid.thresholds = {0.0};
+      grid.inclusive = {true};
+      return grid;
+    }
+    const double delta = kTwnFactor * abs_mean.item<double>();
+    grid.values = {3, 1.0, 1, 1, 0.0};
+    grid.thresholds = {-delta, delta};
+    grid.inclusive = {true, false};
+    return grid;
+  }
+
  protected:
+  /// 1 bit: 2 code - 1; 2 bits: code - 1.
+  GridValues weight_values(const torch::Tensor& /*weight*/) const override {
+    check_uniform();
+    return bits() == 1 ? GridValues{2, 1.0, 2, 1, 0.0} : GridValues{3, 1.0, 1, 1, 0.0};
+  }
+
   torch::Tensor quantize(const torch::Tensor& x) override {
     TORCH_CHECK(
         torch::isfinite(x).all().item<bool>(),
@@ -138,6 +163,12 @@ class AqeQuantizerImpl : public QuantizerImpl {
   }
 
  private:
+  void check_uniform() const {
+    TORCH_CHECK(
+        bits() <= 2, describe(), " cannot be exported at ", bits(),
+        " bits: its power-of-two levels (Eq. 22) are not a uniform integer grid");
+  }
+
   /// h(a) (Eq. 21-22); updates the running E|a| of 2-bit activations in training.
   torch::Tensor hard(const torch::Tensor& a) {
     if (bits() == 1) {

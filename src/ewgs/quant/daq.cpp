@@ -116,7 +116,25 @@ class DaqQuantizerImpl : public QuantizerImpl {
   torch::Tensor lower; ///< l_W (weights only; l_A = 0 is no parameter)
   torch::Tensor upper; ///< u_W or u_A
 
+  /// Activations: code = floor(z) + [frac(z) > 1/2] of z = clamp(x N / u_A, 0, N), value code / N.
+  ActivationGrid activation_grid() const override {
+    const double u = upper.item<double>();
+    TORCH_CHECK(std::isfinite(u) && u > 0.0, describe(), ": cannot export u_A = ", u);
+    const int64_t steps = (int64_t{1} << bits()) - 1;
+    ActivationGrid grid;
+    grid.values = {steps + 1, 1.0 / static_cast<double>(steps), 1, 0, 0.0};
+    grid.in_scale = static_cast<double>(steps) / u;
+    grid.half_down = true;
+    return grid;
+  }
+
  protected:
+  /// Weights (2 y - N) / N.
+  GridValues weight_values(const torch::Tensor& /*weight*/) const override {
+    const int64_t steps = (int64_t{1} << bits()) - 1;
+    return {steps + 1, 1.0 / static_cast<double>(steps), 2, steps, 0.0};
+  }
+
   torch::Tensor quantize(const torch::Tensor& x) override {
     TORCH_CHECK(
         torch::isfinite(x).all().item<bool>(),

@@ -103,10 +103,29 @@ class DorefaImpl : public QuantizerImpl {
     delta_buffer.fill_(delta);
   }
 
+  /// Activations: code = round(s clip(x, 0, 1)), value code / s.
+  ActivationGrid activation_grid() const override {
+    const int64_t steps = (int64_t{1} << bits()) - 1;
+    ActivationGrid grid;
+    grid.values = {steps + 1, 1.0 / static_cast<double>(steps), 1, 0, 0.0};
+    grid.in_scale = static_cast<double>(steps);
+    return grid;
+  }
+
   /// Scalar buffer; undefined with the STE.
   torch::Tensor delta_buffer;
 
  protected:
+  /// k > 1: 2 quantize_k(t) - 1 = (2 code - s) / s. k = 1: E|w| (2 code - 1).
+  GridValues weight_values(const torch::Tensor& weight) const override {
+    if (binary_weights()) {
+      torch::NoGradGuard no_grad;
+      return {2, weight.abs().mean().item<double>(), 2, 1, 0.0};
+    }
+    const int64_t steps = (int64_t{1} << bits()) - 1;
+    return {steps + 1, 1.0 / static_cast<double>(steps), 2, steps, 0.0};
+  }
+
   torch::Tensor quantize(const torch::Tensor& x) override {
     if (binary_weights()) {
       // The STE is delta = 0 exactly.

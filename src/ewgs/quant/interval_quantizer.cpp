@@ -201,6 +201,22 @@ std::string IntervalQuantizerImpl::spec() const {
   return out;
 }
 
+ActivationGrid IntervalQuantizerImpl::activation_grid() const {
+  const double l = lower.item<double>();
+  const double u = upper.item<double>();
+  TORCH_CHECK(std::isfinite(l) && std::isfinite(u) && u > l, describe(), ": cannot export the interval l=", l, " u=", u);
+  const auto s = static_cast<double>(steps());
+  ActivationGrid grid;
+  grid.values = {steps() + 1, 1.0 / s, 1, 0, 0.0};
+  grid.in_scale = s / (u - l);
+  grid.in_shift = -l * grid.in_scale;
+  return grid;
+}
+
+GridValues IntervalQuantizerImpl::weight_values(const torch::Tensor& /*weight*/) const {
+  return {steps() + 1, 1.0 / static_cast<double>(steps()), 2, steps(), 0.0};
+}
+
 double IntervalQuantizerImpl::delta() const {
   return delta_buffer.defined() ? delta_buffer.item<double>() : 0.0;
 }

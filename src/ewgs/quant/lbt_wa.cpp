@@ -69,7 +69,37 @@ class LbtWaImpl : public QuantizerImpl {
   torch::Tensor upper;
   torch::Tensor symmetric;
 
+  /// Unsigned: code = round((2^b - 1) clamp(x / u, 0, 1)), value u code / (2^b - 1).
+  /// Symmetric: code = round((2^b - 2) clamp((x / u + 1) / 2, 0, 1)),
+  /// value u (2 code - (2^b - 2)) / (2^b - 2).
+  ActivationGrid activation_grid() const override {
+    const double u = upper.item<double>();
+    TORCH_CHECK(std::isfinite(u) && u > 0.0, describe(), ": cannot export the bound u = ", u);
+    ActivationGrid grid;
+    const int64_t levels = int64_t{1} << bits();
+    if (symmetric.item<uint8_t>() != 0) {
+      grid.values = symmetric_values(u);
+      grid.in_scale = static_cast<double>(levels - 2) / (2.0 * u);
+      grid.in_shift = static_cast<double>(levels - 2) / 2.0;
+    } else {
+      grid.values = {levels, u / static_cast<double>(levels - 1), 1, 0, 0.0};
+      grid.in_scale = static_cast<double>(levels - 1) / u;
+    }
+    return grid;
+  }
+
+ private:
+  /// 2^b - 1 levels on [-u, u]: value u (2 code - (2^b - 2)) / (2^b - 2).
+  GridValues symmetric_values(double u) const {
+    const int64_t steps = (int64_t{1} << bits()) - 2;
+    return {steps + 1, u / static_cast<double>(steps), 2, steps, 0.0};
+  }
+
  protected:
+  GridValues weight_values(const torch::Tensor& /*weight*/) const override {
+    return symmetric_values(upper.item<double>());
+  }
+
   torch::Tensor quantize(const torch::Tensor& x) override {
     const double u = upper.item<double>();
     TORCH_CHECK(

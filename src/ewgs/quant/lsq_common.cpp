@@ -130,6 +130,22 @@ torch::Tensor LsqQuantizerImpl::quantize(const torch::Tensor& x) {
   return lsq_quantize(x, step, offset, range_, grad_scale);
 }
 
+ActivationGrid LsqQuantizerImpl::activation_grid() const {
+  const double s = step.item<double>();
+  const double beta = offset.defined() ? offset.item<double>() : 0.0;
+  TORCH_CHECK(std::isfinite(s) && s > 0.0 && std::isfinite(beta), describe(), ": cannot export step ", s,
+              " and offset ", beta);
+  ActivationGrid grid;
+  grid.values = {range_.q_p + 1, s, 1, 0, beta};
+  grid.in_scale = 1.0 / s;
+  grid.in_shift = -beta / s;
+  return grid;
+}
+
+GridValues LsqQuantizerImpl::weight_values(const torch::Tensor& /*weight*/) const {
+  return {range_.q_n + range_.q_p + 1, step.item<double>(), 1, range_.q_n, 0.0};
+}
+
 std::vector<std::pair<std::string, double>> LsqQuantizerImpl::scalars() const {
   std::vector<std::pair<std::string, double>> out = {{"s", step.item<double>()}};
   if (offset.defined()) {

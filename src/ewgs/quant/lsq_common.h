@@ -55,12 +55,17 @@ class LsqQuantizerImpl : public QuantizerImpl {
 
   LsqRange range() const { return range_; }
 
+  /// Activations: code = clamp(round((x - beta) / s), 0, q_p), value s code + beta.
+  ActivationGrid activation_grid() const override;
+
   torch::Tensor step;
   /// Undefined when the quantizer is symmetric (LSQ, LSQ+ weights).
   torch::Tensor offset;
 
  protected:
   torch::Tensor quantize(const torch::Tensor& x) override;
+  /// Weights: code = v̄ + q_n, value s (code - q_n).
+  GridValues weight_values(const torch::Tensor& weight) const override;
 
   /// Sets s (and β when the quantizer has one) after checking s > 0.
   void set_state(double step_size, double offset_value);

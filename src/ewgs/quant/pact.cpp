@@ -83,6 +83,17 @@ class PactImpl : public QuantizerImpl {
     return decay_ > 0.0 ? decay_ * alpha.square() : torch::Tensor();
   }
 
+  /// code = round(clip(x, 0, alpha) s / alpha), value code alpha / s.
+  ActivationGrid activation_grid() const override {
+    const double a = alpha.item<double>();
+    TORCH_CHECK(std::isfinite(a) && a > 0.0, describe(), ": cannot export alpha = ", a);
+    const auto steps = static_cast<double>((int64_t{1} << bits()) - 1);
+    ActivationGrid grid;
+    grid.values = {(int64_t{1} << bits()), a / steps, 1, 0, 0.0};
+    grid.in_scale = steps / a;
+    return grid;
+  }
+
   torch::Tensor alpha;
 
  protected:

@@ -2,6 +2,7 @@
 #include "ewgs/quant/quantizer.h"
 
 #include <c10/util/Exception.h>
+#include <torch/torch.h>
 
 namespace ewgs::quant {
 
@@ -52,6 +53,38 @@ double QuantizerImpl::delta() const {
 void QuantizerImpl::set_delta(double delta) {
   TORCH_CHECK(
       false, describe(), " has no gradient scale delta to set (asked for ", delta, ")");
+}
+
+ActivationGrid QuantizerImpl::activation_grid() const {
+  TORCH_CHECK(false, describe(), " cannot be exported: its forward is not a uniform integer grid");
+}
+
+GridValues QuantizerImpl::weight_values(const torch::Tensor& /*weight*/) const {
+  TORCH_CHECK(false, describe(), " cannot be exported: its forward is not a uniform integer grid");
+}
+
+WeightGrid QuantizerImpl::weight_grid(const torch::Tensor& weight) {
+  TORCH_CHECK(target_ == QuantTarget::kWeight, describe(), ": weight_grid() is for weight quantizers");
+  torch::NoGradGuard no_grad;
+  const bool was_training = is_training();
+  eval();
+  const auto w_q = forward(weight).to(torch::kDouble);
+  train(was_training);
+  const auto values = weight_values(weight);
+  // value = scale (gain code - zero) + offset  =>  code = ((value - offset) / scale + zero) / gain
+  const auto codes = torch::round(((w_q - values.offset) / values.scale + static_cast<double>(values.zero)) /
+                                  static_cast<double>(values.gain));
+  const auto on_grid = values.scale * (values.gain * codes - static_cast<double>(values.zero)) + values.offset;
+  // Float32 rounding of the forward leaves each value within a tiny part of a step.
+  const double off = (on_grid - w_q).abs().max().item<double>();
+  TORCH_CHECK(
+      off <= 1e-4 * std::abs(values.scale) * static_cast<double>(values.gain), describe(),
+      ": a quantized weight lies ", off, " off the grid of step ", values.scale * static_cast<double>(values.gain),
+      " (the forward and the export disagree)");
+  TORCH_CHECK(
+      codes.min().item<double>() >= 0.0 && codes.max().item<double>() <= static_cast<double>(values.levels - 1),
+      describe(), ": weight codes leave [0, ", values.levels - 1, "]");
+  return {values, codes.to(torch::kUInt8)};
 }
 
 void QuantizerImpl::set_capture(bool on) {

@@ -1,0 +1,317 @@
+// The engine (include/ewgs/infer/engine.h): prepares each operation's kernel once,
+// then runs the operations in file order over per-tensor buffers.
+#include "ewgs/infer/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "epilogue.h"
+#include "ewgs/infer/error.h"
+#include "kernels.h"
+
+namespace ewgs::infer {
+namespace {
+
+/// A tensor's storage for the current batch.
+struct Buffer {
+  std::vector<double> floats;
+  std::vector<uint8_t> codes;
+};
+
+/// An operation with its prepared kernels.
+struct PreparedOp {
+  std::unique_ptr<QConvKernel> qconv;
+  std::unique_ptr<FloatConvKernel> fconv;
+  std::unique_ptr<PreparedEpilogue> epilogue;
+  ConvGeometry geometry;
+};
+
+template <typename T>
+void max_pool(const T* in, T* out, int64_t batch, const TensorInfo& i, const TensorInfo& o, int64_t kernel,
+              int64_t stride, int64_t padding) {
+  for (int64_t n = 0; n < batch; ++n) {
+    for (int64_t y = 0; y < o.height; ++y) {
+      for (int64_t x = 0; x < o.width; ++x) {
+        T* dst = out + ((n * o.height + y) * o.width + x) * o.channels;
+        std::fill(dst, dst + o.channels, std::numeric_limits<T>::lowest());
+        for (int64_t ky = 0; ky < kernel; ++ky) {
+          const int64_t iy = y * stride - padding + ky;
+          for (int64_t kx = 0; kx < kernel; ++kx) {
+            const int64_t ix = x * stride - padding + kx;
+            if (iy < 0 || iy >= i.height || ix < 0 || ix >= i.width) {
+              continue;
+            }
+            const T* src = in + ((n * i.height + iy) * i.width + ix) * i.channels;
+            for (int64_t c = 0; c < o.channels; ++c) {
+              dst[c] = std::max(dst[c], src[c]);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/// PyTorch's adaptive windows: [floor(j in / out), ceil((j + 1) in / out)).
+template <typename T>
+void adaptive_max_pool(const T* in, T* out, int64_t batch, const TensorInfo& i, const TensorInfo& o) {
+  const auto start = [](int64_t j, int64_t in_size, int64_t out_size) { return j * in_size / out_size; };
+  const auto end = [](int64_t j, int64_t in_size, int64_t out_size) {
+    return ((j + 1) * in_size + out_size - 1) / out_size;
+  };
+  for (int64_t n = 0; n < batch; ++n) {
+    for (int64_t y = 0; y < o.height; ++y) {
+      for (int64_t x = 0; x < o.width; ++x) {
+        T* dst = out + ((n * o.height + y) * o.width + x) * o.channels;
+        std::fill(dst, dst + o.channels, std::numeric_limits<T>::lowest());
+        for (int64_t iy = start(y, i.height, o.height); iy < end(y, i.height, o.height); ++iy) {
+          for (int64_t ix = start(x, i.width, o.width); ix < end(x, i.width, o.width); ++ix) {
+            const T* src = in + ((n * i.height + iy) * i.width + ix) * i.channels;
+            for (int64_t c = 0; c < o.channels; ++c) {
+              dst[c] = std::max(dst[c], src[c]);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+} // namespace
+
+struct Engine::Impl {
+  Model model;
+  EngineOptions options;
+  KernelPath path;
+  std::vector<PreparedOp> prepared;
+  std::vector<Buffer> buffers;
+  std::vector<int32_t> int_sums;
+  std::vector<double> float_sums;
+
+  Impl(Model m, EngineOptions o) : model(std::move(m)), options(o) {
+    EWGS_INFER_CHECK(options.threads >= 1, "engine: threads must be >= 1, got ", options.threads);
+    path = options.kernels ? *options.kernels : default_kernel_path();
+    const auto& tensors = model.tensors();
+    for (const auto& op : model.ops()) {
+      PreparedOp p;
+      if (op.kind == OpKind::kConv) {
+        const auto& in = tensors[op.inputs[0]];
+        p.geometry = ConvGeometry::of(op.conv, in, tensors[op.output]);
+        if (op.conv.quantized()) {
+          p.qconv = make_qconv_kernel(op.conv, p.geometry, in.bits, path);
+        } else {
+          p.fconv = make_float_conv_kernel(op.conv, p.geometry, path);
+        }
+        p.epilogue = std::make_unique<PreparedEpilogue>(op.conv, p.geometry, path != KernelPath::kReference);
+      }
+      prepared.push_back(std::move(p));
+    }
+    buffers.resize(tensors.size());
+  }
+
+  void resize(int64_t batch) {
+    const auto& tensors = model.tensors();
+    for (size_t t = 0; t < tensors.size(); ++t) {
+      const auto n = static_cast<size_t>(batch * tensors[t].elements());
+      if (tensors[t].codes) {
+        buffers[t].codes.resize(n);
+      } else {
+        buffers[t].floats.resize(n);
+      }
+    }
+  }
+
+  void load_input(const float* images, int64_t batch, Layout layout) {
+    EWGS_INFER_CHECK(images != nullptr || batch == 0, "engine: images is null");
+    EWGS_INFER_CHECK(batch >= 0, "engine: batch must be >= 0, got ", batch);
+    const auto& info = model.input_info();
+    auto& x = buffers[model.input()].floats;
+    const int64_t hw = info.height * info.width;
+    for (int64_t n = 0; n < batch; ++n) {
+      for (int64_t p = 0; p < hw; ++p) {
+        for (int64_t c = 0; c < info.channels; ++c) {
+          const float v = layout == Layout::kNCHW ? images[(n * info.channels + c) * hw + p]
+                                                  : images[(n * hw + p) * info.channels + c];
+          EWGS_INFER_CHECK(std::isfinite(v), "engine: image ", n, " has a non-finite value at channel ", c,
+                           ", pixel ", p);
+          x[static_cast<size_t>((n * hw + p) * info.channels + c)] = double{v};
+        }
+      }
+    }
+  }
+
+  void run_op(size_t index, int64_t batch, OpTrace& trace) {
+    const auto& op = model.ops()[index];
+    const auto& tensors = model.tensors();
+    const auto& in_info = tensors[op.inputs[0]];
+    const auto& out_info = tensors[op.output];
+    auto& in = buffers[op.inputs[0]];
+    auto& out = buffers[op.output];
+    const int threads = options.threads;
+    switch (op.kind) {
+      case OpKind::kQuantize: {
+        const auto n = static_cast<int64_t>(out.codes.size());
+        for (int64_t i = 0; i < n; ++i) {
+          out.codes[static_cast<size_t>(i)] = static_cast<uint8_t>(op.quantizer.code(in.floats[static_cast<size_t>(i)]));
+        }
+        break;
+      }
+      case OpKind::kConv: {
+        const auto& p = prepared[index];
+        const double* residual =
+            op.conv.epilogue.residual >= 0 ? buffers[op.conv.epilogue.residual].floats.data() : nullptr;
+        const auto sums = static_cast<size_t>(batch * out_info.elements());
+        double* out_floats = out_info.codes ? nullptr : out.floats.data();
+        uint8_t* out_codes = out_info.codes ? out.codes.data() : nullptr;
+        if (p.qconv) {
+          int_sums.resize(sums);
+          p.qconv->run(batch, in.codes.data(), int_sums.data(), threads);
+          p.epilogue->apply(batch, int_sums.data(), residual, out_floats, out_codes, threads);
+          trace.int_sums = int_sums.data();
+        } else {
+          float_sums.resize(sums);
+          p.fconv->run(batch, in.floats.data(), float_sums.data(), threads);
+          p.epilogue->apply(batch, float_sums.data(), residual, out_floats, out_codes, threads);
+          trace.float_sums = float_sums.data();
+        }
+        break;
+      }
+      case OpKind::kMaxPool:
+        if (in_info.codes) {
+          max_pool(in.codes.data(), out.codes.data(), batch, in_info, out_info, op.kernel, op.stride, op.padding);
+        } else {
+          max_pool(in.floats.data(), out.floats.data(), batch, in_info, out_info, op.kernel, op.stride, op.padding);
+        }
+        break;
+      case OpKind::kAdaptiveMaxPool:
+        if (in_info.codes) {
+          adaptive_max_pool(in.codes.data(), out.codes.data(), batch, in_info, out_info);
+        } else {
+          adaptive_max_pool(in.floats.data(), out.floats.data(), batch, in_info, out_info);
+        }
+        break;
+      case OpKind::kGlobalAvgPool: {
+        const int64_t hw = in_info.height * in_info.width;
+        const int64_t c = in_info.channels;
+        for (int64_t n = 0; n < batch; ++n) {
+          for (int64_t ch = 0; ch < c; ++ch) {
+            double sum = 0.0;
+            for (int64_t p = 0; p < hw; ++p) {
+              sum += in.floats[static_cast<size_t>((n * hw + p) * c + ch)];
+            }
+            out.floats[static_cast<size_t>(n * c + ch)] = sum / static_cast<double>(hw);
+          }
+        }
+        break;
+      }
+      case OpKind::kFlatten: {
+        const int64_t hw = in_info.height * in_info.width;
+        const int64_t c = in_info.channels;
+        for (int64_t n = 0; n < batch; ++n) {
+          for (int64_t p = 0; p < hw; ++p) {
+            for (int64_t ch = 0; ch < c; ++ch) {
+              out.floats[static_cast<size_t>(n * hw * c + ch * hw + p)] =
+                  in.floats[static_cast<size_t>((n * hw + p) * c + ch)];
+            }
+          }
+        }
+        break;
+      }
+      case OpKind::kAffine: {
+        const int64_t c = in_info.channels;
+        const auto n = static_cast<int64_t>(out.floats.size());
+        for (int64_t i = 0; i < n; ++i) {
+          const auto ch = static_cast<size_t>(i % c);
+          const double y = in.floats[static_cast<size_t>(i)] * op.scale[ch];
+          out.floats[static_cast<size_t>(i)] = apply_activation(op.activation, y + op.shift[ch]);
+        }
+        break;
+      }
+      case OpKind::kAdd: {
+        const auto& other = buffers[op.inputs[1]].floats;
+        for (size_t i = 0; i < out.floats.size(); ++i) {
+          out.floats[i] = apply_activation(op.activation, in.floats[i] + other[i]);
+        }
+        break;
+      }
+      case OpKind::kZeroPadShortcut: {
+        std::fill(out.floats.begin(), out.floats.end(), 0.0);
+        for (int64_t n = 0; n < batch; ++n) {
+          for (int64_t y = 0; y < out_info.height; ++y) {
+            for (int64_t x = 0; x < out_info.width; ++x) {
+              const double* src = in.floats.data() + ((n * in_info.height + 2 * y) * in_info.width + 2 * x) * in_info.channels;
+              double* dst = out.floats.data() + ((n * out_info.height + y) * out_info.width + x) * out_info.channels;
+              std::copy(src, src + in_info.channels, dst + op.pad);
+            }
+          }
+        }
+        break;
+      }
+    }
+    trace.floats = out_info.codes ? nullptr : out.floats.data();
+    trace.codes = out_info.codes ? out.codes.data() : nullptr;
+    trace.batch = batch;
+  }
+
+  std::vector<double> run(const float* images, int64_t batch, Layout layout,
+                          const std::function<void(size_t, const OpTrace&)>& trace) {
+    resize(batch);
+    load_input(images, batch, layout);
+    for (size_t i = 0; i < model.ops().size(); ++i) {
+      OpTrace t;
+      run_op(i, batch, t);
+      if (trace) {
+        trace(i, t);
+      }
+    }
+    const auto& logits = buffers[model.output()].floats;
+    return {logits.begin(), logits.begin() + static_cast<std::ptrdiff_t>(batch * model.classes())};
+  }
+};
+
+Engine::Engine(Model model, EngineOptions options) : impl_(std::make_unique<Impl>(std::move(model), options)) {}
+Engine::~Engine() = default;
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
+
+std::vector<float> Engine::run(const float* images, int64_t batch, Layout layout) {
+  const auto logits = impl_->run(images, batch, layout, nullptr);
+  return {logits.begin(), logits.end()};
+}
+
+std::vector<double> Engine::run_traced(const float* images, int64_t batch, Layout layout,
+                                       const std::function<void(size_t, const OpTrace&)>& trace) {
+  return impl_->run(images, batch, layout, trace);
+}
+
+const Model& Engine::model() const {
+  return impl_->model;
+}
+
+KernelPath Engine::kernel_path() const {
+  return impl_->path;
+}
+
+int Engine::threads() const {
+  return impl_->options.threads;
+}
+
+void Engine::set_threads(int threads) {
+  EWGS_INFER_CHECK(threads >= 1, "engine: threads must be >= 1, got ", threads);
+  impl_->options.threads = threads;
+}
+
+std::vector<std::string> Engine::kernel_names() const {
+  std::vector<std::string> names;
+  for (const auto& p : impl_->prepared) {
+    std::string name = p.qconv ? p.qconv->name() : p.fconv ? p.fconv->name() : "";
+    if (p.epilogue && p.epilogue->uses_thresholds()) {
+      name += " + thresholds";
+    }
+    names.push_back(name);
+  }
+  return names;
+}
+
+} // namespace ewgs::infer

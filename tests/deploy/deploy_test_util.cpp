@@ -1,0 +1,235 @@
+// Shared helpers of the export tests (deploy_test_util.h).
+#include "deploy_test_util.h"
+
+#include <c10/util/Exception.h>
+
+#include <cmath>
+
+#include "ewgs/data/open_dataset.h"
+#include "ewgs/deploy/packed_export.h"
+#include "ewgs/infer/model.h"
+#include "ewgs/nn/qconv2d.h"
+#include "ewgs/nn/qlinear.h"
+#include "ewgs/nn/quantized_layers.h"
+
+namespace ewgs::test {
+namespace {
+
+using models::LayerOp;
+
+nn::QuantizedLayer* quantized_layer(const models::LayerNode& node) {
+  if (node.op == LayerOp::kConv) {
+    return node.module->as<nn::QConv2d>();
+  }
+  if (node.op == LayerOp::kLinear) {
+    return node.module->as<nn::QLinear>();
+  }
+  return nullptr;
+}
+
+torch::Tensor layer_weight(const models::LayerNode& node) {
+  return node.op == LayerOp::kConv ? node.module->as<nn::QConv2d>()->weight : node.module->as<nn::QLinear>()->weight;
+}
+
+/// conv2d or linear of `x` with `w` as the layer computes it, without bias.
+torch::Tensor layer_op(const models::LayerNode& node, const torch::Tensor& x, const torch::Tensor& w) {
+  if (node.op == LayerOp::kLinear) {
+    return torch::linear(x, w);
+  }
+  const auto& o = node.module->as<nn::QConv2d>()->options;
+  return torch::conv2d(x, w, {}, o.stride(), o.padding(), o.dilation(), o.groups());
+}
+
+/// Engine NHWC buffer to an (N, C, H, W) double tensor.
+template <typename T>
+torch::Tensor to_nchw(const T* data, int64_t batch, const infer::TensorInfo& t, torch::ScalarType type) {
+  const auto nhwc = torch::from_blob(const_cast<T*>(data), {batch, t.height, t.width, t.channels}, type);
+  return nhwc.permute({0, 3, 1, 2}).to(torch::kDouble).contiguous();
+}
+
+bool equal_values(const torch::Tensor& a, const torch::Tensor& b, int64_t& differ) {
+  differ = (a.reshape({a.size(0), -1}) != b.reshape({b.size(0), -1})).sum().item<int64_t>();
+  return differ == 0;
+}
+
+} // namespace
+
+LabelledImages fashion_mnist(const std::string& split, int64_t count) {
+  const auto set = data::open_dataset("fashion-mnist", data::default_root("fashion-mnist"), split);
+  count = std::min(count, set->size());
+  auto images = torch::empty({count, 1, 28, 28});
+  auto labels = torch::empty({count}, torch::kLong);
+  auto* out = images.data_ptr<float>();
+  for (int64_t i = 0; i < count; ++i) {
+    const auto sample = set->get(i);
+    for (int64_t y = 0; y < 28; ++y) {
+      for (int64_t x = 0; x < 28; ++x) {
+        out[(i * 28 + y) * 28 + x] = (static_cast<float>(sample.image.at(0, y, x)) / 255.0f - 0.2860f) / 0.3530f;
+      }
+    }
+    labels[i] = sample.label;
+  }
+  return {images, labels};
+}
+
+void train_briefly(models::ClassifierImpl& model, const LabelledImages& data, int64_t steps, double lr) {
+  torch::manual_seed(0);
+  model.train();
+  torch::optim::Adam optimizer(model.parameters(), torch::optim::AdamOptions(lr));
+  const int64_t batch = 64;
+  const int64_t n = data.images.size(0);
+  for (int64_t s = 0; s < steps; ++s) {
+    const int64_t begin = (s * batch) % (n - batch + 1);
+    const auto x = data.images.slice(0, begin, begin + batch);
+    const auto y = data.labels.slice(0, begin, begin + batch);
+    optimizer.zero_grad();
+    const auto loss = torch::nn::functional::cross_entropy(model.forward(x), y);
+    loss.backward();
+    optimizer.step();
+    nn::notify_optimizer_step(model);
+  }
+  model.eval();
+}
+
+ExactReference exact_reference(models::ClassifierImpl& model, const torch::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  const auto& nodes = model.layer_graph().nodes();
+  // Weight codes as the float32 model quantizes its weights.
+  std::map<int, quant::WeightGrid> weights;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    auto* layer = quantized_layer(nodes[i]);
+    if (layer && layer->weight_quant) {
+      weights[static_cast<int>(i)] = layer->weight_quant->weight_grid(layer_weight(nodes[i]));
+    }
+  }
+  model.to(torch::kDouble);
+  ExactReference out;
+  const auto exact_layer = [&](int i, const std::vector<torch::Tensor>& inputs) -> torch::Tensor {
+    const auto& node = nodes[static_cast<size_t>(i)];
+    auto* layer = quantized_layer(node);
+    if (!layer || !layer->act_quant) {
+      return {};
+    }
+    const auto grid = layer->act_quant->activation_grid();
+    const auto x_q = layer->act_quant->forward(inputs[0]);
+    const auto& a = grid.values;
+    const auto codes =
+        torch::round(((x_q - a.offset) / a.scale + static_cast<double>(a.zero)) / static_cast<double>(a.gain));
+    const auto& w = weights.at(i);
+    const auto w_int =
+        (w.values.gain * w.codes.to(torch::kDouble) - static_cast<double>(w.values.zero)).reshape(layer_weight(node).sizes());
+    out.input_codes[node.name] = codes;
+    out.sums[node.name] = layer_op(node, codes, w_int);
+    auto y = layer_op(node, x_q, w.values.scale * w_int);
+    const auto bias = node.op == LayerOp::kConv ? node.module->as<nn::QConv2d>()->bias : node.module->as<nn::QLinear>()->bias;
+    if (bias.defined()) {
+      y = y + (node.op == LayerOp::kConv ? bias.reshape({1, -1, 1, 1}) : bias);
+    }
+    return layer->output_scale.defined() ? layer->output_scale.abs() * y : y;
+  };
+  out.logits = models::run_layer_graph(model.layer_graph(), images.to(torch::kDouble), nullptr, exact_layer);
+  model.to(torch::kFloat);
+  return out;
+}
+
+EngineRun run_engine(infer::Engine& engine, const torch::Tensor& images) {
+  const auto x = images.to(torch::kFloat).contiguous();
+  const int64_t batch = x.size(0);
+  const auto& model = engine.model();
+  std::map<int, torch::Tensor> codes; // tensor index -> (N, C H W)
+  EngineRun out;
+  const auto logits = engine.run_traced(
+      x.data_ptr<float>(), batch, infer::Layout::kNCHW, [&](size_t i, const infer::OpTrace& t) {
+        const auto& op = model.ops()[i];
+        const auto& info = model.tensors()[static_cast<size_t>(op.output)];
+        if (t.codes) {
+          codes[op.output] = to_nchw(t.codes, batch, info, torch::kUInt8);
+        }
+        if (op.kind == infer::OpKind::kConv && op.conv.quantized()) {
+          out.input_codes[op.name] = codes.at(op.inputs[0]);
+          out.sums[op.name] = to_nchw(t.int_sums, batch, info, torch::kInt);
+        }
+      });
+  out.logits = torch::tensor(logits, torch::kDouble).reshape({batch, -1});
+  return out;
+}
+
+std::string compare_with_reference(const EngineRun& engine, const ExactReference& reference) {
+  std::string problems;
+  for (const auto& [name, codes] : reference.input_codes) {
+    const auto it = engine.input_codes.find(name);
+    if (it == engine.input_codes.end()) {
+      problems += "layer " + name + ": not a quantized layer of the engine\n";
+      continue;
+    }
+    int64_t differ = 0;
+    if (!equal_values(it->second, codes, differ)) {
+      problems += "layer " + name + ": " + std::to_string(differ) + " input codes differ\n";
+    }
+    int64_t sum_differ = 0;
+    if (!equal_values(engine.sums.at(name), reference.sums.at(name), sum_differ)) {
+      problems += "layer " + name + ": " + std::to_string(sum_differ) + " integer sums differ\n";
+    }
+  }
+  const auto error = ((engine.logits - reference.logits).abs() / reference.logits.abs().clamp_min(1.0)).max();
+  if (error.item<double>() > 1e-9) {
+    problems += "logits differ by " + std::to_string(error.item<double>()) + " (relative)\n";
+  }
+  const auto mismatches = (engine.logits.argmax(1) != reference.logits.argmax(1)).sum().item<int64_t>();
+  if (mismatches > 0) {
+    problems += std::to_string(mismatches) + " predictions differ\n";
+  }
+  return problems;
+}
+
+std::map<std::string, torch::Tensor> float32_sums(models::ClassifierImpl& model, const EngineRun& run) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& node : model.layer_graph().nodes()) {
+    auto* layer = quantized_layer(node);
+    if (!layer || !layer->act_quant || !run.input_codes.count(node.name)) {
+      continue;
+    }
+    const auto a = layer->act_quant->activation_grid().values;
+    const auto w = layer->weight_quant->weight_grid(layer_weight(node)).values;
+    if (a.offset - a.scale * static_cast<double>(a.zero) != 0.0) {
+      continue;
+    }
+    // The float values the codes stand for, shaped as the layer's input.
+    auto codes = run.input_codes.at(node.name);
+    const auto& weight = layer_weight(node);
+    if (node.op == LayerOp::kLinear) {
+      codes = codes.reshape({codes.size(0), -1});
+    }
+    const auto x_q = (a.scale * (static_cast<double>(a.gain) * codes - static_cast<double>(a.zero))).to(torch::kFloat);
+    const auto w_q = layer->weight_quant->forward(weight);
+    const double alpha = layer->output_scale.defined() ? std::abs(layer->output_scale.item<double>()) : 1.0;
+    // As the layer computes it: the output scale folded into the float32 weights.
+    const auto scaled = layer->output_scale.defined() ? layer->output_scale.abs() * w_q : w_q;
+    const auto y = layer_op(node, x_q, scaled).to(torch::kDouble);
+    const double step = alpha * a.scale * static_cast<double>(a.gain) * w.scale;
+    out[node.name] = torch::round(y / step);
+  }
+  return out;
+}
+
+int64_t float32_prediction_mismatches(models::ClassifierImpl& model, const torch::Tensor& images,
+                                      const torch::Tensor& engine_logits) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  const auto logits = model.forward(images.to(torch::kFloat));
+  return (logits.argmax(1) != engine_logits.argmax(1)).sum().item<int64_t>();
+}
+
+infer::Engine export_to_engine(models::ClassifierImpl& model, std::vector<int64_t> input_shape,
+                               infer::KernelPath path, int threads) {
+  deploy::PackedExportOptions options;
+  options.input_shape = std::move(input_shape);
+  auto bytes = deploy::export_packed_bytes(model, options);
+  const auto file = infer::ModelFile::parse(std::move(bytes), "exported model");
+  return infer::Engine(infer::Model::from_file(file), {threads, path});
+}
+
+} // namespace ewgs::test
