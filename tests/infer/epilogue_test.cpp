@@ -6,6 +6,7 @@
 #include <random>
 
 #include "../../src/ewgs/infer/epilogue.h"
+#include "../../src/ewgs/infer/microkernels.h"
 
 namespace ewgs::infer {
 namespace {
@@ -35,8 +36,9 @@ ConvGeometry unit_geometry(const ConvOp& conv) {
 
 void expect_thresholds_match(const ConvOp& conv, const char* what) {
   const auto g = unit_geometry(conv);
-  const PreparedEpilogue fast(conv, g, /*thresholds=*/true);
-  const PreparedEpilogue direct(conv, g, /*thresholds=*/false);
+  const auto& elementwise = path_kernels(KernelPath::kPortable).elementwise;
+  const PreparedEpilogue fast(conv, g, /*thresholds=*/true, elementwise);
+  const PreparedEpilogue direct(conv, g, /*thresholds=*/false, elementwise);
   ASSERT_TRUE(fast.uses_thresholds()) << what;
   ASSERT_FALSE(direct.uses_thresholds()) << what;
   // |acc| <= 6 * 255 * 3; every integer sum for every channel.
@@ -101,7 +103,7 @@ TEST(InferEpilogueTest, DirectEvaluationFollowsTheDocumentedFormula) {
   q.scale = 2.0;
   q.shift = 0.25;
   auto conv = conv_with(q, Activation::kRelu, {0.5, -0.5, 1.0}, {0.25, 0.0, -1.0});
-  const PreparedEpilogue e(conv, unit_geometry(conv), false);
+  const PreparedEpilogue e(conv, unit_geometry(conv), false, path_kernels(KernelPath::kPortable).elementwise);
   // Channel 0, acc 1: y = relu(0.5 + 0.25) = 0.75; t = 1.5 + 0.25 = 1.75 -> code 2.
   EXPECT_DOUBLE_EQ(e.value(0, 0, 1.0, 0.0), 0.75);
   EXPECT_EQ(q.code(0.75), 2);
@@ -114,6 +116,78 @@ TEST(InferEpilogueTest, DirectEvaluationFollowsTheDocumentedFormula) {
   // Clamped to [0, levels - 1].
   EXPECT_EQ(q.code(-10.0), 0);
   EXPECT_EQ(q.code(10.0), 3);
+}
+
+/// The spec of one epilogue element (model.h): each operation rounded in turn.
+double spec_value(const EpilogueRow& e, int64_t c, double acc) {
+  double y = acc * e.scale[c];
+  y = y + e.shift[c];
+  if (e.border) {
+    y = y + e.border[c];
+  }
+  if (e.residual) {
+    y = y + e.residual[c];
+  }
+  return apply_activation(e.activation, y);
+}
+
+TEST(InferEpilogueTest, VectorLoopsOfEveryPathFollowTheSpecElementByElement) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int32_t> sums(-3000, 3000);
+  std::uniform_real_distribution<double> real(-2.0, 2.0);
+  const int64_t channels = 37;
+  std::vector<double> scale(channels), shift(channels), border(channels), residual(channels);
+  std::vector<int32_t> acc(channels);
+  std::vector<double> acc_double(channels);
+  for (const auto path : available_kernel_paths()) {
+    const auto& k = path_kernels(path).elementwise;
+    for (int trial = 0; trial < 400; ++trial) {
+      for (int64_t c = 0; c < channels; ++c) {
+        scale[c] = trial % 3 == 0 ? 0.5 : real(rng) * 0.01; // 0.5: sums land on rounding ties
+        shift[c] = trial % 3 == 0 ? 0.0 : real(rng);
+        border[c] = real(rng);
+        residual[c] = real(rng);
+        acc[c] = sums(rng);
+        acc_double[c] = real(rng) * 100.0;
+      }
+      ActQuantizer q;
+      q.bits = 3;
+      q.levels = 8;
+      q.scale = trial % 3 == 0 ? 1.0 : 1.7;
+      q.shift = trial % 3 == 0 ? 0.0 : 2.1;
+      q.rounding = trial % 2 == 0 ? Rounding::kHalfEven : Rounding::kHalfDown;
+      if (trial % 7 == 0) {
+        q.kind = ActQuantizer::Kind::kThresholds;
+        q.thresholds = {-1.0, -0.5, 0.0, 0.0, 0.25, 0.5, 1.0};
+        q.inclusive = {true, false, true, false, true, true, false};
+      }
+      EpilogueRow e;
+      e.scale = scale.data();
+      e.shift = shift.data();
+      e.border = trial % 2 == 0 ? border.data() : nullptr;
+      e.residual = trial % 4 < 2 ? residual.data() : nullptr;
+      e.activation = static_cast<Activation>(trial % 4);
+      std::vector<double> out(channels);
+      std::vector<uint8_t> codes(channels);
+      k.epilogue_int(acc.data(), 1, channels, e, out.data(), codes.data());
+      for (int64_t c = 0; c < channels; ++c) {
+        ASSERT_EQ(out[c], spec_value(e, c, acc[c])) << to_string(path) << " trial " << trial;
+      }
+      k.epilogue_double(acc_double.data(), 1, channels, e, out.data(), codes.data());
+      for (int64_t c = 0; c < channels; ++c) {
+        ASSERT_EQ(out[c], spec_value(e, c, acc_double[c])) << to_string(path) << " trial " << trial;
+      }
+      e.quantizer = &q;
+      k.epilogue_int(acc.data(), 1, channels, e, nullptr, codes.data());
+      for (int64_t c = 0; c < channels; ++c) {
+        ASSERT_EQ(codes[c], q.code(spec_value(e, c, acc[c]))) << to_string(path) << " trial " << trial;
+      }
+      k.quantize(out.data(), channels, q, codes.data());
+      for (int64_t c = 0; c < channels; ++c) {
+        ASSERT_EQ(codes[c], q.code(out[c])) << to_string(path) << " trial " << trial;
+      }
+    }
+  }
 }
 
 } // namespace

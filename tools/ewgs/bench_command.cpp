@@ -1,4 +1,4 @@
-// `ewgs bench`: the benchmark subcommands (step, quantizer, hessian); results go
+// `ewgs bench`: the benchmark subcommands (step, quantizer, hessian, infer); results go
 // into BENCHMARKS.md with machine, date and command.
 #include "commands.h"
 
@@ -7,6 +7,7 @@ namespace ewgs::cli {
 void add_bench_step_command(CLI::App& bench);
 void add_bench_quantizer_command(CLI::App& bench);
 void add_bench_hessian_command(CLI::App& bench);
+void add_bench_infer_command(CLI::App& bench);
 
 void add_bench_command(CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "Benchmarks; each prints its numbers (--json for one object)");
@@ -14,6 +15,7 @@ void add_bench_command(CLI::App& app) {
   add_bench_step_command(*bench);
   add_bench_quantizer_command(*bench);
   add_bench_hessian_command(*bench);
+  add_bench_infer_command(*bench);
 }
 
 } // namespace ewgs::cli

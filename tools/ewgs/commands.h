@@ -18,6 +18,10 @@ void add_eval_command(CLI::App& app);
 void add_hessian_command(CLI::App& app);
 /// `ewgs bench`: step, quantizer and hessian benchmarks.
 void add_bench_command(CLI::App& app);
+/// `ewgs export`: a checkpoint to the packed format or ONNX.
+void add_export_command(CLI::App& app);
+/// `ewgs infer`: test accuracy of a packed model with the inference engine.
+void add_infer_command(CLI::App& app);
 /// `ewgs report`: a table of finished runs.
 void add_report_command(CLI::App& app);
 

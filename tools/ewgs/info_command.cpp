@@ -1,12 +1,14 @@
 // `ewgs info`: what this build contains (version, LibTorch, CUDA, registered
-// quantizers and models), or with --model the parameter counts and quantized
-// layers of one model; text or --json.
+// quantizers and models), with --model NAME the parameter counts and quantized
+// layers of one model, with --model FILE a packed model file; text or --json.
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "commands.h"
+#include "packed_info.h"
 #include "ewgs/core/version.h"
 #include "ewgs/models/model_summary.h"
 #include "ewgs/models/registry.h"
@@ -90,7 +92,8 @@ void add_info_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Show build information, registered methods, or a model");
   auto args = std::make_shared<InfoArgs>();
   cmd->add_flag("--json", args->json, "Print one JSON object");
-  cmd->add_option("--model", args->model, "Describe this model (see the list without --model)");
+  cmd->add_option("--model", args->model,
+                  "Describe this model (see the list without --model), or a packed model file (.ewgsm)");
   cmd->add_option("--wbits", args->wbits, "Weight bits of quantized layers (1-8, 32 = off)")
       ->capture_default_str();
   cmd->add_option("--abits", args->abits, "Activation bits of quantized layers (1-8, 32 = off)")
@@ -100,7 +103,10 @@ void add_info_command(CLI::App& app) {
   cmd->add_option("--classes", args->classes, "Classes (0: the model's default)")->capture_default_str();
   cmd->add_option("--channels", args->channels, "Input channels")->capture_default_str();
   cmd->callback([args] {
-    if (args->model.empty()) {
+    if (!args->model.empty() && std::filesystem::is_regular_file(args->model)) {
+      const auto info = packed_model_info(args->model);
+      args->json ? void(std::cout << info.dump() << "\n") : print_packed_model_info(info);
+    } else if (args->model.empty()) {
       const auto info = build_info();
       args->json ? void(std::cout << info.dump() << "\n") : print_build_info(info);
     } else {

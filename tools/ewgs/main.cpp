@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   ewgs::cli::add_train_command(app);
   ewgs::cli::add_eval_command(app);
   ewgs::cli::add_hessian_command(app);
+  ewgs::cli::add_export_command(app);
+  ewgs::cli::add_infer_command(app);
   ewgs::cli::add_bench_command(app);
   ewgs::cli::add_report_command(app);
   try {

@@ -10,7 +10,7 @@ namespace ewgs::infer {
 enum class KernelPath {
   kReference, ///< plain loops over every tap: the specification, slow
   kPortable,  ///< the fast algorithms (bit-packed popcount, int8 dot products) in plain C++
-  kAvx2,      ///< x86 AVX2 (+ POPCNT)
+  kAvx2,      ///< x86 AVX2 with FMA and POPCNT
   kAvx512,    ///< x86 AVX-512 F/BW/VL with VPOPCNTDQ; VNNI when the CPU has it
 };
 

@@ -9,6 +9,7 @@
 #include "epilogue.h"
 #include "ewgs/infer/error.h"
 #include "kernels.h"
+#include "microkernels.h"
 
 namespace ewgs::infer {
 namespace {
@@ -103,7 +104,8 @@ struct Engine::Impl {
         } else {
           p.fconv = make_float_conv_kernel(op.conv, p.geometry, path);
         }
-        p.epilogue = std::make_unique<PreparedEpilogue>(op.conv, p.geometry, path != KernelPath::kReference);
+        p.epilogue = std::make_unique<PreparedEpilogue>(op.conv, p.geometry, path != KernelPath::kReference,
+                                                        path_kernels(path).elementwise);
       }
       prepared.push_back(std::move(p));
     }
@@ -150,13 +152,10 @@ struct Engine::Impl {
     auto& out = buffers[op.output];
     const int threads = options.threads;
     switch (op.kind) {
-      case OpKind::kQuantize: {
-        const auto n = static_cast<int64_t>(out.codes.size());
-        for (int64_t i = 0; i < n; ++i) {
-          out.codes[static_cast<size_t>(i)] = static_cast<uint8_t>(op.quantizer.code(in.floats[static_cast<size_t>(i)]));
-        }
+      case OpKind::kQuantize:
+        path_kernels(path).elementwise.quantize(in.floats.data(), static_cast<int64_t>(out.codes.size()), op.quantizer,
+                                                out.codes.data());
         break;
-      }
       case OpKind::kConv: {
         const auto& p = prepared[index];
         const double* residual =

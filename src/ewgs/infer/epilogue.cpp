@@ -6,11 +6,13 @@
 #include <cstdlib>
 
 #include "ewgs/infer/error.h"
+#include "parallel.h"
 
 namespace ewgs::infer {
 
-PreparedEpilogue::PreparedEpilogue(const ConvOp& conv, const ConvGeometry& g, bool thresholds)
-    : e_(conv.epilogue), pixels_(g.out_pixels()), channels_(g.out_c) {
+PreparedEpilogue::PreparedEpilogue(const ConvOp& conv, const ConvGeometry& g, bool thresholds,
+                                   const ElementwiseKernels& elementwise)
+    : e_(conv.epilogue), elementwise_(elementwise), pixels_(g.out_pixels()), channels_(g.out_c) {
   if (!e_.border_scale.empty()) {
     // The integer weights of taps inside the image, summed per output pixel.
     border_.assign(static_cast<size_t>(pixels_ * channels_), 0.0);
@@ -63,6 +65,7 @@ void PreparedEpilogue::prepare_thresholds(const ConvOp& conv) {
     }
   }
   const int64_t bound = conv.window() * 255 * max_weight;
+  EWGS_INFER_CHECK(bound < (int64_t{1} << 30), "conv ", conv.window(), "-tap windows: sums could overflow int32");
   const int64_t levels = q.levels;
   thresholds_.assign(static_cast<size_t>((levels - 1) * channels_), 0);
   sign_.assign(static_cast<size_t>(channels_), 1);
@@ -70,7 +73,7 @@ void PreparedEpilogue::prepare_thresholds(const ConvOp& conv) {
     const auto code = [&](int64_t acc) { return q.code(value(c, 0, static_cast<double>(acc), 0.0)); };
     const bool increasing = code(-bound) <= code(bound);
     const int64_t s = increasing ? 1 : -1;
-    sign_[static_cast<size_t>(c)] = s;
+    sign_[static_cast<size_t>(c)] = static_cast<int32_t>(s);
     for (int64_t k = 1; k < levels; ++k) {
       // Smallest u = s * acc in [-bound, bound + 1] with code(s * u) >= k (bound + 1: none).
       int64_t lo = -bound;
@@ -83,54 +86,63 @@ void PreparedEpilogue::prepare_thresholds(const ConvOp& conv) {
           lo = mid + 1;
         }
       }
-      thresholds_[static_cast<size_t>((k - 1) * channels_ + c)] = lo;
+      thresholds_[static_cast<size_t>((k - 1) * channels_ + c)] = static_cast<int32_t>(lo);
     }
   }
 }
 
-template <typename Acc>
+namespace {
+
+/// Rows per task of the elementwise loops.
+constexpr int64_t kChunk = 256;
+
+/// Calls body(begin, end) over chunks of the rows of every image (a chunk never
+/// spans two images), spread over `threads`.
+template <typename Body>
+void for_each_chunk(int64_t batch, int64_t pixels, int threads, Body&& body) {
+  const int64_t per_image = (pixels + kChunk - 1) / kChunk;
+  parallel_for(batch * per_image, threads, [&](int64_t i) {
+    const int64_t first = (i % per_image) * kChunk;
+    const int64_t image = i / per_image;
+    body(image * pixels + first, image * pixels + std::min(pixels, first + kChunk));
+  });
+}
+
+} // namespace
+
+template <typename Acc, typename Rows>
 void PreparedEpilogue::apply_direct(int64_t batch, const Acc* acc, const double* residual, double* out_floats,
-                                    uint8_t* out_codes, int threads) const {
-  const int64_t rows = batch * pixels_;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && rows > 64)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t pixel = r % pixels_;
-    for (int64_t c = 0; c < channels_; ++c) {
-      const int64_t i = r * channels_ + c;
-      const double y = value(c, pixel, static_cast<double>(acc[i]), residual ? residual[i] : 0.0);
-      if (e_.quantizer) {
-        out_codes[i] = static_cast<uint8_t>(e_.quantizer->code(y));
-      } else {
-        out_floats[i] = y;
-      }
-    }
-  }
+                                    uint8_t* out_codes, int threads, Rows rows) const {
+  for_each_chunk(batch, pixels_, threads, [&](int64_t begin, int64_t end) {
+    EpilogueRow e;
+    e.scale = e_.scale.data();
+    e.shift = e_.shift.data();
+    e.border = border_.empty() ? nullptr : border_.data() + (begin % pixels_) * channels_;
+    e.residual = residual ? residual + begin * channels_ : nullptr;
+    e.activation = e_.activation;
+    e.quantizer = e_.quantizer ? &*e_.quantizer : nullptr;
+    const int64_t at = begin * channels_;
+    rows(acc + at, end - begin, channels_, e, out_floats ? out_floats + at : nullptr,
+         out_codes ? out_codes + at : nullptr);
+  });
 }
 
 void PreparedEpilogue::apply(int64_t batch, const int32_t* acc, const double* residual, double* out_floats,
                              uint8_t* out_codes, int threads) const {
   if (!uses_thresholds()) {
-    apply_direct(batch, acc, residual, out_floats, out_codes, threads);
+    apply_direct(batch, acc, residual, out_floats, out_codes, threads, elementwise_.epilogue_int);
     return;
   }
-  const int64_t rows = batch * pixels_;
   const int64_t steps = e_.quantizer->levels - 1;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && rows > 64)
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < channels_; ++c) {
-      const int64_t u = sign_[static_cast<size_t>(c)] * int64_t{acc[r * channels_ + c]};
-      int64_t code = 0;
-      for (int64_t k = 0; k < steps; ++k) {
-        code += u >= thresholds_[static_cast<size_t>(k * channels_ + c)];
-      }
-      out_codes[r * channels_ + c] = static_cast<uint8_t>(code);
-    }
-  }
+  for_each_chunk(batch, pixels_, threads, [&](int64_t begin, int64_t end) {
+    elementwise_.thresholds(acc + begin * channels_, end - begin, channels_, sign_.data(), thresholds_.data(), steps,
+                            out_codes + begin * channels_);
+  });
 }
 
 void PreparedEpilogue::apply(int64_t batch, const double* acc, const double* residual, double* out_floats,
                              uint8_t* out_codes, int threads) const {
-  apply_direct(batch, acc, residual, out_floats, out_codes, threads);
+  apply_direct(batch, acc, residual, out_floats, out_codes, threads, elementwise_.epilogue_double);
 }
 
 } // namespace ewgs::infer

@@ -7,13 +7,16 @@
 #include <vector>
 
 #include "kernels.h"
+#include "microkernels.h"
 
 namespace ewgs::infer {
 
 class PreparedEpilogue {
  public:
   /// `thresholds`: use integer thresholds where the epilogue allows them.
-  PreparedEpilogue(const ConvOp& conv, const ConvGeometry& geometry, bool thresholds);
+  /// `elementwise`: the loops of the engine's kernel path.
+  PreparedEpilogue(const ConvOp& conv, const ConvGeometry& geometry, bool thresholds,
+                   const ElementwiseKernels& elementwise);
 
   /// Integer sums [batch][pixels][out_c] to the output: floats (`out_floats`)
   /// or codes (`out_codes`); `residual` is the residual tensor or null.
@@ -30,19 +33,20 @@ class PreparedEpilogue {
   double value(int64_t c, int64_t pixel, double acc, double residual) const;
 
  private:
-  template <typename Acc>
+  template <typename Acc, typename Rows>
   void apply_direct(int64_t batch, const Acc* acc, const double* residual, double* out_floats, uint8_t* out_codes,
-                    int threads) const;
+                    int threads, Rows rows) const;
   void prepare_thresholds(const ConvOp& conv);
 
   Epilogue e_;
+  ElementwiseKernels elementwise_;
   int64_t pixels_ = 0;
   int64_t channels_ = 0;
   /// border_scale[c] * valid_weight_sum(pixel, c), [pixels][channels], when the epilogue has a border term.
   std::vector<double> border_;
   /// code = number of k with sign[c] * acc >= thresholds_[k][c].
-  std::vector<int64_t> thresholds_;
-  std::vector<int64_t> sign_;
+  std::vector<int32_t> thresholds_;
+  std::vector<int32_t> sign_;
 };
 
 } // namespace ewgs::infer

@@ -1,75 +1,91 @@
-// The fast convolutions (kernels.h): im2col into blocks of rows, then a path's
-// microkernel (microkernels.h); blocks are shared among threads with OpenMP.
+// The fast convolutions (kernels.h): binary and int8 kernels that read row windows
+// and padded rows in place, depthwise and float kernels; the microkernels come per path.
 #include <algorithm>
 #include <cstring>
 
 #include "ewgs/infer/error.h"
-#include "im2col.h"
 #include "kernels.h"
 #include "microkernels.h"
+#include "parallel.h"
 
 namespace ewgs::infer {
 namespace {
 
-/// Output pixels per block: a block's windows stay in L1/L2 while every output
-/// channel's weights stream past them.
-constexpr int64_t kBlockRows = 64;
+/// Largest kernel height of the row-based kernels (the format allows 64).
+constexpr int64_t kMaxKernel = 64;
 
-/// Calls body(n, begin, end) for every block of output pixels of every image,
-/// spread over `threads` threads.
-template <typename Body>
-void for_each_block(int64_t batch, int64_t pixels, int threads, Body&& body) {
-  const int64_t blocks_per_image = (pixels + kBlockRows - 1) / kBlockRows;
-  const int64_t blocks = batch * blocks_per_image;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && blocks > 1)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t n = b / blocks_per_image;
-    const int64_t begin = (b % blocks_per_image) * kBlockRows;
-    body(n, begin, std::min(pixels, begin + kBlockRows));
+/// Bits [bit, bit + 64) of a little-endian bit string (8 readable bytes past it).
+inline uint64_t load_bits(const uint8_t* bits, int64_t bit) {
+  uint64_t lo = 0;
+  std::memcpy(&lo, bits + bit / 8, 8);
+  const int shift = static_cast<int>(bit % 8);
+  if (shift == 0) {
+    return lo;
   }
+  return (lo >> shift) | (uint64_t{bits[bit / 8 + 8]} << (64 - shift));
 }
 
-/// W1A1: acc = gain * popcount(a AND c) - zero * popcount(a) over bit-packed windows.
+/// Calls body(n, y) for every output row of every image, spread over `threads`.
+template <typename Body>
+void for_each_row(int64_t batch, int64_t out_h, int threads, Body&& body) {
+  parallel_for(batch * out_h, threads, [&](int64_t r) { body(r / out_h, r % out_h); });
+}
+
+/// W1A1: acc = gain * popcount(a AND c) - zero * popcount(a). Each input row's
+/// codes become a zero-padded bit string, in which every window row (kernel_w
+/// taps of in_c channels) is a run of kernel_w * in_c bits; those runs, cut into
+/// words, are the row windows the microkernel reads.
 class BinaryConv final : public QConvKernel {
  public:
   BinaryConv(const ConvOp& conv, const ConvGeometry& g, KernelPath path)
       : g_(g),
-        micro_(binary_microkernel(path)),
+        kernels_(path_kernels(path)),
         path_(path),
         gain_(static_cast<int32_t>(conv.weight_gain)),
-        zero_(static_cast<int32_t>(conv.weight_zero)) {
-    const int64_t tap_bytes = packed_pixel_bytes(g.in_c);
-    words_ = (g.kernel_h * g.kernel_w * tap_bytes + 7) / 8;
-    weights_.assign(static_cast<size_t>(g.out_c * words_), 0);
-    // Weight bits in the windows' layout: tap (ky, kx), then channel bits.
+        zero_(static_cast<int32_t>(conv.weight_zero)),
+        run_bits_(g.kernel_w * g.in_c),
+        wpr_((run_bits_ + 63) / 64),
+        out_c_pad_((g.out_c + 7) / 8 * 8),
+        row_bytes_(((g.in_w + 2 * g.pad_w) * g.in_c + 7) / 8 + 16) {
+    weights_.assign(static_cast<size_t>(g.kernel_h * wpr_ * out_c_pad_), 0);
     for (int64_t o = 0; o < g.out_c; ++o) {
-      auto* row = reinterpret_cast<uint8_t*>(weights_.data() + o * words_);
       for (int64_t k = 0; k < g.window(); ++k) {
-        const int64_t tap = k / g.in_c;
-        const int64_t c = k % g.in_c;
-        const uint8_t bit = conv.codes[static_cast<size_t>(o * g.window() + k)] & 1;
-        row[tap * tap_bytes + c / 8] |= static_cast<uint8_t>(bit << (c % 8));
+        if (conv.codes[static_cast<size_t>(o * g.window() + k)] & 1) {
+          const int64_t ky = k / run_bits_;
+          const int64_t bit = k % run_bits_;
+          weights_[static_cast<size_t>((ky * wpr_ + bit / 64) * out_c_pad_ + o)] |= uint64_t{1} << (bit % 64);
+        }
       }
     }
   }
 
   void run(int64_t batch, const uint8_t* codes, int32_t* acc, int threads) const override {
-    const int64_t in_pixels = batch * g_.in_h * g_.in_w;
-    std::vector<uint8_t> packed(static_cast<size_t>(in_pixels * packed_pixel_bytes(g_.in_c)));
-    pack_pixel_bits(codes, in_pixels, g_.in_c, packed.data());
-    for_each_block(batch, g_.out_pixels(), threads, [&](int64_t n, int64_t begin, int64_t end) {
-      const int64_t count = end - begin;
-      std::vector<uint64_t> rows(static_cast<size_t>(count * words_));
-      std::vector<int32_t> row_bits(static_cast<size_t>(count));
-      im2col_bits(g_, packed.data(), n, begin, end, words_, rows.data());
-      int32_t* out = acc + (n * g_.out_pixels() + begin) * g_.out_c;
-      micro_.dot(rows.data(), count, words_, weights_.data(), g_.out_c, out);
-      micro_.row_popcount(rows.data(), count, words_, row_bits.data());
-      for (int64_t r = 0; r < count; ++r) {
-        for (int64_t o = 0; o < g_.out_c; ++o) {
-          out[r * g_.out_c + o] = gain_ * out[r * g_.out_c + o] - zero_ * row_bits[static_cast<size_t>(r)];
+    const int64_t rows = batch * g_.in_h;
+    const int64_t row_words = g_.out_w * wpr_;
+    bits_.assign(static_cast<size_t>(rows * row_bytes_), 0);
+    windows_.resize(static_cast<size_t>(rows * row_words));
+    zeros_.assign(static_cast<size_t>(row_words), 0);
+    const uint64_t last_mask = run_bits_ % 64 == 0 ? ~uint64_t{0} : (uint64_t{1} << (run_bits_ % 64)) - 1;
+    parallel_for(rows, threads, [&](int64_t r) {
+      uint8_t* bits = bits_.data() + r * row_bytes_;
+      kernels_.pack_bits(codes + r * g_.in_w * g_.in_c, g_.in_w * g_.in_c, g_.pad_w * g_.in_c, bits);
+      uint64_t* out = windows_.data() + r * row_words;
+      for (int64_t x = 0; x < g_.out_w; ++x) {
+        const int64_t start = x * g_.stride_w * g_.in_c;
+        for (int64_t w = 0; w < wpr_; ++w) {
+          out[x * wpr_ + w] = load_bits(bits, start + 64 * w);
         }
+        out[x * wpr_ + wpr_ - 1] &= last_mask;
       }
+    });
+    for_each_row(batch, g_.out_h, threads, [&](int64_t n, int64_t y) {
+      const uint64_t* window_rows[kMaxKernel];
+      for (int64_t ky = 0; ky < g_.kernel_h; ++ky) {
+        const int64_t iy = y * g_.stride_h - g_.pad_h + ky;
+        window_rows[ky] = iy < 0 || iy >= g_.in_h ? zeros_.data() : windows_.data() + (n * g_.in_h + iy) * row_words;
+      }
+      kernels_.binary.row(window_rows, g_.kernel_h, wpr_, g_.out_w, weights_.data(), g_.out_c, out_c_pad_, gain_, zero_,
+                          acc + (n * g_.out_h + y) * g_.out_w * g_.out_c);
     });
   }
 
@@ -77,30 +93,63 @@ class BinaryConv final : public QConvKernel {
 
  private:
   ConvGeometry g_;
-  BinaryMicrokernel micro_;
+  PathKernels kernels_;
   KernelPath path_;
   int32_t gain_;
   int32_t zero_;
-  int64_t words_ = 0;
+  int64_t run_bits_;
+  int64_t wpr_;
+  int64_t out_c_pad_;
+  int64_t row_bytes_;
   std::vector<uint64_t> weights_;
+  /// Scratch reused across runs (an engine runs one batch at a time).
+  mutable std::vector<uint8_t> bits_;
+  mutable std::vector<uint64_t> windows_;
+  mutable std::vector<uint64_t> zeros_;
 };
 
-/// 1-8-bit codes times 1-4-bit weights: int8 dot products over byte windows.
+/// 1-8-bit codes times 1-4-bit weights: int8 dot products straight from a
+/// zero-padded copy of the input, whose rows hold each window's kernel_w taps
+/// contiguously.
 class Int8Conv final : public QConvKernel {
  public:
-  Int8Conv(const ConvOp& conv, const ConvGeometry& g, const Int8Microkernel& micro, std::string name)
-      : g_(g), micro_(micro), name_(std::move(name)) {
-    k_pad_ = (g.window() + micro.k_align - 1) / micro.k_align * micro.k_align;
+  Int8Conv(const ConvOp& conv, const ConvGeometry& g, KernelPath path)
+      : g_(g),
+        micro_(path_kernels(path).int8),
+        name_(std::string("int8-") + path_kernels(path).int8_name),
+        seg_len_((g.kernel_w * g.in_c + 3) / 4 * 4),
+        padded_w_(g.in_w + 2 * g.pad_w),
+        padded_h_(g.in_h + 2 * g.pad_h) {
     const auto w = integer_weights(conv);
-    prepared_ = micro.prepare(w.data(), g.out_c, g.window(), k_pad_);
+    const int64_t real = g.kernel_w * g.in_c;
+    std::vector<int8_t> segmented(static_cast<size_t>(g.out_c * g.kernel_h * seg_len_), 0);
+    for (int64_t o = 0; o < g.out_c; ++o) {
+      for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
+        std::memcpy(segmented.data() + (o * g.kernel_h + ky) * seg_len_, w.data() + (o * g.kernel_h + ky) * real,
+                    static_cast<size_t>(real));
+      }
+    }
+    prepared_ = micro_.prepare(segmented.data(), g.out_c, g.kernel_h, seg_len_);
   }
 
   void run(int64_t batch, const uint8_t* codes, int32_t* acc, int threads) const override {
-    for_each_block(batch, g_.out_pixels(), threads, [&](int64_t n, int64_t begin, int64_t end) {
-      std::vector<uint8_t> rows(static_cast<size_t>((end - begin) * k_pad_));
-      im2col(g_, codes, n, begin, end, k_pad_, rows.data());
-      micro_.dot(rows.data(), end - begin, k_pad_, prepared_.data(), g_.out_c,
-                 acc + (n * g_.out_pixels() + begin) * g_.out_c);
+    const int64_t row_bytes = padded_w_ * g_.in_c;
+    // Segments may read up to 3 bytes past the last pixel (times zero weights).
+    auto& padded = padded_;
+    padded.assign(static_cast<size_t>(batch * padded_h_ * row_bytes + 4), 0);
+    for (int64_t n = 0; n < batch; ++n) {
+      for (int64_t y = 0; y < g_.in_h; ++y) {
+        std::memcpy(padded.data() + ((n * padded_h_ + y + g_.pad_h) * padded_w_ + g_.pad_w) * g_.in_c,
+                    codes + (n * g_.in_h + y) * g_.in_w * g_.in_c, static_cast<size_t>(g_.in_w * g_.in_c));
+      }
+    }
+    for_each_row(batch, g_.out_h, threads, [&](int64_t n, int64_t y) {
+      const uint8_t* segs[kMaxKernel];
+      for (int64_t ky = 0; ky < g_.kernel_h; ++ky) {
+        segs[ky] = padded.data() + (n * padded_h_ + y * g_.stride_h + ky) * row_bytes;
+      }
+      micro_.row(segs, g_.kernel_h, seg_len_, g_.stride_w * g_.in_c, g_.out_w, prepared_.data(), g_.out_c,
+                 acc + (n * g_.out_h + y) * g_.out_w * g_.out_c);
     });
   }
 
@@ -110,15 +159,19 @@ class Int8Conv final : public QConvKernel {
   ConvGeometry g_;
   Int8Microkernel micro_;
   std::string name_;
-  int64_t k_pad_ = 0;
+  int64_t seg_len_;
+  int64_t padded_w_;
+  int64_t padded_h_;
   std::vector<int8_t> prepared_;
+  /// Scratch reused across runs (an engine runs one batch at a time).
+  mutable std::vector<uint8_t> padded_;
 };
 
 /// groups == channels: each output channel sums its own channel's taps.
 class DepthwiseConv final : public QConvKernel {
  public:
   DepthwiseConv(const ConvOp& conv, const ConvGeometry& g, KernelPath path)
-      : g_(g), micro_(depthwise_microkernel(path)), path_(path), zeros_(static_cast<size_t>(g.in_c), 0) {
+      : g_(g), micro_(path_kernels(path).depthwise), path_(path), zeros_(static_cast<size_t>(g.in_c), 0) {
     const int64_t taps = g.kernel_h * g.kernel_w;
     const auto w = integer_weights(conv);
     weights_.resize(static_cast<size_t>(taps * g.out_c));
@@ -131,11 +184,8 @@ class DepthwiseConv final : public QConvKernel {
 
   void run(int64_t batch, const uint8_t* codes, int32_t* acc, int threads) const override {
     const int64_t taps = g_.kernel_h * g_.kernel_w;
-    const int64_t rows = batch * g_.out_h;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && rows > 1)
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t n = r / g_.out_h;
-      const int64_t y = r % g_.out_h;
+    for_each_row(batch, g_.out_h, threads, [&](int64_t n, int64_t y) {
+      const int64_t r = n * g_.out_h + y;
       std::vector<const uint8_t*> tap_rows(static_cast<size_t>(g_.out_w * taps));
       for (int64_t x = 0; x < g_.out_w; ++x) {
         for (int64_t ky = 0; ky < g_.kernel_h; ++ky) {
@@ -149,7 +199,7 @@ class DepthwiseConv final : public QConvKernel {
         }
       }
       micro_.row(tap_rows.data(), taps, g_.out_w, g_.in_c, weights_.data(), acc + r * g_.out_w * g_.out_c);
-    }
+    });
   }
 
   std::string name() const override { return std::string("depthwise-") + to_string(path_); }
@@ -162,34 +212,51 @@ class DepthwiseConv final : public QConvKernel {
   std::vector<uint8_t> zeros_;
 };
 
-/// Full-precision layers in double: im2col rows times [window][out] weights.
+/// Full-precision layers in double, read in place from a zero-padded copy of the
+/// input like the int8 kernel: each window is kernel_h runs of kernel_w * in_c values.
 class FastFloatConv final : public FloatConvKernel {
  public:
   FastFloatConv(const ConvOp& conv, const ConvGeometry& g, KernelPath path)
-      : g_(g), micro_(float_microkernel(path)), path_(path), bias_(conv.bias) {
-    const int64_t group_c = g.in_c;
+      : g_(g),
+        micro_(path_kernels(path).real),
+        path_(path),
+        bias_(conv.bias),
+        padded_w_(g.in_w + 2 * g.pad_w),
+        padded_h_(g.in_h + 2 * g.pad_h) {
+    // PyTorch's [out][in][kh][kw] to [(ky, kx, c)][out].
     const int64_t taps = g.kernel_h * g.kernel_w;
     weights_.resize(static_cast<size_t>(g.window() * g.out_c));
     for (int64_t o = 0; o < g.out_c; ++o) {
-      for (int64_t c = 0; c < group_c; ++c) {
+      for (int64_t c = 0; c < g.in_c; ++c) {
         for (int64_t t = 0; t < taps; ++t) {
-          weights_[static_cast<size_t>((t * group_c + c) * g.out_c + o)] =
-              conv.weights[static_cast<size_t>((o * group_c + c) * taps + t)];
+          weights_[static_cast<size_t>((t * g.in_c + c) * g.out_c + o)] =
+              conv.weights[static_cast<size_t>((o * g.in_c + c) * taps + t)];
         }
       }
     }
   }
 
   void run(int64_t batch, const double* x, double* acc, int threads) const override {
-    for_each_block(batch, g_.out_pixels(), threads, [&](int64_t n, int64_t begin, int64_t end) {
-      std::vector<double> rows(static_cast<size_t>((end - begin) * g_.window()));
-      im2col(g_, x, n, begin, end, g_.window(), rows.data());
-      double* out = acc + (n * g_.out_pixels() + begin) * g_.out_c;
-      micro_.dot(rows.data(), end - begin, g_.window(), weights_.data(), g_.out_c, out);
+    const int64_t row_values = padded_w_ * g_.in_c;
+    padded_.assign(static_cast<size_t>(batch * padded_h_ * row_values), 0.0);
+    for (int64_t n = 0; n < batch; ++n) {
+      for (int64_t y = 0; y < g_.in_h; ++y) {
+        std::memcpy(padded_.data() + ((n * padded_h_ + y + g_.pad_h) * padded_w_ + g_.pad_w) * g_.in_c,
+                    x + (n * g_.in_h + y) * g_.in_w * g_.in_c, static_cast<size_t>(g_.in_w * g_.in_c) * sizeof(double));
+      }
+    }
+    for_each_row(batch, g_.out_h, threads, [&](int64_t n, int64_t y) {
+      const double* segs[kMaxKernel];
+      for (int64_t ky = 0; ky < g_.kernel_h; ++ky) {
+        segs[ky] = padded_.data() + (n * padded_h_ + y * g_.stride_h + ky) * row_values;
+      }
+      double* out = acc + (n * g_.out_h + y) * g_.out_w * g_.out_c;
+      micro_.row(segs, g_.kernel_h, g_.kernel_w * g_.in_c, g_.stride_w * g_.in_c, g_.out_w, weights_.data(),
+                 g_.out_c, out);
       if (!bias_.empty()) {
-        for (int64_t r = 0; r < end - begin; ++r) {
+        for (int64_t i = 0; i < g_.out_w; ++i) {
           for (int64_t o = 0; o < g_.out_c; ++o) {
-            out[r * g_.out_c + o] = out[r * g_.out_c + o] + double{bias_[static_cast<size_t>(o)]};
+            out[i * g_.out_c + o] = out[i * g_.out_c + o] + double{bias_[static_cast<size_t>(o)]};
           }
         }
       }
@@ -204,6 +271,10 @@ class FastFloatConv final : public FloatConvKernel {
   KernelPath path_;
   std::vector<double> weights_;
   std::vector<float> bias_;
+  int64_t padded_w_;
+  int64_t padded_h_;
+  /// Scratch reused across runs (an engine runs one batch at a time).
+  mutable std::vector<double> padded_;
 };
 
 } // namespace
@@ -245,10 +316,7 @@ std::unique_ptr<QConvKernel> make_qconv_kernel(
     return std::make_unique<BinaryConv>(conv, geometry, path);
   }
   if (geometry.groups == 1) {
-    const auto& micro = int8_microkernel(path);
-    const bool vnni = path == KernelPath::kAvx512 && cpu_has_avx512_vnni();
-    return std::make_unique<Int8Conv>(conv, geometry, micro,
-                                      std::string("int8-") + (vnni ? "vnni" : to_string(path)));
+    return std::make_unique<Int8Conv>(conv, geometry, path);
   }
   if (geometry.groups == geometry.in_c && geometry.groups == geometry.out_c) {
     return std::make_unique<DepthwiseConv>(conv, geometry, path);
@@ -264,60 +332,18 @@ std::unique_ptr<FloatConvKernel> make_float_conv_kernel(
   return std::make_unique<FastFloatConv>(conv, geometry, path);
 }
 
-const BinaryMicrokernel& binary_microkernel(KernelPath path) {
+const PathKernels& path_kernels(KernelPath path) {
 #if EWGS_INFER_X86
   switch (path) {
     case KernelPath::kAvx512:
-      return avx512::kBinary;
+      return cpu_has_avx512_vnni() ? avx512::kKernelsVnni : avx512::kKernels;
     case KernelPath::kAvx2:
-      return avx2::kBinary;
+      return avx2::kKernels;
     default:
       break;
   }
 #endif
-  return portable::kBinary;
-}
-
-const Int8Microkernel& int8_microkernel(KernelPath path) {
-#if EWGS_INFER_X86
-  switch (path) {
-    case KernelPath::kAvx512:
-      return cpu_has_avx512_vnni() ? avx512::kInt8Vnni : avx512::kInt8;
-    case KernelPath::kAvx2:
-      return avx2::kInt8;
-    default:
-      break;
-  }
-#endif
-  return portable::kInt8;
-}
-
-const DepthwiseMicrokernel& depthwise_microkernel(KernelPath path) {
-#if EWGS_INFER_X86
-  switch (path) {
-    case KernelPath::kAvx512:
-      return avx512::kDepthwise;
-    case KernelPath::kAvx2:
-      return avx2::kDepthwise;
-    default:
-      break;
-  }
-#endif
-  return portable::kDepthwise;
-}
-
-const FloatMicrokernel& float_microkernel(KernelPath path) {
-#if EWGS_INFER_X86
-  switch (path) {
-    case KernelPath::kAvx512:
-      return avx512::kFloat;
-    case KernelPath::kAvx2:
-      return avx2::kFloat;
-    default:
-      break;
-  }
-#endif
-  return portable::kFloat;
+  return portable::kKernels;
 }
 
 } // namespace ewgs::infer

@@ -1,10 +1,12 @@
-// The microkernels' loops in plain C++ (microkernels.h). Each kernel path's file
-// includes this after choosing its target instructions, so the same loops compile to
-// the baseline, AVX2 or AVX-512; hand-written vector loops replace the hot ones.
+// The microkernels' loops in plain C++ (microkernels.h). The portable path uses all of
+// them; the AVX2 and AVX-512 paths include this file after choosing their target
+// instructions, so the loops they do not hand-write compile to their vector units.
 // Internal linkage: every including file gets its own copy.
 #pragma once
 
+#include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "microkernels.h"
@@ -12,56 +14,61 @@
 namespace ewgs::infer {
 namespace {
 
-void binary_dot(const uint64_t* rows, int64_t count, int64_t words, const uint64_t* weights, int64_t out_c,
-                int32_t* out) {
-  for (int64_t r = 0; r < count; ++r) {
-    const uint64_t* row = rows + r * words;
+[[maybe_unused]] void generic_pack_bits(const uint8_t* codes, int64_t n, int64_t offset, uint8_t* bits) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t bit = offset + i;
+    bits[bit / 8] = static_cast<uint8_t>(bits[bit / 8] | ((codes[i] & 1u) << (bit % 8)));
+  }
+}
+
+[[maybe_unused]] void generic_binary_row(const uint64_t* const* rows, int64_t kh, int64_t wpr, int64_t out_w,
+                        const uint64_t* weights, int64_t out_c, int64_t out_c_pad, int32_t gain, int32_t zero,
+                        int32_t* acc) {
+  for (int64_t x = 0; x < out_w; ++x) {
+    int32_t* out = acc + x * out_c;
     for (int64_t o = 0; o < out_c; ++o) {
-      const uint64_t* w = weights + o * words;
-      int32_t sum = 0;
-      for (int64_t i = 0; i < words; ++i) {
-        sum += __builtin_popcountll(row[i] & w[i]);
+      out[o] = 0;
+    }
+    int32_t ones = 0;
+    for (int64_t ky = 0; ky < kh; ++ky) {
+      for (int64_t w = 0; w < wpr; ++w) {
+        const uint64_t a = rows[ky][x * wpr + w];
+        ones += __builtin_popcountll(a);
+        const uint64_t* wk = weights + (ky * wpr + w) * out_c_pad;
+        for (int64_t o = 0; o < out_c; ++o) {
+          out[o] += __builtin_popcountll(a & wk[o]);
+        }
       }
-      out[r * out_c + o] = sum;
     }
-  }
-}
-
-void binary_row_popcount(const uint64_t* rows, int64_t count, int64_t words, int32_t* out) {
-  for (int64_t r = 0; r < count; ++r) {
-    int32_t sum = 0;
-    for (int64_t i = 0; i < words; ++i) {
-      sum += __builtin_popcountll(rows[r * words + i]);
-    }
-    out[r] = sum;
-  }
-}
-
-std::vector<int8_t> int8_prepare(const int8_t* weights, int64_t out_c, int64_t window, int64_t k_pad) {
-  std::vector<int8_t> out(static_cast<size_t>(out_c * k_pad), 0);
-  for (int64_t o = 0; o < out_c; ++o) {
-    std::memcpy(out.data() + o * k_pad, weights + o * window, static_cast<size_t>(window));
-  }
-  return out;
-}
-
-void int8_dot(const uint8_t* rows, int64_t count, int64_t k_pad, const int8_t* prepared, int64_t out_c,
-              int32_t* acc) {
-  for (int64_t r = 0; r < count; ++r) {
-    const uint8_t* row = rows + r * k_pad;
     for (int64_t o = 0; o < out_c; ++o) {
-      const int8_t* w = prepared + o * k_pad;
-      int32_t sum = 0;
-      for (int64_t k = 0; k < k_pad; ++k) {
-        sum += int32_t{row[k]} * int32_t{w[k]};
-      }
-      acc[r * out_c + o] = sum;
+      out[o] = gain * out[o] - zero * ones;
     }
   }
 }
 
-void depthwise_row(const uint8_t* const* tap_rows, int64_t taps, int64_t width, int64_t channels,
-                   const int16_t* weights, int32_t* acc) {
+[[maybe_unused]] std::vector<int8_t> generic_int8_prepare(const int8_t* weights, int64_t out_c, int64_t kh, int64_t seg_len) {
+  return std::vector<int8_t>(weights, weights + out_c * kh * seg_len);
+}
+
+[[maybe_unused]] void generic_int8_row(const uint8_t* const* segs, int64_t kh, int64_t seg_len, int64_t step, int64_t out_w,
+                      const int8_t* prepared, int64_t out_c, int32_t* acc) {
+  for (int64_t x = 0; x < out_w; ++x) {
+    for (int64_t o = 0; o < out_c; ++o) {
+      int32_t sum = 0;
+      for (int64_t ky = 0; ky < kh; ++ky) {
+        const uint8_t* a = segs[ky] + x * step;
+        const int8_t* w = prepared + (o * kh + ky) * seg_len;
+        for (int64_t j = 0; j < seg_len; ++j) {
+          sum += int32_t{a[j]} * int32_t{w[j]};
+        }
+      }
+      acc[x * out_c + o] = sum;
+    }
+  }
+}
+
+[[maybe_unused]] void generic_depthwise_row(const uint8_t* const* tap_rows, int64_t taps, int64_t width, int64_t channels,
+                           const int16_t* weights, int32_t* acc) {
   for (int64_t x = 0; x < width; ++x) {
     int32_t* out = acc + x * channels;
     for (int64_t c = 0; c < channels; ++c) {
@@ -77,23 +84,177 @@ void depthwise_row(const uint8_t* const* tap_rows, int64_t taps, int64_t width, 
   }
 }
 
-void float_dot(const double* rows, int64_t count, int64_t window, const double* weights, int64_t out_c,
-               double* acc) {
-  for (int64_t r = 0; r < count; ++r) {
-    double* out = acc + r * out_c;
+[[maybe_unused]] void generic_float_row(const double* const* segs, int64_t kh, int64_t seg_len, int64_t step,
+                                        int64_t out_w, const double* weights, int64_t out_c, double* acc) {
+  for (int64_t x = 0; x < out_w; ++x) {
+    double* out = acc + x * out_c;
     for (int64_t o = 0; o < out_c; ++o) {
       out[o] = 0.0;
     }
-    for (int64_t k = 0; k < window; ++k) {
-      const double x = rows[r * window + k];
-      const double* w = weights + k * out_c;
-      for (int64_t o = 0; o < out_c; ++o) {
-        const double product = x * w[o];
-        out[o] = out[o] + product;
+    for (int64_t ky = 0; ky < kh; ++ky) {
+      const double* a = segs[ky] + x * step;
+      for (int64_t j = 0; j < seg_len; ++j) {
+        const double v = a[j];
+        const double* w = weights + (ky * seg_len + j) * out_c;
+        for (int64_t o = 0; o < out_c; ++o) {
+          out[o] = std::fma(v, w[o], out[o]);
+        }
       }
     }
   }
 }
+
+/// apply_activation() with the choice made at compile time, so loops vectorize.
+template <Activation A>
+inline double activate(double y) {
+  if constexpr (A == Activation::kNone) {
+    return y;
+  } else if constexpr (A == Activation::kRelu) {
+    return y < 0.0 ? 0.0 : y;
+  } else {
+    constexpr double lo = A == Activation::kRelu6 ? 0.0 : -1.0;
+    constexpr double hi = A == Activation::kRelu6 ? 6.0 : 1.0;
+    const double m = y < lo ? lo : y;
+    return hi < m ? hi : m;
+  }
+}
+
+/// ActQuantizer::code of an affine quantizer, written to vectorize: rounding
+/// half to even by adding and subtracting 1.5 * 2^52 (exact for 0 <= t < 2^51 in
+/// the default rounding mode), half down by moving exact ties of that result.
+inline double affine_code(double x, double scale, double shift, double top, bool half_down) {
+  double t = x * scale;
+  t = t + shift;
+  t = t < 0.0 ? 0.0 : t;
+  t = top < t ? top : t;
+  constexpr double kMagic = 6755399441055744.0;
+  const double r = (t + kMagic) - kMagic;
+  return half_down && r - t == 0.5 ? r - 1.0 : r;
+}
+
+/// What an epilogue row writes.
+enum class EpilogueOut { kFloats, kAffineCodes, kHalfDownCodes, kThresholdCodes };
+
+/// One specialization per activation, extra term and output, so that no test
+/// is left inside the loops and they vectorize.
+template <Activation A, bool kBorder, bool kResidual, EpilogueOut kOut, typename Acc>
+void epilogue_rows_as(const Acc* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
+                      uint8_t* codes) {
+  const auto* q = e.quantizer;
+  const double qs = q ? q->scale : 0.0;
+  const double qsh = q ? q->shift : 0.0;
+  const double top = q ? static_cast<double>(q->levels - 1) : 0.0;
+  const double* scale = e.scale;
+  const double* shift = e.shift;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t at = r * channels;
+    const Acc* a = acc + at;
+    const double* border = kBorder ? e.border + at : nullptr;
+    const double* residual = kResidual ? e.residual + at : nullptr;
+    for (int64_t c = 0; c < channels; ++c) {
+      double y = static_cast<double>(a[c]) * scale[c];
+      y = y + shift[c];
+      if constexpr (kBorder) {
+        y = y + border[c];
+      }
+      if constexpr (kResidual) {
+        y = y + residual[c];
+      }
+      y = activate<A>(y);
+      if constexpr (kOut == EpilogueOut::kFloats) {
+        out[at + c] = y;
+      } else if constexpr (kOut == EpilogueOut::kThresholdCodes) {
+        codes[at + c] = static_cast<uint8_t>(q->code(y));
+      } else {
+        codes[at + c] =
+            static_cast<uint8_t>(static_cast<int32_t>(affine_code(y, qs, qsh, top, kOut == EpilogueOut::kHalfDownCodes)));
+      }
+    }
+  }
+}
+
+template <Activation A, bool kBorder, bool kResidual, typename Acc>
+void epilogue_rows_out(const Acc* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
+                       uint8_t* codes) {
+  const auto* q = e.quantizer;
+  if (!q) {
+    return epilogue_rows_as<A, kBorder, kResidual, EpilogueOut::kFloats>(acc, rows, channels, e, out, codes);
+  }
+  if (q->kind == ActQuantizer::Kind::kThresholds) {
+    return epilogue_rows_as<A, kBorder, kResidual, EpilogueOut::kThresholdCodes>(acc, rows, channels, e, out, codes);
+  }
+  if (q->rounding == Rounding::kHalfDown) {
+    return epilogue_rows_as<A, kBorder, kResidual, EpilogueOut::kHalfDownCodes>(acc, rows, channels, e, out, codes);
+  }
+  return epilogue_rows_as<A, kBorder, kResidual, EpilogueOut::kAffineCodes>(acc, rows, channels, e, out, codes);
+}
+
+template <Activation A, typename Acc>
+void epilogue_rows_terms(const Acc* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
+                         uint8_t* codes) {
+  const bool border = e.border != nullptr;
+  const bool residual = e.residual != nullptr;
+  if (border && residual) {
+    return epilogue_rows_out<A, true, true>(acc, rows, channels, e, out, codes);
+  }
+  if (border) {
+    return epilogue_rows_out<A, true, false>(acc, rows, channels, e, out, codes);
+  }
+  if (residual) {
+    return epilogue_rows_out<A, false, true>(acc, rows, channels, e, out, codes);
+  }
+  return epilogue_rows_out<A, false, false>(acc, rows, channels, e, out, codes);
+}
+
+template <typename Acc>
+void generic_epilogue_rows(const Acc* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
+                           uint8_t* codes) {
+  switch (e.activation) {
+    case Activation::kNone:
+      return epilogue_rows_terms<Activation::kNone>(acc, rows, channels, e, out, codes);
+    case Activation::kRelu:
+      return epilogue_rows_terms<Activation::kRelu>(acc, rows, channels, e, out, codes);
+    case Activation::kRelu6:
+      return epilogue_rows_terms<Activation::kRelu6>(acc, rows, channels, e, out, codes);
+    case Activation::kHardTanh:
+      return epilogue_rows_terms<Activation::kHardTanh>(acc, rows, channels, e, out, codes);
+  }
+}
+
+[[maybe_unused]] void generic_quantize(const double* x, int64_t n, const ActQuantizer& q, uint8_t* codes) {
+  if (q.kind == ActQuantizer::Kind::kThresholds) {
+    for (int64_t i = 0; i < n; ++i) {
+      codes[i] = static_cast<uint8_t>(q.code(x[i]));
+    }
+    return;
+  }
+  const double top = static_cast<double>(q.levels - 1);
+  const bool half_down = q.rounding == Rounding::kHalfDown;
+  for (int64_t i = 0; i < n; ++i) {
+    codes[i] = static_cast<uint8_t>(affine_code(x[i], q.scale, q.shift, top, half_down));
+  }
+}
+
+[[maybe_unused]] void generic_thresholds(const int32_t* acc, int64_t rows, int64_t channels, const int32_t* sign,
+                                         const int32_t* thresholds, int64_t steps, uint8_t* codes) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t* a = acc + r * channels;
+    uint8_t* out = codes + r * channels;
+    for (int64_t c = 0; c < channels; ++c) {
+      out[c] = static_cast<uint8_t>(sign[c] * a[c] >= thresholds[c]);
+    }
+    for (int64_t k = 1; k < steps; ++k) {
+      const int32_t* t = thresholds + k * channels;
+      for (int64_t c = 0; c < channels; ++c) {
+        out[c] = static_cast<uint8_t>(out[c] + (sign[c] * a[c] >= t[c]));
+      }
+    }
+  }
+}
+
+/// The elementwise table every path's file builds from these loops.
+[[maybe_unused]] const ElementwiseKernels kGenericElementwise = {
+    generic_epilogue_rows<int32_t>, generic_epilogue_rows<double>, generic_quantize, generic_thresholds};
 
 } // namespace
 } // namespace ewgs::infer

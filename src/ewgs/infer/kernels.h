@@ -48,8 +48,9 @@ std::unique_ptr<QConvKernel> make_qconv_kernel(
     const ConvOp& conv, const ConvGeometry& geometry, int act_bits, KernelPath path);
 
 /// A double-precision convolution of a full-precision layer:
-///   acc[n, y, x, o] = (sum over the window of x * w) + bias[o],
-/// the sum taken in window order (ky, kx, channel), padding contributing 0.
+///   sum = 0; sum = fma(x_k, w_k, sum) for each tap k inside the image in window
+///   order (ky, kx, channel); acc[n, y, x, o] = sum + bias[o]
+/// (a fused multiply-add rounds once; padding contributes nothing).
 class FloatConvKernel {
  public:
   virtual ~FloatConvKernel() = default;

@@ -4,9 +4,14 @@
 
 namespace ewgs::infer::portable {
 
-const BinaryMicrokernel kBinary = {binary_dot, binary_row_popcount};
-const Int8Microkernel kInt8 = {1, int8_prepare, int8_dot};
-const DepthwiseMicrokernel kDepthwise = {depthwise_row};
-const FloatMicrokernel kFloat = {float_dot};
+const PathKernels kKernels = {
+    generic_pack_bits,
+    {generic_binary_row},
+    {generic_int8_prepare, generic_int8_row},
+    {generic_depthwise_row},
+    {generic_float_row},
+    kGenericElementwise,
+    "portable",
+};
 
 } // namespace ewgs::infer::portable

@@ -1,5 +1,6 @@
 // Reference convolutions (kernels.h): every output element summed tap by tap in
 // plain loops. They define what the fast kernels must reproduce bit for bit.
+#include <cmath>
 #include <utility>
 
 #include "../kernels.h"
@@ -82,7 +83,8 @@ class ReferenceFloatConv final : public FloatConvKernel {
           for (int64_t o = 0; o < g_.out_c; ++o) {
             const float* w = weights_.data() + o * g_.window();
             double sum = 0.0;
-            for_each_tap(g_, n, y, xo, o / per_group, [&](int64_t k, int64_t at) { sum += x[at] * double{w[k]}; });
+            for_each_tap(g_, n, y, xo, o / per_group,
+                         [&](int64_t k, int64_t at) { sum = std::fma(x[at], double{w[k]}, sum); });
             out[o] = bias_.empty() ? sum : sum + double{bias_[static_cast<size_t>(o)]};
           }
         }

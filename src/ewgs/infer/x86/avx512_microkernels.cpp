@@ -1,21 +1,35 @@
-// The AVX-512 kernel path (microkernels.h): the generic loops compiled for AVX-512
-// F/BW/VL with VPOPCNTDQ (and VNNI for the int8 dot products).
+// The AVX-512 kernel path without VNNI (microkernels.h): AVX-512 F/BW/VL/DQ with
+// VPOPCNTDQ; int8 windows use BW multiply-adds.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "../microkernels.h"
 
+// GCC 12's AVX-512 intrinsic headers pass an undefined vector as the unused merge
+// source of masked builtins, which -Wmaybe-uninitialized reports wrongly.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt")
-#include "../generic_microkernels.h"
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,avx2,fma,popcnt,bmi2")
+#include "avx512_binary.h"
+#include "avx512_elementwise.h"
+#include "avx512_float.h"
+#include "avx512_int8.h"
 
 namespace ewgs::infer::avx512 {
 
-const BinaryMicrokernel kBinary = {binary_dot, binary_row_popcount};
-const Int8Microkernel kInt8Vnni = {1, int8_prepare, int8_dot};
-const Int8Microkernel kInt8 = {1, int8_prepare, int8_dot};
-const DepthwiseMicrokernel kDepthwise = {depthwise_row};
-const FloatMicrokernel kFloat = {float_dot};
+const PathKernels kKernels = {
+    pack_bits,
+    {binary_row},
+    {int8_layout::prepare, int8_row<false>},
+    {generic_depthwise_row},
+    {float_row},
+    kElementwise,
+    "avx512",
+};
 
 } // namespace ewgs::infer::avx512
 #pragma GCC pop_options

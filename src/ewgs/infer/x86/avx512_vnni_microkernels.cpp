@@ -1,0 +1,36 @@
+// The AVX-512 kernel path on CPUs with VNNI (microkernels.h): as the AVX-512 path, with
+// int8 windows summed by vpdpbusd. A file of its own so that no VNNI instruction can
+// reach the path of CPUs without it.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "../microkernels.h"
+
+// GCC 12's AVX-512 intrinsic headers pass an undefined vector as the unused merge
+// source of masked builtins, which -Wmaybe-uninitialized reports wrongly.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,avx512vnni,avx2,fma,popcnt,bmi2")
+#include "avx512_binary.h"
+#include "avx512_elementwise.h"
+#include "avx512_float.h"
+#include "avx512_int8.h"
+
+namespace ewgs::infer::avx512 {
+
+const PathKernels kKernelsVnni = {
+    pack_bits,
+    {binary_row},
+    {int8_layout::prepare, int8_row<true>},
+    {generic_depthwise_row},
+    {float_row},
+    kElementwise,
+    "vnni",
+};
+
+} // namespace ewgs::infer::avx512
+#pragma GCC pop_options
