@@ -6,9 +6,11 @@
 #include <cmath>
 
 #include "ewgs/data/open_dataset.h"
+#include "ewgs/data/transforms.h"
 #include "ewgs/deploy/packed_export.h"
 #include "ewgs/infer/model.h"
 #include "ewgs/nn/qconv2d.h"
+#include "ewgs/nn/parameter_groups.h"
 #include "ewgs/nn/qlinear.h"
 #include "ewgs/nn/quantized_layers.h"
 
@@ -40,42 +42,54 @@ torch::Tensor layer_op(const models::LayerNode& node, const torch::Tensor& x, co
   return torch::conv2d(x, w, {}, o.stride(), o.padding(), o.dilation(), o.groups());
 }
 
-/// Engine NHWC buffer to an (N, C, H, W) double tensor.
+/// Engine NHWC buffer to an (N, C, H, W) tensor of the same type (a copy).
 template <typename T>
 torch::Tensor to_nchw(const T* data, int64_t batch, const infer::TensorInfo& t, torch::ScalarType type) {
   const auto nhwc = torch::from_blob(const_cast<T*>(data), {batch, t.height, t.width, t.channels}, type);
-  return nhwc.permute({0, 3, 1, 2}).to(torch::kDouble).contiguous();
+  // clone(): contiguous() would return a view of the engine's buffer for 1x1 images.
+  return nhwc.permute({0, 3, 1, 2}).clone(torch::MemoryFormat::Contiguous);
 }
 
-bool equal_values(const torch::Tensor& a, const torch::Tensor& b, int64_t& differ) {
-  differ = (a.reshape({a.size(0), -1}) != b.reshape({b.size(0), -1})).sum().item<int64_t>();
+/// Whether integer-valued tensors (engine integers, reference doubles) agree.
+bool equal_values(const torch::Tensor& engine, const torch::Tensor& reference, int64_t& differ) {
+  const auto e = engine.reshape({engine.size(0), -1}).to(torch::kLong);
+  differ = (e != reference.reshape({reference.size(0), -1}).to(torch::kLong)).sum().item<int64_t>();
   return differ == 0;
 }
 
 } // namespace
 
-LabelledImages fashion_mnist(const std::string& split, int64_t count) {
-  const auto set = data::open_dataset("fashion-mnist", data::default_root("fashion-mnist"), split);
+LabelledImages eval_images(const std::string& kind, const std::string& root, const std::string& split, int64_t count) {
+  const auto set = data::open_dataset(kind, root, split);
+  const data::Transform transform(data::eval_transform(kind));
+  const auto shape = set->image_shape();
+  const auto [h, w] = transform.output_size(shape[1], shape[2]);
   count = std::min(count, set->size());
-  auto images = torch::empty({count, 1, 28, 28});
+  auto images = torch::empty({count, shape[0], h, w});
   auto labels = torch::empty({count}, torch::kLong);
-  auto* out = images.data_ptr<float>();
   for (int64_t i = 0; i < count; ++i) {
     const auto sample = set->get(i);
-    for (int64_t y = 0; y < 28; ++y) {
-      for (int64_t x = 0; x < 28; ++x) {
-        out[(i * 28 + y) * 28 + x] = (static_cast<float>(sample.image.at(0, y, x)) / 255.0f - 0.2860f) / 0.3530f;
-      }
-    }
+    transform.apply(sample.image, transform.centered(shape[1], shape[2]), images[i].data_ptr<float>());
     labels[i] = sample.label;
   }
   return {images, labels};
 }
 
+LabelledImages fashion_mnist(const std::string& split, int64_t count) {
+  return eval_images("fashion-mnist", data::default_root("fashion-mnist"), split, count);
+}
+
 void train_briefly(models::ClassifierImpl& model, const LabelledImages& data, int64_t steps, double lr) {
   torch::manual_seed(0);
   model.train();
-  torch::optim::Adam optimizer(model.parameters(), torch::optim::AdamOptions(lr));
+  // The paper's fine-tuning split: quantizer intervals and output scales at 1e-5.
+  const auto groups = nn::split_parameters(model);
+  std::vector<torch::optim::OptimizerParamGroup> param_groups;
+  param_groups.emplace_back(groups.model, std::make_unique<torch::optim::AdamOptions>(lr));
+  if (!groups.quantizer.empty()) {
+    param_groups.emplace_back(groups.quantizer, std::make_unique<torch::optim::AdamOptions>(1e-5));
+  }
+  torch::optim::Adam optimizer(param_groups, torch::optim::AdamOptions(lr));
   const int64_t batch = 64;
   const int64_t n = data.images.size(0);
   for (int64_t s = 0; s < steps; ++s) {
@@ -198,7 +212,7 @@ std::map<std::string, torch::Tensor> float32_sums(models::ClassifierImpl& model,
       continue;
     }
     // The float values the codes stand for, shaped as the layer's input.
-    auto codes = run.input_codes.at(node.name);
+    auto codes = run.input_codes.at(node.name).to(torch::kDouble);
     const auto& weight = layer_weight(node);
     if (node.op == LayerOp::kLinear) {
       codes = codes.reshape({codes.size(0), -1});

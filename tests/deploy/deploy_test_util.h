@@ -21,8 +21,12 @@ struct LabelledImages {
 };
 LabelledImages fashion_mnist(const std::string& split, int64_t count);
 
+/// The first `count` images of a data set split through its evaluation transform.
+LabelledImages eval_images(const std::string& kind, const std::string& root, const std::string& split, int64_t count);
+
 /// Trains `model` for `steps` Adam steps of batch 64 from `data` (the first
-/// forward initializes the quantizers), then leaves it in eval mode.
+/// forward initializes the quantizers; their parameters learn at 1e-5), then
+/// leaves it in eval mode.
 void train_briefly(models::ClassifierImpl& model, const LabelledImages& data, int64_t steps, double lr = 2e-3);
 
 /// The fake-quantized model evaluated exactly: weights at their grid values

@@ -39,7 +39,9 @@ struct OpTrace {
 /// spreads each run over `threads`).
 ///
 /// Example:
-///   ewgs::infer::Engine engine(ewgs::infer::Model::load("model.ewgsm"), {2});
+///   ewgs::infer::EngineOptions options;
+///   options.threads = 2;
+///   ewgs::infer::Engine engine(ewgs::infer::Model::load("model.ewgsm"), options);
 ///   std::vector<float> logits = engine.run(images.data(), batch);   // NCHW floats
 class Engine {
  public:

@@ -129,7 +129,7 @@ struct Op {
 ///
 /// Example:
 ///   auto model = ewgs::infer::Model::load("resnet20_w1a1.ewgsm");
-///   ewgs::infer::Engine engine(model, {.threads = 2});
+///   ewgs::infer::Engine engine(model);
 class Model {
  public:
   static Model load(const std::string& path);

@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "epilogue.h"
 #include "ewgs/infer/error.h"
 #include "kernels.h"
 #include "microkernels.h"
+#include "simple_ops.h"
 
 namespace ewgs::infer {
 namespace {
@@ -27,57 +27,6 @@ struct PreparedOp {
   std::unique_ptr<PreparedEpilogue> epilogue;
   ConvGeometry geometry;
 };
-
-template <typename T>
-void max_pool(const T* in, T* out, int64_t batch, const TensorInfo& i, const TensorInfo& o, int64_t kernel,
-              int64_t stride, int64_t padding) {
-  for (int64_t n = 0; n < batch; ++n) {
-    for (int64_t y = 0; y < o.height; ++y) {
-      for (int64_t x = 0; x < o.width; ++x) {
-        T* dst = out + ((n * o.height + y) * o.width + x) * o.channels;
-        std::fill(dst, dst + o.channels, std::numeric_limits<T>::lowest());
-        for (int64_t ky = 0; ky < kernel; ++ky) {
-          const int64_t iy = y * stride - padding + ky;
-          for (int64_t kx = 0; kx < kernel; ++kx) {
-            const int64_t ix = x * stride - padding + kx;
-            if (iy < 0 || iy >= i.height || ix < 0 || ix >= i.width) {
-              continue;
-            }
-            const T* src = in + ((n * i.height + iy) * i.width + ix) * i.channels;
-            for (int64_t c = 0; c < o.channels; ++c) {
-              dst[c] = std::max(dst[c], src[c]);
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/// PyTorch's adaptive windows: [floor(j in / out), ceil((j + 1) in / out)).
-template <typename T>
-void adaptive_max_pool(const T* in, T* out, int64_t batch, const TensorInfo& i, const TensorInfo& o) {
-  const auto start = [](int64_t j, int64_t in_size, int64_t out_size) { return j * in_size / out_size; };
-  const auto end = [](int64_t j, int64_t in_size, int64_t out_size) {
-    return ((j + 1) * in_size + out_size - 1) / out_size;
-  };
-  for (int64_t n = 0; n < batch; ++n) {
-    for (int64_t y = 0; y < o.height; ++y) {
-      for (int64_t x = 0; x < o.width; ++x) {
-        T* dst = out + ((n * o.height + y) * o.width + x) * o.channels;
-        std::fill(dst, dst + o.channels, std::numeric_limits<T>::lowest());
-        for (int64_t iy = start(y, i.height, o.height); iy < end(y, i.height, o.height); ++iy) {
-          for (int64_t ix = start(x, i.width, o.width); ix < end(x, i.width, o.width); ++ix) {
-            const T* src = in + ((n * i.height + iy) * i.width + ix) * i.channels;
-            for (int64_t c = 0; c < o.channels; ++c) {
-              dst[c] = std::max(dst[c], src[c]);
-            }
-          }
-        }
-      }
-    }
-  }
-}
 
 } // namespace
 
@@ -178,75 +127,36 @@ struct Engine::Impl {
       }
       case OpKind::kMaxPool:
         if (in_info.codes) {
-          max_pool(in.codes.data(), out.codes.data(), batch, in_info, out_info, op.kernel, op.stride, op.padding);
+          ops::max_pool(in.codes.data(), out.codes.data(), batch, in_info, out_info, op.kernel, op.stride, op.padding);
         } else {
-          max_pool(in.floats.data(), out.floats.data(), batch, in_info, out_info, op.kernel, op.stride, op.padding);
+          ops::max_pool(in.floats.data(), out.floats.data(), batch, in_info, out_info, op.kernel, op.stride,
+                        op.padding);
         }
         break;
       case OpKind::kAdaptiveMaxPool:
         if (in_info.codes) {
-          adaptive_max_pool(in.codes.data(), out.codes.data(), batch, in_info, out_info);
+          ops::adaptive_max_pool(in.codes.data(), out.codes.data(), batch, in_info, out_info);
         } else {
-          adaptive_max_pool(in.floats.data(), out.floats.data(), batch, in_info, out_info);
+          ops::adaptive_max_pool(in.floats.data(), out.floats.data(), batch, in_info, out_info);
         }
         break;
-      case OpKind::kGlobalAvgPool: {
-        const int64_t hw = in_info.height * in_info.width;
-        const int64_t c = in_info.channels;
-        for (int64_t n = 0; n < batch; ++n) {
-          for (int64_t ch = 0; ch < c; ++ch) {
-            double sum = 0.0;
-            for (int64_t p = 0; p < hw; ++p) {
-              sum += in.floats[static_cast<size_t>((n * hw + p) * c + ch)];
-            }
-            out.floats[static_cast<size_t>(n * c + ch)] = sum / static_cast<double>(hw);
-          }
-        }
+      case OpKind::kGlobalAvgPool:
+        ops::global_avg_pool(in.floats.data(), out.floats.data(), batch, in_info);
         break;
-      }
-      case OpKind::kFlatten: {
-        const int64_t hw = in_info.height * in_info.width;
-        const int64_t c = in_info.channels;
-        for (int64_t n = 0; n < batch; ++n) {
-          for (int64_t p = 0; p < hw; ++p) {
-            for (int64_t ch = 0; ch < c; ++ch) {
-              out.floats[static_cast<size_t>(n * hw * c + ch * hw + p)] =
-                  in.floats[static_cast<size_t>((n * hw + p) * c + ch)];
-            }
-          }
-        }
+      case OpKind::kFlatten:
+        ops::flatten(in.floats.data(), out.floats.data(), batch, in_info);
         break;
-      }
-      case OpKind::kAffine: {
-        const int64_t c = in_info.channels;
-        const auto n = static_cast<int64_t>(out.floats.size());
-        for (int64_t i = 0; i < n; ++i) {
-          const auto ch = static_cast<size_t>(i % c);
-          const double y = in.floats[static_cast<size_t>(i)] * op.scale[ch];
-          out.floats[static_cast<size_t>(i)] = apply_activation(op.activation, y + op.shift[ch]);
-        }
+      case OpKind::kAffine:
+        ops::affine(in.floats.data(), out.floats.data(), batch * in_info.height * in_info.width, in_info.channels,
+                    op.scale.data(), op.shift.data(), op.activation);
         break;
-      }
-      case OpKind::kAdd: {
-        const auto& other = buffers[op.inputs[1]].floats;
-        for (size_t i = 0; i < out.floats.size(); ++i) {
-          out.floats[i] = apply_activation(op.activation, in.floats[i] + other[i]);
-        }
+      case OpKind::kAdd:
+        ops::add(in.floats.data(), buffers[op.inputs[1]].floats.data(), out.floats.data(),
+                 static_cast<int64_t>(out.floats.size()), op.activation);
         break;
-      }
-      case OpKind::kZeroPadShortcut: {
-        std::fill(out.floats.begin(), out.floats.end(), 0.0);
-        for (int64_t n = 0; n < batch; ++n) {
-          for (int64_t y = 0; y < out_info.height; ++y) {
-            for (int64_t x = 0; x < out_info.width; ++x) {
-              const double* src = in.floats.data() + ((n * in_info.height + 2 * y) * in_info.width + 2 * x) * in_info.channels;
-              double* dst = out.floats.data() + ((n * out_info.height + y) * out_info.width + x) * out_info.channels;
-              std::copy(src, src + in_info.channels, dst + op.pad);
-            }
-          }
-        }
+      case OpKind::kZeroPadShortcut:
+        ops::zero_pad_shortcut(in.floats.data(), out.floats.data(), batch, in_info, out_info, op.pad);
         break;
-      }
     }
     trace.floats = out_info.codes ? nullptr : out.floats.data();
     trace.codes = out_info.codes ? out.codes.data() : nullptr;
