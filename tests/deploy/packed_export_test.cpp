@@ -221,6 +221,23 @@ TEST_F(PackedExportTest, TheLibTorchFreeExampleGivesTheEnginePredictions) {
   EXPECT_NE(libraries.find("libc.so"), std::string::npos) << libraries;
 }
 
+TEST_F(PackedExportTest, ImagesInNhwcOrderGiveTheSameLogitsAsNchw) {
+  torch::manual_seed(2);
+  auto model = models::make_model("resnet20", {10, 3, {"ewgs:bits=2", "ewgs:bits=2"}});
+  const auto images = torch::randn({6, 3, 32, 32});
+  {
+    torch::NoGradGuard no_grad;
+    model->train();
+    model->forward(images); // initializes the quantizers
+  }
+  auto engine = export_to_engine(*model, {3, 32, 32}, infer::default_kernel_path());
+  const auto nhwc = images.permute({0, 2, 3, 1}).contiguous();
+  const auto from_nchw = engine.run(images.data_ptr<float>(), 6, infer::Layout::kNCHW);
+  EXPECT_EQ(engine.run(nhwc.data_ptr<float>(), 6, infer::Layout::kNHWC), from_nchw);
+  // And they are not the logits of the images read the wrong way.
+  EXPECT_NE(engine.run(nhwc.data_ptr<float>(), 6, infer::Layout::kNCHW), from_nchw);
+}
+
 TEST_F(PackedExportTest, CifarResNet20MatchesTheExactModelOnEveryTestImage) {
   const auto archive = shared_data_path("cifar10-jpeg.tar.gz");
   const auto checkpoint = shared_data_path("resnet20-fp-cifar10jpeg-official.pth");
