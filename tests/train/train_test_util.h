@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ewgs/train/train_config.h"
+#include "support/image_files.h"
 
 namespace ewgs::test {
 
@@ -28,11 +29,35 @@ inline train::TrainConfig tiny_config(int64_t epochs) {
   return c;
 }
 
+/// small_cnn on a tiny image folder (see tiny_data): 3 batches of 8 per
+/// epoch, evaluated after every epoch; a run takes a second or two.
+inline train::TrainConfig tiny_folder_config(const std::string& root, int64_t epochs) {
+  train::TrainConfig c;
+  c.data_dataset = "cifar10-jpeg";
+  c.data_root = root;
+  c.train_epochs = epochs;
+  c.train_batch_size = 8;
+  c.train_eval_every = 1;
+  c.run_threads = 2;
+  c.data_workers = 1;
+  c.optim_lr = 0.05;
+  return c;
+}
+
 /// A fresh empty directory under the temp folder.
 inline std::string fresh_dir(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / ("ewgs_test_" + name);
   std::filesystem::remove_all(dir);
   return dir.string();
+}
+
+/// A fresh tiny image folder (write_tiny_image_folder) with classes cat, dog
+/// and frog: 8 training and 4 test images each.
+inline std::string tiny_data(const std::string& name) {
+  const auto root = fresh_dir(name);
+  write_tiny_image_folder(root, {{"train", {"cat", "dog", "frog"}}}, 8, /*seed=*/1);
+  write_tiny_image_folder(root, {{"test", {"cat", "dog", "frog"}}}, 4, /*seed=*/2);
+  return root;
 }
 
 /// The epoch records of metrics.jsonl (delta updates left out).

@@ -45,8 +45,11 @@ class QuantizerImpl : public torch::nn::Module {
   virtual void initialize(const torch::Tensor& x) = 0;
 
   const std::string& method() const { return method_; }
-  /// "ewgs weight quantizer": how error messages name this quantizer.
+  /// "ewgs weight quantizer of layer1.0.conv1": how error messages name this
+  /// quantizer (without " of ..." until set_layer names its layer).
   std::string describe() const;
+  /// Names the layer this quantizer belongs to, for messages.
+  void set_layer(std::string layer) { layer_ = std::move(layer); }
   QuantTarget target() const { return target_; }
   int64_t bits() const { return bits_; }
 
@@ -85,6 +88,10 @@ class QuantizerImpl : public torch::nn::Module {
   /// lies on the grid of weight_values(weight).
   WeightGrid weight_grid(const torch::Tensor& weight);
 
+  /// Why the Hessian estimator cannot set this quantizer's delta (Eq. 10
+  /// needs a delta and the discrete values x_q it scales), or "" when it can.
+  virtual std::string hessian_delta_obstacle() const;
+
   /// While capture is on, forward() keeps its discrete output x_q (with its
   /// autograd history) so the Hessian of the loss w.r.t. x_q can be formed.
   void set_capture(bool on);
@@ -109,6 +116,7 @@ class QuantizerImpl : public torch::nn::Module {
 
  private:
   std::string method_;
+  std::string layer_;
   QuantTarget target_;
   int64_t bits_;
   bool capture_ = false;

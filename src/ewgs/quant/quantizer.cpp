@@ -33,7 +33,7 @@ QuantizerImpl::QuantizerImpl(std::string method, QuantTarget target, int64_t bit
 }
 
 std::string QuantizerImpl::describe() const {
-  return method_ + " " + to_string(target_) + " quantizer";
+  return method_ + " " + to_string(target_) + " quantizer" + (layer_.empty() ? "" : " of " + layer_);
 }
 
 torch::Tensor QuantizerImpl::forward(const torch::Tensor& x) {
@@ -85,6 +85,10 @@ WeightGrid QuantizerImpl::weight_grid(const torch::Tensor& weight) {
       codes.min().item<double>() >= 0.0 && codes.max().item<double>() <= static_cast<double>(values.levels - 1),
       describe(), ": weight codes leave [0, ", values.levels - 1, "]");
   return {values, codes.to(torch::kUInt8)};
+}
+
+std::string QuantizerImpl::hessian_delta_obstacle() const {
+  return has_delta() ? "" : "it has no gradient scale delta";
 }
 
 void QuantizerImpl::set_capture(bool on) {
