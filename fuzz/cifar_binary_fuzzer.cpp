@@ -22,13 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const auto set = cifar100 ? ewgs::data::load_cifar100_binary(dir, "test")
                               : ewgs::data::load_cifar10_binary(dir, "test");
-    ewgs::data::Sample sample;
-    for (int64_t i = 0; i < set->size(); ++i) {
-      set->read(i, sample);
-      if (sample.label < 0 || sample.label >= set->num_classes()) {
-        __builtin_trap();
-      }
-    }
+    ewgs::fuzz::read_every_sample(*set);
   } catch (const c10::Error&) {
   }
   return 0;

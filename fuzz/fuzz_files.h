@@ -1,5 +1,6 @@
 // Shared by the fuzz targets that read files: a scratch folder per process (in
-// /dev/shm when there is one) and helpers to fill it from the fuzzer's input.
+// /dev/shm when there is one), helpers to fill it from the fuzzer's input, and a
+// check of every sample the data set then yields.
 #pragma once
 
 #include <unistd.h>
@@ -9,7 +10,20 @@
 #include <fstream>
 #include <string>
 
+#include "ewgs/data/dataset.h"
+
 namespace ewgs::fuzz {
+
+/// Reads every sample of `set`; a label outside [0, num_classes) is a bug.
+inline void read_every_sample(const data::Dataset& set) {
+  data::Sample sample;
+  for (int64_t i = 0; i < set.size(); ++i) {
+    set.read(i, sample);
+    if (sample.label < 0 || sample.label >= set.num_classes()) {
+      __builtin_trap();
+    }
+  }
+}
 
 /// An empty scratch folder, the same one on every call within a process.
 inline std::string scratch_folder() {

@@ -75,14 +75,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.threads = 1;
   options.cache = (data[0] & 1) != 0 ? ewgs::data::FolderCache::kAuto : ewgs::data::FolderCache::kNever;
   try {
-    const auto set = ewgs::data::open_image_folder(root, "train", options);
-    ewgs::data::Sample sample;
-    for (int64_t i = 0; i < set->size(); ++i) {
-      set->read(i, sample);
-      if (sample.label < 0 || sample.label >= set->num_classes()) {
-        __builtin_trap();
-      }
-    }
+    ewgs::fuzz::read_every_sample(*ewgs::data::open_image_folder(root, "train", options));
   } catch (const c10::Error&) {
   }
   return 0;

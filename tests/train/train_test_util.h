@@ -10,10 +10,22 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ewgs/models/registry.h"
+#include "ewgs/train/checkpoint.h"
+#include "ewgs/train/optimizers.h"
 #include "ewgs/train/train_config.h"
+#include "ewgs/train/trainer.h"
 #include "support/image_files.h"
 
 namespace ewgs::test {
+
+/// JSON-lines progress into `out`, away from the test's output.
+inline train::TrainerOptions quiet(std::ostream& out) {
+  train::TrainerOptions o;
+  o.json = true;
+  o.out = &out;
+  return o;
+}
 
 /// small_cnn on 6 batches of 32 Fashion-MNIST images per epoch, evaluated
 /// only after the last epoch, 2 threads, no augmentation randomness needed.
@@ -58,6 +70,24 @@ inline std::string tiny_data(const std::string& name) {
   write_tiny_image_folder(root, {{"train", {"cat", "dog", "frog"}}}, 8, /*seed=*/1);
   write_tiny_image_folder(root, {{"test", {"cat", "dog", "frog"}}}, 4, /*seed=*/2);
   return root;
+}
+
+/// Rewrites the small_cnn checkpoint at `path` (trained with `config` on tiny
+/// data: 3 classes, 3 channels) with bn3's running mean at -1e38. Finite and
+/// unused in training mode, it sends every evaluation output to infinity.
+inline void make_evaluation_overflow(const std::string& path, const train::TrainConfig& config) {
+  models::ModelOptions options;
+  options.num_classes = 3;
+  options.in_channels = 3;
+  auto model = models::make_model("small_cnn", options);
+  auto optimizers = train::make_optimizers(config, *model);
+  const train::CheckpointParts parts{*model, optimizers.model.get(), optimizers.quant.get()};
+  const auto header = train::load_checkpoint(path, parts);
+  {
+    torch::NoGradGuard no_grad;
+    model->named_buffers()["bn3.running_mean"].fill_(-1e38); // ReLU passes the huge outputs on
+  }
+  train::save_checkpoint(path, header, parts);
 }
 
 /// The epoch records of metrics.jsonl (delta updates left out).

@@ -6,9 +6,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "ewgs/models/registry.h"
 #include "ewgs/train/checkpoint.h"
-#include "ewgs/train/optimizers.h"
+#include "ewgs/train/model_from_file.h"
 #include "ewgs/train/stop_signal.h"
 #include "ewgs/train/trainer.h"
 #include "support/support.h"
@@ -19,13 +18,6 @@ namespace {
 
 using train::Trainer;
 using train::TrainerOptions;
-
-TrainerOptions quiet(std::ostream& out) {
-  TrainerOptions o;
-  o.json = true;
-  o.out = &out;
-  return o;
-}
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -53,30 +45,18 @@ TEST(TrainerSafetyTest, ADivergedEpochNeverOverwritesTheLastGoodCheckpoint) {
 }
 
 TEST(TrainerSafetyTest, ANonFiniteTestLossIsDivergence) {
-  // A BatchNorm running mean of -1e38 is finite and unused in training mode,
-  // but evaluation divides by it: every tensor is finite, the test loss is not.
+  // Every tensor is finite, the test loss is not (make_evaluation_overflow).
   std::ostringstream log;
   const auto data = tiny_data("nan_eval_data");
   const auto dir = fresh_dir("nan_eval");
   ASSERT_EQ(Trainer(tiny_folder_config(data, 1), dir, quiet(log)).run().status, "completed");
-  models::ModelOptions options;
-  options.num_classes = 3;
-  options.in_channels = 3;
-  auto model = models::make_model("small_cnn", options);
-  auto optimizers = train::make_optimizers(tiny_folder_config(data, 1), *model);
-  const train::CheckpointParts parts{*model, optimizers.model.get(), optimizers.quant.get()};
-  const auto header = train::load_checkpoint(dir + "/last.pt", parts);
-  {
-    torch::NoGradGuard no_grad;
-    model->named_buffers()["bn3.running_mean"].fill_(-1e38); // ReLU passes the huge outputs on
-  }
-  train::save_checkpoint(dir + "/last.pt", header, parts);
+  make_evaluation_overflow(dir + "/last.pt", tiny_folder_config(data, 1));
   const std::string last = read_all(dir + "/last.pt");
   const std::string best = read_all(dir + "/best.pt");
   auto resumed = Trainer::resume(dir, {"train.epochs=2"}, quiet(log));
   const auto result = resumed->run();
   EXPECT_EQ(result.status, "failed");
-  EXPECT_NE(result.message.find("training diverged in epoch 2: the test loss is NaN"), std::string::npos) << result.status
+  EXPECT_NE(result.message.find("training diverged in epoch 2: the test loss is NaN"), std::string::npos)
       << result.message;
   EXPECT_TRUE(read_all(dir + "/last.pt") == last) << "last.pt was overwritten";
   EXPECT_TRUE(read_all(dir + "/best.pt") == best) << "best.pt was overwritten";
@@ -143,6 +123,10 @@ TEST(TrainerSafetyTest, ResumeAndEvaluationCheckTheCheckpointsClasses) {
   EWGS_EXPECT_THROWS_WITH(
       Trainer::resume(dir, {"train.epochs=2"}, quiet(log)),
       "the classes of the data set differ from those of checkpoint " + dir + "/last.pt (classes are matched by name)");
+  EWGS_EXPECT_THROWS_WITH(
+      train::load_model_from_file(dir + "/last.pt", {}, ""),
+      "differ from those of checkpoint " + dir + "/last.pt (classes are matched by name): only in checkpoint " + dir +
+          "/last.pt: frog; only in cifar10-jpeg");
 }
 
 } // namespace

@@ -16,13 +16,6 @@ namespace {
 using train::Trainer;
 using train::TrainerOptions;
 
-TrainerOptions quiet(std::ostream& out) {
-  TrainerOptions o;
-  o.json = true;
-  o.out = &out;
-  return o;
-}
-
 TEST(TrainerTest, ResumedRunReproducesTheUninterruptedLossesExactly) {
   std::ostringstream log;
   const auto config = tiny_config(3);

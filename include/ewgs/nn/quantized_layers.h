@@ -20,8 +20,8 @@ struct NamedQuantizedLayer {
 /// Layers of `module` with at least one quantizer on, in registration order.
 std::vector<NamedQuantizedLayer> named_quantized_layers(torch::nn::Module& module);
 
-/// Tells every quantizer in `module` the name of its layer, so its errors
-/// name it ("... quantizer of layer1.0.conv1").
+/// Tells every quantizer in `module` the name of its layer, so errors in its
+/// forward name it ("... quantizer of layer1.0.conv1").
 void name_quantizers(torch::nn::Module& module);
 
 /// Tells every quantizer in `module` that the optimizer stepped.

@@ -45,10 +45,12 @@ class QuantizerImpl : public torch::nn::Module {
   virtual void initialize(const torch::Tensor& x) = 0;
 
   const std::string& method() const { return method_; }
-  /// "ewgs weight quantizer of layer1.0.conv1": how error messages name this
-  /// quantizer (without " of ..." until set_layer names its layer).
+  /// "ewgs weight quantizer": how error messages name this quantizer.
   std::string describe() const;
-  /// Names the layer this quantizer belongs to, for messages.
+  /// describe() and the layer set_layer named, "ewgs weight quantizer of
+  /// layer1.0.conv1": how errors raised inside a model's forward name it.
+  std::string describe_in_layer() const;
+  /// Names the layer this quantizer belongs to, for describe_in_layer().
   void set_layer(std::string layer) { layer_ = std::move(layer); }
   QuantTarget target() const { return target_; }
   int64_t bits() const { return bits_; }

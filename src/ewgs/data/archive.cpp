@@ -113,18 +113,15 @@ void extract_into(const std::string& archive, const fs::path& into) {
     TORCH_CHECK(status >= ARCHIVE_WARN, "archive '", archive, "' is corrupt: ", error_of(in.get()));
     check_member(entry, archive);
     const std::string name = archive_entry_pathname(entry);
+    const auto written = [&](int status) {
+      TORCH_CHECK(
+          status >= ARCHIVE_WARN, "cannot extract '", name, "' of archive '", archive, "': ", error_of(out.get()));
+    };
     archive_entry_set_pathname(entry, (into / name).c_str());
     if (const char* link = archive_entry_hardlink(entry)) {
       archive_entry_set_hardlink(entry, (into / link).c_str());
     }
-    TORCH_CHECK(
-        archive_write_header(out.get(), entry) >= ARCHIVE_WARN,
-        "cannot extract '",
-        name,
-        "' of archive '",
-        archive,
-        "': ",
-        error_of(out.get()));
+    written(archive_write_header(out.get(), entry));
     const void* block = nullptr;
     size_t size = 0;
     la_int64_t offset = 0;
@@ -134,23 +131,9 @@ void extract_into(const std::string& archive, const fs::path& into) {
         break;
       }
       TORCH_CHECK(read >= ARCHIVE_WARN, "archive '", archive, "': member '", name, "' is corrupt: ", error_of(in.get()));
-      TORCH_CHECK(
-          archive_write_data_block(out.get(), block, size, offset) >= ARCHIVE_WARN,
-          "cannot extract '",
-          name,
-          "' of archive '",
-          archive,
-          "': ",
-          error_of(out.get()));
+      written(archive_write_data_block(out.get(), block, size, offset));
     }
-    TORCH_CHECK(
-        archive_write_finish_entry(out.get()) >= ARCHIVE_WARN,
-        "cannot extract '",
-        name,
-        "' of archive '",
-        archive,
-        "': ",
-        error_of(out.get()));
+    written(archive_write_finish_entry(out.get()));
   }
 }
 

@@ -33,14 +33,18 @@ QuantizerImpl::QuantizerImpl(std::string method, QuantTarget target, int64_t bit
 }
 
 std::string QuantizerImpl::describe() const {
-  return method_ + " " + to_string(target_) + " quantizer" + (layer_.empty() ? "" : " of " + layer_);
+  return method_ + " " + to_string(target_) + " quantizer";
+}
+
+std::string QuantizerImpl::describe_in_layer() const {
+  return layer_.empty() ? describe() : describe() + " of " + layer_;
 }
 
 torch::Tensor QuantizerImpl::forward(const torch::Tensor& x) {
-  TORCH_CHECK(x.defined(), describe(), ": input is undefined");
+  TORCH_CHECK(x.defined(), describe_in_layer(), ": input is undefined");
   TORCH_CHECK(
       x.is_floating_point(),
-      describe(),
+      describe_in_layer(),
       ": expected a floating-point input, got ",
       x.scalar_type());
   return quantize(x);

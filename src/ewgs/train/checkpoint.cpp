@@ -219,7 +219,9 @@ void CheckpointFile::restore(const CheckpointParts& parts) {
   });
   const std::pair<const char*, torch::optim::Optimizer*> optimizers[] = {
       {"model_optimizer", parts.model_optimizer}, {"quant_optimizer", parts.quant_optimizer}};
-  for (const auto& [key, optimizer] : optimizers) {
+  for (const auto& entry : optimizers) {
+    const char* key = entry.first;
+    torch::optim::Optimizer* optimizer = entry.second;
     if (optimizer == nullptr) {
       continue;
     }

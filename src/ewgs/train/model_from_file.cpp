@@ -71,7 +71,7 @@ ModelFromFile load_model_from_file(
   }
   out.config.validate();
   const auto test_set = data::open_dataset(out.config.data_dataset, out.config.data_root, out.config.data_test_split);
-  if (checkpoint) {
+  if (checkpoint && !header.class_names.empty()) {
     data::check_same_classes(header.class_names, "checkpoint " + path, test_set->class_names(), test_set->name());
   }
   out.num_classes = test_set->num_classes();

@@ -134,7 +134,16 @@ struct Trainer::Impl {
 
   /// Start-up ends: the run directory can hold its checkpoints, and stays.
   void finish_startup() {
-    startup_stage("checking the run directory", [&] { dir.check_room(checkpoint().size()); });
+    startup_stage("checking the run directory", [&] {
+      uint64_t bytes = checkpoint().size();
+      if (state.global_step == 0) {
+        // The optimizers' moments (up to two per parameter, Adam) appear at the first step.
+        for (const auto& p : model->parameters()) {
+          bytes += 2 * static_cast<uint64_t>(p.numel() * p.element_size());
+        }
+      }
+      dir.check_room(bytes);
+    });
     dir.keep();
   }
 
@@ -468,7 +477,10 @@ std::unique_ptr<Trainer> Trainer::resume(
     impl->progress.message("recover", recovered);
   }
   impl->build();
-  data::check_same_classes(header.class_names, "checkpoint " + impl->dir.path("last.pt"), impl->data->class_names(), "the data set");
+  if (!header.class_names.empty()) {
+    data::check_same_classes(
+        header.class_names, "checkpoint " + impl->dir.path("last.pt"), impl->data->class_names(), "the data set");
+  }
   impl->startup_stage("loading the checkpoint", [&] { last.restore(impl->parts()); });
   impl->state = header.progress;
   impl->committed = header.progress;
