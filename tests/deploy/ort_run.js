@@ -5,10 +5,12 @@
 //   node ort_run.js run <model.onnx> <input.f32> <N,C,H,W> <out-dir> [--optimization=disabled,all] [--threads=1]
 //     writes every graph output to <out-dir>/<level>/<output name>.bin (raw, little-endian)
 //     and prints {"outputs": {"<level>": [{"name", "type", "dims"}, ...]}}
-//   node ort_run.js bench <model.onnx> <C,H,W> [--batches=1,64] [--threads=1,2] [--seconds=3]
+//   node ort_run.js bench <model.onnx> [--batches=1,64] [--threads=1,2] [--runs=N] [--warmup=3]
 //       [--optimization=all]
-//     prints {"onnxruntime": version, "runs": [{"batch", "threads", "optimization", "runs",
-//     "latency_ms": {"mean", "p50", "p90", "p99", "min"}, "images_per_s"}, ...]}
+//     times runs of images of the model's input shape as `ewgs bench infer` does (N = 0: 200
+//     at batch 1, else 20)
+//     and prints {"onnxruntime": version, "results": [{"contender", "batch", "threads",
+//     "runs", "p50_ms", "p90_ms", "p99_ms", "min_ms", "images_per_s"}, ...]}
 'use strict';
 
 const fs = require('fs');
@@ -100,47 +102,50 @@ async function run(ort, args, options) {
   process.stdout.write(JSON.stringify({outputs: result}) + '\n');
 }
 
+/// As `ewgs bench infer`: the value at rank round(p (n - 1)) of the sorted times, and the median.
 function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+  return sorted[Math.min(sorted.length - 1, Math.round(p * (sorted.length - 1)))];
+}
+
+function median(sorted) {
+  const n = sorted.length;
+  return n % 2 === 1 ? sorted[(n - 1) / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
 }
 
 async function bench(ort, args, options) {
-  if (args.length !== 2) {
-    fail('usage: bench <model.onnx> <C,H,W> [--batches=1,64] [--threads=1,2] [--seconds=3] [--optimization=all]');
+  if (args.length !== 1) {
+    fail('usage: bench <model.onnx> [--batches=1,64] [--threads=1,2] [--runs=N] [--warmup=3] [--optimization=all]');
   }
-  const [model, shapeText] = args;
-  const image = intList(shapeText, 'the image shape');
-  const seconds = Number(options.seconds || '3');
-  const runs = [];
+  const [model] = args;
+  const warmup = Number(options.warmup || '3');
+  const results = [];
   for (const level of levels(options.optimization || 'all')) {
     for (const threads of intList(options.threads || '1,2', '--threads')) {
       const session = await ort.InferenceSession.create(model, sessionOptions(level, threads));
+      const image = session.inputMetadata[0].shape.slice(1); // (batch, C, H, W)
       for (const batch of intList(options.batches || '1,64', '--batches')) {
+        const runs = Number(options.runs || '0') || (batch === 1 ? 200 : 20);
         const dims = [batch, ...image];
         const data = Float32Array.from({length: dims.reduce((a, b) => a * b, 1)}, (_, i) => Math.sin(i));
         const feeds = {[session.inputNames[0]]: new ort.Tensor('float32', data, dims)};
-        for (let w = 0; w < 5; ++w) {
+        const ms = [];
+        for (let i = 0; i < warmup + runs; ++i) {
+          const start = process.hrtime.bigint();
           await session.run(feeds);
+          if (i >= warmup) {
+            ms.push(Number(process.hrtime.bigint() - start) / 1e6);
+          }
         }
-        const times = [];
-        const start = process.hrtime.bigint();
-        while (times.length < 10 || Number(process.hrtime.bigint() - start) < seconds * 1e9) {
-          const t0 = process.hrtime.bigint();
-          await session.run(feeds);
-          times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-        }
-        const sorted = [...times].sort((a, b) => a - b);
-        const mean = times.reduce((a, b) => a + b, 0) / times.length;
-        runs.push({
-          batch, threads, optimization: level, runs: times.length,
-          latency_ms: {mean, p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9),
-                       p99: percentile(sorted, 0.99), min: sorted[0]},
-          images_per_s: (batch * 1000) / mean,
+        ms.sort((a, b) => a - b);
+        const p50 = median(ms);
+        results.push({
+          contender: `onnxruntime_${level}`, batch, threads, runs, p50_ms: p50, p90_ms: percentile(ms, 0.9),
+          p99_ms: percentile(ms, 0.99), min_ms: ms[0], images_per_s: (batch / p50) * 1000,
         });
       }
     }
   }
-  process.stdout.write(JSON.stringify({onnxruntime: ort.env.versions.node || ort.env.versions.common, runs}) + '\n');
+  process.stdout.write(JSON.stringify({onnxruntime: ort.env.versions.node || ort.env.versions.common, results}) + '\n');
 }
 
 async function main() {

@@ -14,6 +14,7 @@
 #include "bench_util.h"
 #include "commands.h"
 #include "ewgs/core/threads.h"
+#include "ewgs/deploy/onnx_export.h"
 #include "ewgs/deploy/packed_export.h"
 #include "ewgs/infer/engine.h"
 #include "ewgs/models/registry.h"
@@ -33,6 +34,7 @@ struct InferBenchArgs {
   int64_t warmup = 3;
   bool profile = false;
   bool json = false;
+  std::string onnx;
 };
 
 /// One contender: a function that classifies `batch` images.
@@ -126,6 +128,12 @@ void run_infer_bench(const InferBenchArgs& args) {
   auto fp = models::make_model(args.model, {10, shape[0], models::QuantSpec::full_precision()});
   fp->eval();
   auto quantized = quantized_model(args, shape);
+  if (!args.onnx.empty()) {
+    deploy::OnnxExportOptions onnx;
+    onnx.input_shape = shape;
+    onnx.description = fmt::format("{} W{}A{} {} (speed benchmark)", args.model, args.wbits, args.abits, args.method);
+    deploy::export_onnx(*quantized, onnx, args.onnx);
+  }
   deploy::PackedExportOptions options;
   options.input_shape = shape;
   auto bytes = deploy::export_packed_bytes(*quantized, options);
@@ -243,6 +251,8 @@ void add_bench_infer_command(CLI::App& bench) {
   cmd->add_option("--warmup", args->warmup, "Untimed runs first")->capture_default_str();
   cmd->add_flag("--profile", args->profile, "Time each engine operation instead (first batch, thread count, path)");
   cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->add_option("--onnx", args->onnx,
+                  "Also write the benchmarked model as ONNX to this file (scripts/bench-onnx.sh times it in ONNX Runtime)");
   cmd->callback([args] { run_infer_bench(*args); });
 }
 
