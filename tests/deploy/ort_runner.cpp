@@ -3,9 +3,9 @@
 #include "ort_runner.h"
 
 #include <c10/util/Exception.h>
-#include <nlohmann/json.hpp>
 #include <onnx/onnx_pb.h>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -14,7 +14,7 @@
 #include <fstream>
 #include <iterator>
 
-#include <stdlib.h> // mkdtemp
+#include <stdlib.h>  // mkdtemp
 
 #include "ewgs/deploy/onnx_export.h"
 
@@ -58,19 +58,30 @@ void write_file(const fs::path& path, const void* data, size_t size) {
   TORCH_CHECK(out.good(), "cannot write ", path.string());
 }
 
-torch::Tensor read_tensor(const fs::path& path, const std::string& type, const std::vector<int64_t>& dims) {
+torch::Tensor read_tensor(
+    const fs::path& path, const std::string& type, const std::vector<int64_t>& dims) {
   std::ifstream in(path, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  TORCH_CHECK(type == "float32" || type == "uint8", "ONNX Runtime output ", path.string(), " has type ", type);
+  TORCH_CHECK(
+      type == "float32" || type == "uint8",
+      "ONNX Runtime output ",
+      path.string(),
+      " has type ",
+      type);
   const auto dtype = type == "float32" ? torch::kFloat : torch::kByte;
   auto t = torch::empty(dims, dtype);
-  TORCH_CHECK(static_cast<size_t>(t.nbytes()) == bytes.size(), path.string(), " holds ", bytes.size(),
-              " bytes, its shape needs ", t.nbytes());
+  TORCH_CHECK(
+      static_cast<size_t>(t.nbytes()) == bytes.size(),
+      path.string(),
+      " holds ",
+      bytes.size(),
+      " bytes, its shape needs ",
+      t.nbytes());
   std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
   return t;
 }
 
-} // namespace
+}  // namespace
 
 std::string ort_unavailable_reason() {
   if (std::system("node --version > /dev/null 2>&1") != 0) {
@@ -79,12 +90,16 @@ std::string ort_unavailable_reason() {
   const auto package = fs::path(node_modules()) / "onnxruntime-node" / "package.json";
   if (!fs::exists(package)) {
     return "onnxruntime-node is not installed (no " + package.string() +
-           "): run scripts/install-ort.sh <build dir>, or point EWGS_ORT_NODE_MODULES at its node_modules";
+           "): run scripts/install-ort.sh <build dir>, or point EWGS_ORT_NODE_MODULES at its "
+           "node_modules";
   }
   return "";
 }
 
-OrtOutputs run_ort(const std::string& model_bytes, const torch::Tensor& images, const std::vector<std::string>& levels) {
+OrtOutputs run_ort(
+    const std::string& model_bytes,
+    const torch::Tensor& images,
+    const std::vector<std::string>& levels) {
   TORCH_CHECK(images.dim() == 4, "run_ort: images must be (N, C, H, W)");
   TemporaryFolder dir;
   const auto model = dir.path() / "model.onnx";
@@ -100,9 +115,10 @@ OrtOutputs run_ort(const std::string& model_bytes, const torch::Tensor& images, 
   for (const auto& l : levels) {
     level_list += (level_list.empty() ? "" : ",") + l;
   }
-  const std::string command = "NODE_PATH=" + quoted(node_modules()) + " node " + quoted(EWGS_ORT_RUNNER) + " run " +
-      quoted(model.string()) + " " + quoted(input.string()) + " " + shape + " " + quoted(out.string()) +
-      " --optimization=" + level_list + " --threads=1";
+  const std::string command = "NODE_PATH=" + quoted(node_modules()) + " node " +
+                              quoted(EWGS_ORT_RUNNER) + " run " + quoted(model.string()) + " " +
+                              quoted(input.string()) + " " + shape + " " + quoted(out.string()) +
+                              " --optimization=" + level_list + " --threads=1";
   std::FILE* pipe = ::popen(command.c_str(), "r");
   TORCH_CHECK(pipe != nullptr, "cannot start ", command);
   std::string stdout_text;
@@ -111,23 +127,32 @@ OrtOutputs run_ort(const std::string& model_bytes, const torch::Tensor& images, 
     stdout_text.append(buffer, n);
   }
   const int status = ::pclose(pipe);
-  TORCH_CHECK(status == 0, "ONNX Runtime failed (status ", status, ") running: ", command,
-              "\n(its error is printed above)");
+  TORCH_CHECK(
+      status == 0,
+      "ONNX Runtime failed (status ",
+      status,
+      ") running: ",
+      command,
+      "\n(its error is printed above)");
   const auto report = nlohmann::json::parse(stdout_text);
   OrtOutputs outputs;
   for (const auto& [level, list] : report.at("outputs").items()) {
     for (const auto& o : list) {
       const auto name = o.at("name").get<std::string>();
-      outputs[level][name] = read_tensor(out / level / (name + ".bin"), o.at("type").get<std::string>(),
-                                         o.at("dims").get<std::vector<int64_t>>());
+      outputs[level][name] = read_tensor(
+          out / level / (name + ".bin"),
+          o.at("type").get<std::string>(),
+          o.at("dims").get<std::vector<int64_t>>());
     }
   }
   return outputs;
 }
 
-std::string with_input_code_outputs(const std::string& model_bytes, const std::vector<std::string>& layers) {
+std::string with_input_code_outputs(
+    const std::string& model_bytes, const std::vector<std::string>& layers) {
   onnx::ModelProto model;
-  TORCH_CHECK(model.ParseFromString(model_bytes), "with_input_code_outputs: not a serialized ONNX model");
+  TORCH_CHECK(
+      model.ParseFromString(model_bytes), "with_input_code_outputs: not a serialized ONNX model");
   for (const auto& layer : layers) {
     auto* output = model.mutable_graph()->add_output();
     output->set_name(deploy::onnx_input_codes_name(layer));
@@ -136,4 +161,4 @@ std::string with_input_code_outputs(const std::string& model_bytes, const std::v
   return model.SerializeAsString();
 }
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

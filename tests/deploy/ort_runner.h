@@ -20,9 +20,13 @@ using OrtOutputs = std::map<std::string, std::map<std::string, torch::Tensor>>;
 
 /// Runs the serialized model `model_bytes` on `images` (N, C, H, W) once per
 /// optimization level, with one intra-op thread.
-OrtOutputs run_ort(const std::string& model_bytes, const torch::Tensor& images, const std::vector<std::string>& levels);
+OrtOutputs run_ort(
+    const std::string& model_bytes,
+    const torch::Tensor& images,
+    const std::vector<std::string>& levels);
 
 /// `model_bytes` with the uint8 input codes of `layers` added as graph outputs.
-std::string with_input_code_outputs(const std::string& model_bytes, const std::vector<std::string>& layers);
+std::string with_input_code_outputs(
+    const std::string& model_bytes, const std::vector<std::string>& layers);
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

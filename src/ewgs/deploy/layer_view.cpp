@@ -47,12 +47,17 @@ BatchNormView batch_norm_view(const models::LayerNode& node) {
     v.eps = bn->options.eps();
   } else {
     auto* bn1 = node.module->as<torch::nn::BatchNorm1d>();
-    TORCH_INTERNAL_ASSERT(bn1, "export: layer ", node.name, " is neither a BatchNorm1d nor a BatchNorm2d");
-    v.mean = bn1->running_mean, v.var = bn1->running_var, v.weight = bn1->weight, v.bias = bn1->bias;
+    TORCH_INTERNAL_ASSERT(
+        bn1, "export: layer ", node.name, " is neither a BatchNorm1d nor a BatchNorm2d");
+    v.mean = bn1->running_mean, v.var = bn1->running_var, v.weight = bn1->weight,
+    v.bias = bn1->bias;
     v.eps = bn1->options.eps();
   }
-  TORCH_CHECK(v.mean.defined() && v.var.defined(), "export: ", node.name,
-              " has no running statistics (track_running_stats=false); eval mode needs them");
+  TORCH_CHECK(
+      v.mean.defined() && v.var.defined(),
+      "export: ",
+      node.name,
+      " has no running statistics (track_running_stats=false); eval mode needs them");
   if (!v.weight.defined()) {
     v.weight = torch::ones_like(v.mean);
   }
@@ -62,4 +67,4 @@ BatchNormView batch_norm_view(const models::LayerNode& node) {
   return v;
 }
 
-} // namespace ewgs::deploy
+}  // namespace ewgs::deploy

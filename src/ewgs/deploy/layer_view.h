@@ -15,8 +15,8 @@ namespace ewgs::deploy {
 struct LayerView {
   nn::QuantizedLayer* quantized = nullptr;
   bool linear = false;
-  torch::Tensor weight; ///< [out, in/groups, kh, kw]
-  torch::Tensor bias;   ///< [out] or undefined
+  torch::Tensor weight;  ///< [out, in/groups, kh, kw]
+  torch::Tensor bias;    ///< [out] or undefined
   int64_t in_channels = 0, out_channels = 0, groups = 1;
   int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
   int64_t dilation_h = 1, dilation_w = 1;
@@ -28,7 +28,7 @@ LayerView view_of(const models::LayerNode& node);
 /// A BatchNorm1d/2d in eval mode: y = (x - mean) / sqrt(var + eps) * weight + bias.
 /// weight and bias are ones and zeros when the layer has no affine parameters.
 struct BatchNormView {
-  torch::Tensor mean, var, weight, bias; ///< [channels], float32
+  torch::Tensor mean, var, weight, bias;  ///< [channels], float32
   double eps = 0.0;
 };
 
@@ -36,4 +36,4 @@ struct BatchNormView {
 /// statistics (eval mode needs them).
 BatchNormView batch_norm_view(const models::LayerNode& node);
 
-} // namespace ewgs::deploy
+}  // namespace ewgs::deploy

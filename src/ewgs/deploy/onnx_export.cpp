@@ -49,10 +49,14 @@ std::pair<int64_t, int64_t> uniform_windows(int64_t in, int64_t out) {
 
 class OnnxExporter {
  public:
-  OnnxExporter(models::ClassifierImpl& model, const OnnxExportOptions& options, onnx::GraphProto& graph)
+  OnnxExporter(
+      models::ClassifierImpl& model, const OnnxExportOptions& options, onnx::GraphProto& graph)
       : nodes_(model.layer_graph().nodes()), output_(model.layer_graph().output()), g_(graph) {
-    TORCH_CHECK(options.input_shape.size() == 3, "onnx export: the input shape must be {channels, height, width}, got ",
-                options.input_shape.size(), " values");
+    TORCH_CHECK(
+        options.input_shape.size() == 3,
+        "onnx export: the input shape must be {channels, height, width}, got ",
+        options.input_shape.size(),
+        " values");
     record_shapes(model, options.input_shape);
     while (nodes_[static_cast<size_t>(output_)].op == LayerOp::kDropout) {
       output_ = nodes_[static_cast<size_t>(output_)].inputs[0];
@@ -73,8 +77,12 @@ class OnnxExporter {
     torch::NoGradGuard no_grad;
     model.eval();
     shapes_.resize(nodes_.size());
-    models::run_layer_graph(model.layer_graph(), torch::zeros({1, s[0], s[1], s[2]}),
-                            [&](int node, const torch::Tensor& v) { shapes_[static_cast<size_t>(node)] = v.sizes().vec(); });
+    models::run_layer_graph(
+        model.layer_graph(),
+        torch::zeros({1, s[0], s[1], s[2]}),
+        [&](int node, const torch::Tensor& v) {
+          shapes_[static_cast<size_t>(node)] = v.sizes().vec();
+        });
     g_.input("images", {-1, s[0], s[1], s[2]});
   }
 
@@ -85,7 +93,8 @@ class OnnxExporter {
     if (i == output_) {
       return "logits";
     }
-    return node.name.empty() ? std::string(models::to_string(node.op)) + "_" + std::to_string(i) : node.name;
+    return node.name.empty() ? std::string(models::to_string(node.op)) + "_" + std::to_string(i)
+                             : node.name;
   }
 
   const std::string& input_of(int i, size_t k = 0) const {
@@ -104,25 +113,41 @@ class OnnxExporter {
       case LayerOp::kBatchNorm: {
         const auto bn = batch_norm_view(node);
         const auto p = node.name;
-        return g_.node("BatchNormalization",
-                       {input_of(i), g_.constant(p + ".weight", bn.weight.to(torch::kFloat)),
-                        g_.constant(p + ".bias", bn.bias.to(torch::kFloat)),
-                        g_.constant(p + ".running_mean", bn.mean.to(torch::kFloat)),
-                        g_.constant(p + ".running_var", bn.var.to(torch::kFloat))},
-                       out, {float_attribute("epsilon", static_cast<float>(bn.eps))});
+        return g_.node(
+            "BatchNormalization",
+            {input_of(i),
+             g_.constant(p + ".weight", bn.weight.to(torch::kFloat)),
+             g_.constant(p + ".bias", bn.bias.to(torch::kFloat)),
+             g_.constant(p + ".running_mean", bn.mean.to(torch::kFloat)),
+             g_.constant(p + ".running_var", bn.var.to(torch::kFloat))},
+            out,
+            {float_attribute("epsilon", static_cast<float>(bn.eps))});
       }
       case LayerOp::kRelu:
         return g_.node("Relu", {input_of(i)}, out);
       case LayerOp::kRelu6:
-        return g_.node("Clip", {input_of(i), g_.shared_scalar("const.zero", 0.0f), g_.shared_scalar("const.six", 6.0f)}, out);
+        return g_.node(
+            "Clip",
+            {input_of(i),
+             g_.shared_scalar("const.zero", 0.0f),
+             g_.shared_scalar("const.six", 6.0f)},
+            out);
       case LayerOp::kHardTanh:
-        return g_.node("Clip", {input_of(i), g_.shared_scalar("const.minus_one", -1.0f), g_.shared_scalar("const.one", 1.0f)},
-                       out);
+        return g_.node(
+            "Clip",
+            {input_of(i),
+             g_.shared_scalar("const.minus_one", -1.0f),
+             g_.shared_scalar("const.one", 1.0f)},
+            out);
       case LayerOp::kMaxPool: {
         const int64_t k = node.ints[0], s = node.ints[1], p = node.ints[2];
-        return g_.node("MaxPool", {input_of(i)}, out,
-                       {ints_attribute("kernel_shape", {k, k}), ints_attribute("strides", {s, s}),
-                        ints_attribute("pads", {p, p, p, p})});
+        return g_.node(
+            "MaxPool",
+            {input_of(i)},
+            out,
+            {ints_attribute("kernel_shape", {k, k}),
+             ints_attribute("strides", {s, s}),
+             ints_attribute("pads", {p, p, p, p})});
       }
       case LayerOp::kAdaptiveMaxPool:
         return naming_layer(i, [&] { return visit_adaptive_max_pool(i); });
@@ -133,7 +158,7 @@ class OnnxExporter {
       case LayerOp::kFlatten:
         return g_.node("Flatten", {input_of(i)}, out, {int_attribute("axis", 1)});
       case LayerOp::kDropout:
-        return input_of(i); // the identity at inference
+        return input_of(i);  // the identity at inference
       case LayerOp::kAdd:
         return g_.node("Add", {input_of(i, 0), input_of(i, 1)}, out);
       case LayerOp::kZeroPadShortcut:
@@ -163,25 +188,33 @@ class OnnxExporter {
     if (q->act_quant) {
       x = emit_activation_quantizer(g_, node.name, x, q->act_quant->activation_grid());
     }
-    const auto shape = v.linear ? std::vector<int64_t>{v.out_channels, v.in_channels} : v.weight.sizes().vec();
+    const auto shape =
+        v.linear ? std::vector<int64_t>{v.out_channels, v.in_channels} : v.weight.sizes().vec();
     std::string w;
     if (q->weight_quant) {
-      w = emit_weight_dequantizer(g_, node.name, q->weight_quant->weight_grid(v.weight), shape, alpha);
+      w = emit_weight_dequantizer(
+          g_, node.name, q->weight_quant->weight_grid(v.weight), shape, alpha);
     } else {
-      w = g_.constant(node.name + ".weight", (alpha * v.weight.detach()).to(torch::kFloat).reshape(shape));
+      w = g_.constant(
+          node.name + ".weight", (alpha * v.weight.detach()).to(torch::kFloat).reshape(shape));
     }
     std::vector<std::string> inputs{x, w};
     if (v.bias.defined()) {
-      inputs.push_back(g_.constant(node.name + ".bias", (alpha * v.bias.detach()).to(torch::kFloat)));
+      inputs.push_back(
+          g_.constant(node.name + ".bias", (alpha * v.bias.detach()).to(torch::kFloat)));
     }
     if (v.linear) {
       return g_.node("Gemm", inputs, name_of(i), {int_attribute("transB", 1)});
     }
-    return g_.node("Conv", inputs, name_of(i),
-                   {ints_attribute("kernel_shape", {v.kernel_h, v.kernel_w}),
-                    ints_attribute("strides", {v.stride_h, v.stride_w}),
-                    ints_attribute("pads", {v.pad_h, v.pad_w, v.pad_h, v.pad_w}),
-                    ints_attribute("dilations", {v.dilation_h, v.dilation_w}), int_attribute("group", v.groups)});
+    return g_.node(
+        "Conv",
+        inputs,
+        name_of(i),
+        {ints_attribute("kernel_shape", {v.kernel_h, v.kernel_w}),
+         ints_attribute("strides", {v.stride_h, v.stride_w}),
+         ints_attribute("pads", {v.pad_h, v.pad_w, v.pad_h, v.pad_w}),
+         ints_attribute("dilations", {v.dilation_h, v.dilation_w}),
+         int_attribute("group", v.groups)});
   }
 
   /// PyTorch's adaptive windows as one MaxPool; unequal windows have no ONNX form.
@@ -191,10 +224,23 @@ class OnnxExporter {
     const int64_t size = node.ints[0];
     const auto [kernel_h, stride_h] = uniform_windows(in[2], size);
     const auto [kernel_w, stride_w] = uniform_windows(in[3], size);
-    TORCH_CHECK(kernel_h > 0 && kernel_w > 0, "adaptive_max_pool from ", in[2], "x", in[3], " to ", size, "x", size,
-                " has windows of unequal length or spacing, which no ONNX MaxPool computes");
-    return g_.node("MaxPool", {input_of(i)}, name_of(i),
-                   {ints_attribute("kernel_shape", {kernel_h, kernel_w}), ints_attribute("strides", {stride_h, stride_w})});
+    TORCH_CHECK(
+        kernel_h > 0 && kernel_w > 0,
+        "adaptive_max_pool from ",
+        in[2],
+        "x",
+        in[3],
+        " to ",
+        size,
+        "x",
+        size,
+        " has windows of unequal length or spacing, which no ONNX MaxPool computes");
+    return g_.node(
+        "MaxPool",
+        {input_of(i)},
+        name_of(i),
+        {ints_attribute("kernel_shape", {kernel_h, kernel_w}),
+         ints_attribute("strides", {stride_h, stride_w})});
   }
 
   /// x[:, :, ::2, ::2] with `pad` zero channels on each side.
@@ -204,11 +250,14 @@ class OnnxExporter {
     const int64_t end = std::numeric_limits<int64_t>::max();
     const auto strided = g_.node(
         "Slice",
-        {input_of(i), g_.constant(out + "_starts", torch::tensor({int64_t{0}, int64_t{0}})),
-         g_.constant(out + "_ends", torch::tensor({end, end})), g_.constant(out + "_axes", torch::tensor({int64_t{2}, int64_t{3}})),
+        {input_of(i),
+         g_.constant(out + "_starts", torch::tensor({int64_t{0}, int64_t{0}})),
+         g_.constant(out + "_ends", torch::tensor({end, end})),
+         g_.constant(out + "_axes", torch::tensor({int64_t{2}, int64_t{3}})),
          g_.constant(out + "_steps", torch::tensor({int64_t{2}, int64_t{2}}))},
         out + "_strided");
-    const auto pads = torch::tensor({int64_t{0}, pad, int64_t{0}, int64_t{0}, int64_t{0}, pad, int64_t{0}, int64_t{0}});
+    const auto pads = torch::tensor(
+        {int64_t{0}, pad, int64_t{0}, int64_t{0}, int64_t{0}, pad, int64_t{0}, int64_t{0}});
     return g_.node("Pad", {strided, g_.constant(out + "_pads", pads)}, out);
   }
 
@@ -225,23 +274,32 @@ void check(const onnx::ModelProto& model) {
   try {
     onnx::checker::check_model(model);
     onnx::ModelProto inferred = model;
-    onnx::shape_inference::InferShapes(inferred, onnx::OpSchemaRegistry::Instance(),
-                                       onnx::ShapeInferenceOptions(/*check_type=*/true, /*strict_mode=*/1));
+    onnx::shape_inference::InferShapes(
+        inferred,
+        onnx::OpSchemaRegistry::Instance(),
+        onnx::ShapeInferenceOptions(/*check_type=*/true, /*strict_mode=*/1));
   } catch (const std::exception& e) {
     TORCH_CHECK(false, "onnx export: the ONNX checker rejects the exported graph: ", e.what());
   }
 }
 
-} // namespace
+}  // namespace
 
 std::string onnx_input_codes_name(const std::string& layer) {
   return layer + ".input_codes";
 }
 
 std::string export_onnx_bytes(models::ClassifierImpl& model, const OnnxExportOptions& options) {
-  const int64_t newest = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map().at("").second;
-  TORCH_CHECK(options.opset >= kMinOpset && options.opset <= newest, "onnx export: opset must be in [", kMinOpset, ", ",
-              newest, "] (the newest this build's ONNX library checks), got ", options.opset);
+  const int64_t newest =
+      onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map().at("").second;
+  TORCH_CHECK(
+      options.opset >= kMinOpset && options.opset <= newest,
+      "onnx export: opset must be in [",
+      kMinOpset,
+      ", ",
+      newest,
+      "] (the newest this build's ONNX library checks), got ",
+      options.opset);
   onnx::ModelProto proto;
   proto.set_ir_version(kIrVersion);
   proto.set_producer_name("ewgs");
@@ -257,11 +315,12 @@ std::string export_onnx_bytes(models::ClassifierImpl& model, const OnnxExportOpt
   return proto.SerializeAsString();
 }
 
-void export_onnx(models::ClassifierImpl& model, const OnnxExportOptions& options, const std::string& path) {
+void export_onnx(
+    models::ClassifierImpl& model, const OnnxExportOptions& options, const std::string& path) {
   const auto bytes = export_onnx_bytes(model, options);
   train::write_file_atomically(path, [&](const std::function<size_t(const void*, size_t)>& sink) {
     sink(bytes.data(), bytes.size());
   });
 }
 
-} // namespace ewgs::deploy
+}  // namespace ewgs::deploy

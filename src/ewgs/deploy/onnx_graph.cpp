@@ -8,7 +8,8 @@ namespace ewgs::deploy {
 namespace {
 
 // TensorProto.raw_data is little-endian; tensors are copied byte for byte.
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the ONNX writer assumes a little-endian host");
+static_assert(
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the ONNX writer assumes a little-endian host");
 
 int32_t onnx_type(torch::ScalarType type) {
   switch (type) {
@@ -27,7 +28,8 @@ int32_t onnx_type(torch::ScalarType type) {
   }
 }
 
-void set_float_type(onnx::ValueInfoProto& info, const std::string& name, const std::vector<int64_t>& dims) {
+void set_float_type(
+    onnx::ValueInfoProto& info, const std::string& name, const std::vector<int64_t>& dims) {
   info.set_name(name);
   auto* tensor = info.mutable_type()->mutable_tensor_type();
   tensor->set_elem_type(onnx::TensorProto::FLOAT);
@@ -41,7 +43,7 @@ void set_float_type(onnx::ValueInfoProto& info, const std::string& name, const s
   }
 }
 
-} // namespace
+}  // namespace
 
 std::string OnnxGraph::node(
     const std::string& op,
@@ -92,7 +94,8 @@ void OnnxGraph::output(const std::string& name, const std::vector<int64_t>& dims
 }
 
 void OnnxGraph::claim(const std::string& name) {
-  TORCH_INTERNAL_ASSERT(names_.insert(name).second, "onnx export: tensor name ", name, " written twice");
+  TORCH_INTERNAL_ASSERT(
+      names_.insert(name).second, "onnx export: tensor name ", name, " written twice");
 }
 
 onnx::AttributeProto int_attribute(const std::string& name, int64_t value) {
@@ -121,4 +124,4 @@ onnx::AttributeProto ints_attribute(const std::string& name, const std::vector<i
   return a;
 }
 
-} // namespace ewgs::deploy
+}  // namespace ewgs::deploy

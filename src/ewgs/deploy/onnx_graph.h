@@ -18,7 +18,8 @@ namespace ewgs::deploy {
 /// Example:
 ///   OnnxGraph g(*model.mutable_graph());
 ///   g.node("Relu", {"x"}, "y");
-///   g.node("Clip", {"y", g.shared_scalar("const.zero", 0.0f), g.shared_scalar("const.six", 6.0f)}, "z");
+///   g.node("Clip", {"y", g.shared_scalar("const.zero", 0.0f), g.shared_scalar("const.six", 6.0f)},
+///   "z");
 class OnnxGraph {
  public:
   explicit OnnxGraph(onnx::GraphProto& graph) : graph_(graph) {}
@@ -54,4 +55,4 @@ onnx::AttributeProto int_attribute(const std::string& name, int64_t value);
 onnx::AttributeProto float_attribute(const std::string& name, float value);
 onnx::AttributeProto ints_attribute(const std::string& name, const std::vector<int64_t>& values);
 
-} // namespace ewgs::deploy
+}  // namespace ewgs::deploy

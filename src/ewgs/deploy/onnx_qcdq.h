@@ -31,4 +31,4 @@ std::string emit_weight_dequantizer(
     const std::vector<int64_t>& shape,
     double scale);
 
-} // namespace ewgs::deploy
+}  // namespace ewgs::deploy
