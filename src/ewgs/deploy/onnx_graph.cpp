@@ -28,6 +28,14 @@ int32_t onnx_type(torch::ScalarType type) {
   }
 }
 
+onnx::AttributeProto typed_attribute(
+    const std::string& name, onnx::AttributeProto::AttributeType type) {
+  onnx::AttributeProto a;
+  a.set_name(name);
+  a.set_type(type);
+  return a;
+}
+
 void set_float_type(
     onnx::ValueInfoProto& info, const std::string& name, const std::vector<int64_t>& dims) {
   info.set_name(name);
@@ -99,25 +107,19 @@ void OnnxGraph::claim(const std::string& name) {
 }
 
 onnx::AttributeProto int_attribute(const std::string& name, int64_t value) {
-  onnx::AttributeProto a;
-  a.set_name(name);
-  a.set_type(onnx::AttributeProto::INT);
+  auto a = typed_attribute(name, onnx::AttributeProto::INT);
   a.set_i(value);
   return a;
 }
 
 onnx::AttributeProto float_attribute(const std::string& name, float value) {
-  onnx::AttributeProto a;
-  a.set_name(name);
-  a.set_type(onnx::AttributeProto::FLOAT);
+  auto a = typed_attribute(name, onnx::AttributeProto::FLOAT);
   a.set_f(value);
   return a;
 }
 
 onnx::AttributeProto ints_attribute(const std::string& name, const std::vector<int64_t>& values) {
-  onnx::AttributeProto a;
-  a.set_name(name);
-  a.set_type(onnx::AttributeProto::INTS);
+  auto a = typed_attribute(name, onnx::AttributeProto::INTS);
   for (const int64_t v : values) {
     a.add_ints(v);
   }
