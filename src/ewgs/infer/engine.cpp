@@ -26,6 +26,10 @@ struct PreparedOp {
   std::unique_ptr<FloatConvKernel> fconv;
   std::unique_ptr<PreparedEpilogue> epilogue;
   ConvGeometry geometry;
+  /// A conv's epilogue also writes this tensor's codes (a fused quantize operation).
+  int64_t fused_codes = -1;
+  /// A quantize operation whose codes its input's conv writes.
+  bool fused = false;
 };
 
 } // namespace
@@ -58,7 +62,34 @@ struct Engine::Impl {
       }
       prepared.push_back(std::move(p));
     }
+    if (path != KernelPath::kReference) {
+      fuse_quantize_ops();
+    }
     buffers.resize(tensors.size());
+  }
+
+  /// A quantize operation of a conv's float output becomes part of the conv's
+  /// epilogue, which quantizes each value while it holds it: the same codes
+  /// without reading the floats again.
+  void fuse_quantize_ops() {
+    const auto& ops = model.ops();
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (ops[i].kind != OpKind::kQuantize) {
+        continue;
+      }
+      for (size_t j = i; j-- > 0;) {
+        if (ops[j].output != ops[i].inputs[0]) {
+          continue;
+        }
+        auto& producer = prepared[j];
+        if (ops[j].kind == OpKind::kConv && producer.fused_codes < 0 && !ops[j].conv.epilogue.quantizer) {
+          producer.epilogue->fuse_quantizer(ops[i].quantizer);
+          producer.fused_codes = ops[i].output;
+          prepared[i].fused = true;
+        }
+        break;
+      }
+    }
   }
 
   void resize(int64_t batch) {
@@ -102,6 +133,9 @@ struct Engine::Impl {
     const int threads = options.threads;
     switch (op.kind) {
       case OpKind::kQuantize:
+        if (prepared[index].fused) {
+          break;
+        }
         path_kernels(path).elementwise.quantize(in.floats.data(), static_cast<int64_t>(out.codes.size()), op.quantizer,
                                                 out.codes.data());
         break;
@@ -111,7 +145,9 @@ struct Engine::Impl {
             op.conv.epilogue.residual >= 0 ? buffers[op.conv.epilogue.residual].floats.data() : nullptr;
         const auto sums = static_cast<size_t>(batch * out_info.elements());
         double* out_floats = out_info.codes ? nullptr : out.floats.data();
-        uint8_t* out_codes = out_info.codes ? out.codes.data() : nullptr;
+        uint8_t* out_codes = out_info.codes         ? out.codes.data()
+                             : p.fused_codes >= 0 ? buffers[p.fused_codes].codes.data()
+                                                  : nullptr;
         if (p.qconv) {
           int_sums.resize(sums);
           p.qconv->run(batch, in.codes.data(), int_sums.data(), threads);
