@@ -11,9 +11,6 @@
 namespace ewgs::infer {
 namespace {
 
-/// Largest kernel height of the row-based kernels (the format allows 64).
-constexpr int64_t kMaxKernel = 64;
-
 /// Bits [bit, bit + 64) of a little-endian bit string (8 readable bytes past it).
 inline uint64_t load_bits(const uint8_t* bits, int64_t bit) {
   uint64_t lo = 0;

@@ -12,6 +12,9 @@
 
 namespace ewgs::infer {
 
+/// Largest kernel height of the row-based kernels (the format allows 64).
+constexpr int64_t kMaxKernel = 64;
+
 /// Binary (1-bit codes, 1-bit weights) convolution of one output row. `rows[ky]`
 /// points at a bit string (least significant bit first, 8 readable bytes past every
 /// window) for input row oy * stride - pad + ky, or at zeros; the window of output
@@ -33,11 +36,16 @@ struct BinaryMicrokernel {
               int32_t gain, int32_t zero, int32_t* acc);
 };
 
-/// Word w of column x's window (microkernels.h's BinaryWindows).
-inline uint64_t window_word(const BinaryWindows& in, int64_t ky, int64_t x, int64_t w) {
+/// Word w of the window of `wpr` words that starts at `p`.
+inline uint64_t window_word_at(const uint8_t* p, int64_t w, int64_t wpr, uint64_t last_mask) {
   uint64_t word;
-  std::memcpy(&word, in.rows[ky] + x * in.step_bytes + 8 * w, 8);
-  return w == in.wpr - 1 ? word & in.last_mask : word;
+  std::memcpy(&word, p + 8 * w, 8);
+  return w == wpr - 1 ? word & last_mask : word;
+}
+
+/// Word w of column x's window in input row ky.
+inline uint64_t window_word(const BinaryWindows& in, int64_t ky, int64_t x, int64_t w) {
+  return window_word_at(in.rows[ky] + x * in.step_bytes, w, in.wpr, in.last_mask);
 }
 
 /// Integer (codes of up to 8 bits times weights of up to 4 bits) convolution of

@@ -49,12 +49,19 @@ inline void store_counts(const __m512i* counts, int64_t ones, int32_t gain, int3
 
 /// Output channels [first, first + 8 G) of every column; the window's KH x WPR
 /// words fixed at compile time (KH = 0: given at run time), two columns at a time
-/// so that each weight load serves both.
+/// so that each weight load serves both. Everything the loops read is copied to
+/// locals first: the stores to `acc` could otherwise alias it and force reloads.
 template <int G, int KH, int WPR>
 void binary_columns(const BinaryWindows& in, int64_t out_w, const uint64_t* weights, int64_t out_c,
                     int64_t out_c_pad, int64_t first, int32_t gain, int32_t zero, int32_t* acc) {
   const int64_t kh = KH > 0 ? KH : in.kh;
   const int64_t wpr = KH > 0 ? WPR : in.wpr;
+  const int64_t step = in.step_bytes;
+  const uint64_t last_mask = in.last_mask;
+  const uint8_t* rows[kMaxKernel];
+  for (int64_t ky = 0; ky < kh; ++ky) {
+    rows[ky] = in.rows[ky];
+  }
   int64_t x = 0;
   for (; x + 2 <= out_w; x += 2) {
     __m512i s0[G], s1[G];
@@ -63,13 +70,15 @@ void binary_columns(const BinaryWindows& in, int64_t out_w, const uint64_t* weig
       s0[g] = s1[g] = _mm512_setzero_si512();
     }
     int64_t ones0 = 0, ones1 = 0;
-#pragma GCC unroll 4
+    // Unrolled over the window, GCC spills the accumulators.
+#pragma GCC unroll 1
     for (int64_t ky = 0; ky < kh; ++ky) {
       const uint64_t* wk = weights + ky * wpr * out_c_pad + first;
-#pragma GCC unroll 4
+      const uint8_t* p0 = rows[ky] + x * step;
+#pragma GCC unroll 1
       for (int64_t w = 0; w < wpr; ++w) {
-        const uint64_t a0 = window_word(in, ky, x, w);
-        const uint64_t a1 = window_word(in, ky, x + 1, w);
+        const uint64_t a0 = window_word_at(p0, w, wpr, last_mask);
+        const uint64_t a1 = window_word_at(p0 + step, w, wpr, last_mask);
         ones0 += _mm_popcnt_u64(a0);
         ones1 += _mm_popcnt_u64(a1);
         const __m512i v0 = _mm512_set1_epi64(static_cast<long long>(a0));
@@ -96,7 +105,7 @@ void binary_columns(const BinaryWindows& in, int64_t out_w, const uint64_t* weig
     for (int64_t ky = 0; ky < kh; ++ky) {
       const uint64_t* wk = weights + ky * wpr * out_c_pad + first;
       for (int64_t w = 0; w < wpr; ++w) {
-        const uint64_t a = window_word(in, ky, x, w);
+        const uint64_t a = window_word_at(rows[ky] + x * step, w, wpr, last_mask);
         ones += _mm_popcnt_u64(a);
         const __m512i va = _mm512_set1_epi64(static_cast<long long>(a));
         const uint64_t* wg = wk + w * out_c_pad;
