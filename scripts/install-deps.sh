@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages ewgs needs to build, test and run; fast when
-# they are already there (apt is only called for missing packages).
+# Installs the Debian 12 packages ewgs needs to build, test and run, and ONNX
+# Runtime for Node.js for the ONNX export tests; fast when they are already there
+# (apt and npm are only called for what is missing).
 set -euo pipefail
 
 packages=(
   g++ cmake ninja-build pkg-config
   libtorch-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev
   libturbojpeg0-dev zlib1g-dev libpng-dev libarchive-dev libgtest-dev libbenchmark-dev
+  libonnx-dev libprotobuf-dev
   dataset-fashion-mnist
   # LibTorch's BLAS: Debian's default is the unoptimized reference libblas;
   # OpenBLAS (OpenMP build, as LibTorch) makes the convolution double
@@ -27,3 +29,5 @@ if ((${#missing[@]} > 0)); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+"$(dirname "$0")/install-ort.sh"

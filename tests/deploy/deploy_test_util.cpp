@@ -67,8 +67,9 @@ LabelledImages eval_images(const std::string& kind, const std::string& root, con
   count = std::min(count, set->size());
   auto images = torch::empty({count, shape[0], h, w});
   auto labels = torch::empty({count}, torch::kLong);
+  // Evenly spread over the split: image folders list their files class by class.
   for (int64_t i = 0; i < count; ++i) {
-    const auto sample = set->get(i);
+    const auto sample = set->get(i * set->size() / count);
     transform.apply(sample.image, transform.centered(shape[1], shape[2]), images[i].data_ptr<float>());
     labels[i] = sample.label;
   }

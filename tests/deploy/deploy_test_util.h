@@ -21,7 +21,8 @@ struct LabelledImages {
 };
 LabelledImages fashion_mnist(const std::string& split, int64_t count);
 
-/// The first `count` images of a data set split through its evaluation transform.
+/// `count` images spread evenly over a data set split (all of it when `count` is
+/// its size), through its evaluation transform.
 LabelledImages eval_images(const std::string& kind, const std::string& root, const std::string& split, int64_t count);
 
 /// Trains `model` for `steps` Adam steps of batch 64 from `data` (the first

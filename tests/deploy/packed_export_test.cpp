@@ -236,6 +236,12 @@ TEST_F(PackedExportTest, ImagesInNhwcOrderGiveTheSameLogitsAsNchw) {
   EXPECT_EQ(engine.run(nhwc.data_ptr<float>(), 6, infer::Layout::kNHWC), from_nchw);
   // And they are not the logits of the images read the wrong way.
   EXPECT_NE(engine.run(nhwc.data_ptr<float>(), 6, infer::Layout::kNCHW), from_nchw);
+  // run() takes the six images four at a time (128 KiB tensors per image, 512 KiB
+  // per chunk), run_traced() all at once: the same logits.
+  const auto whole = engine.run_traced(images.data_ptr<float>(), 6, infer::Layout::kNCHW, nullptr);
+  EXPECT_EQ(std::vector<float>(whole.begin(), whole.end()), from_nchw);
+  const auto whole_nhwc = engine.run_traced(nhwc.data_ptr<float>(), 6, infer::Layout::kNHWC, nullptr);
+  EXPECT_EQ(std::vector<float>(whole_nhwc.begin(), whole_nhwc.end()), from_nchw);
 }
 
 TEST_F(PackedExportTest, CifarResNet20MatchesTheExactModelOnEveryTestImage) {

@@ -147,16 +147,18 @@ TEST(InferEpilogueTest, VectorLoopsOfEveryPathFollowTheSpecElementByElement) {
         shift[c] = trial % 3 == 0 ? 0.0 : real(rng);
         border[c] = real(rng);
         residual[c] = real(rng);
-        acc[c] = sums(rng);
+        acc[c] = trial % 3 == 0 ? sums(rng) % 5 : sums(rng); // small sums: many exact ties
         acc_double[c] = real(rng) * 100.0;
       }
       ActQuantizer q;
-      q.bits = 3;
-      q.levels = 8;
+      q.bits = trial % 5 == 1 ? 1 : 3; // 1 bit: the vector paths' comparison form
+      q.levels = trial % 5 == 1 ? 2 : 8;
       q.scale = trial % 3 == 0 ? 1.0 : 1.7;
       q.shift = trial % 3 == 0 ? 0.0 : 2.1;
       q.rounding = trial % 2 == 0 ? Rounding::kHalfEven : Rounding::kHalfDown;
       if (trial % 7 == 0) {
+        q.bits = 3;
+        q.levels = 8;
         q.kind = ActQuantizer::Kind::kThresholds;
         q.thresholds = {-1.0, -0.5, 0.0, 0.0, 0.25, 0.5, 1.0};
         q.inclusive = {true, false, true, false, true, true, false};
@@ -181,6 +183,13 @@ TEST(InferEpilogueTest, VectorLoopsOfEveryPathFollowTheSpecElementByElement) {
       k.epilogue_int(acc.data(), 1, channels, e, nullptr, codes.data());
       for (int64_t c = 0; c < channels; ++c) {
         ASSERT_EQ(codes[c], q.code(spec_value(e, c, acc[c]))) << to_string(path) << " trial " << trial;
+      }
+      // Floats and their codes at once (a fused quantize operation).
+      std::vector<uint8_t> fused(channels);
+      k.epilogue_double(acc_double.data(), 1, channels, e, out.data(), fused.data());
+      for (int64_t c = 0; c < channels; ++c) {
+        ASSERT_EQ(out[c], spec_value(e, c, acc_double[c])) << to_string(path) << " trial " << trial;
+        ASSERT_EQ(fused[c], q.code(out[c])) << to_string(path) << " trial " << trial;
       }
       k.quantize(out.data(), channels, q, codes.data());
       for (int64_t c = 0; c < channels; ++c) {

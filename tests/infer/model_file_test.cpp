@@ -34,6 +34,14 @@ std::vector<uint8_t> sample_file() {
   return w.finish({{"format", "test"}, {"a", a}, {"b", b}});
 }
 
+/// `file` with the 4-byte header field at `at` set to `value` and the header CRC redone.
+std::vector<uint8_t> with_header_field(std::vector<uint8_t> file, size_t at, uint32_t value) {
+  std::memcpy(file.data() + at, &value, 4);
+  const auto crc = ModelFile::header_crc(file.data());
+  std::memcpy(file.data() + 60, &crc, 4);
+  return file;
+}
+
 TEST(InferModelFileTest, RoundTripsDescriptionAndArrays) {
   const auto file = ModelFile::parse(sample_file(), "sample");
   EXPECT_EQ(file.version_major(), kFormatMajor);
@@ -76,10 +84,7 @@ TEST(InferModelFileTest, OtherFilesAndVersionsAreRefusedByName) {
   EXPECT_NE(error_of([] { ModelFile::parse(std::vector<uint8_t>(100, 'x'), "junk.bin"); }).find("not an ewgs model file"),
             std::string::npos);
   // A header of a future major version, with a valid header checksum.
-  auto future = sample_file();
-  future[8] = 9;
-  const auto rewritten = ModelFile::header_crc(future.data());
-  std::memcpy(future.data() + 60, &rewritten, 4);
+  const auto future = with_header_field(sample_file(), 8, 9);
   EXPECT_NE(error_of([&] { ModelFile::parse(future, "future"); }).find("version 9.0 is not supported"),
             std::string::npos);
   EXPECT_NE(error_of([] { ModelFile::read("/nonexistent/model.ewgsm"); }).find("does not exist"), std::string::npos);
@@ -90,6 +95,24 @@ TEST(InferModelFileTest, OtherFilesAndVersionsAreRefusedByName) {
   // A FIFO must be refused before anything blocks on opening it.
   EXPECT_NE(error_of([&] { ModelFile::read(fifo); }).find("not a regular file"), std::string::npos);
   std::remove(fifo.c_str());
+}
+
+TEST(InferModelFileTest, TheDescriptionIsStoredDeflatedAndItsSizeIsChecked) {
+  const auto good = sample_file();
+  uint64_t stored = 0;
+  uint32_t inflated = 0;
+  std::memcpy(&stored, good.data() + 16, 8);
+  std::memcpy(&inflated, good.data() + 56, 4);
+  EXPECT_LT(stored, inflated);
+  EXPECT_EQ(ModelFile::parse(good, "sample").description().dump().size(), inflated);
+  // A header whose description size is wrong, or absurdly large, is refused before
+  // anything that size is allocated.
+  EXPECT_NE(error_of([&] { ModelFile::parse(with_header_field(good, 56, inflated + 1), "bigger"); })
+                .find("does not inflate to the " + std::to_string(inflated + 1) + " bytes"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { ModelFile::parse(with_header_field(good, 56, 0xffffffffu), "huge"); })
+                .find("at most 67108864 are allowed"),
+            std::string::npos);
 }
 
 TEST(InferModelFileTest, ArrayDescriptorsOutsideTheDataAreRefused) {

@@ -1,6 +1,7 @@
 // `ewgs export`: a checkpoint (or .pth) to the packed inference format (.ewgsm) or to
 // ONNX; the input shape and normalization come from the checkpoint's data set.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include <iostream>
@@ -9,6 +10,7 @@
 #include "ewgs/core/version.h"
 #include "ewgs/data/open_dataset.h"
 #include "ewgs/data/transforms.h"
+#include "ewgs/deploy/onnx_export.h"
 #include "ewgs/deploy/packed_export.h"
 #include "ewgs/train/model_from_file.h"
 
@@ -20,6 +22,7 @@ struct ExportArgs {
   std::string entry;
   std::string out;
   std::string format = "packed";
+  int64_t opset = deploy::OnnxExportOptions().opset;
 };
 
 /// {C, H, W} of the images the model sees at evaluation: the data set's size
@@ -41,11 +44,18 @@ void run_export(const ExportArgs& args, const std::vector<std::string>& override
   const auto& config = loaded.config;
   const auto shape = eval_input_shape(config);
   const auto quantization = config.quant_spec().describe();
-  TORCH_CHECK(args.format == "packed", "export: ONNX export is not built in yet");
-  {
+  const auto normalization = data::default_normalization(config.data_dataset);
+  if (args.format == "onnx") {
+    deploy::OnnxExportOptions options;
+    options.input_shape = shape;
+    options.opset = args.opset;
+    options.description = fmt::format("{} {} from {}; input: {} images normalized with mean [{}] and std [{}]",
+                                      config.model_name, quantization, args.checkpoint, config.data_dataset,
+                                      fmt::join(normalization.mean, ", "), fmt::join(normalization.std, ", "));
+    deploy::export_onnx(*loaded.model, options, args.out);
+  } else {
     deploy::PackedExportOptions options;
     options.input_shape = shape;
-    const auto normalization = data::default_normalization(config.data_dataset);
     options.mean = normalization.mean;
     options.std = normalization.std;
     options.producer = {{"ewgs", version()},     {"model", config.model_name},
@@ -69,6 +79,7 @@ void add_export_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--out", args->out, "Output file (.ewgsm or .onnx)")->required();
   cmd->add_option("--format", args->format, "packed or onnx")->capture_default_str();
+  cmd->add_option("--opset", args->opset, "ONNX opset of the default domain (--format onnx)")->capture_default_str();
   cmd->add_option("--entry", args->entry, ".pth: key of the state dict in the saved dict (default: detect)");
   cmd->allow_extras();
   cmd->callback([cmd, args] { run_export(*args, collect_overrides(cmd->remaining())); });

@@ -12,7 +12,7 @@
 namespace ewgs::infer {
 
 /// Format version written by this build; files of another major version are refused.
-constexpr uint32_t kFormatMajor = 1;
+constexpr uint32_t kFormatMajor = 2;
 constexpr uint32_t kFormatMinor = 0;
 /// Size of the fixed header and alignment of every array in the data section.
 constexpr uint64_t kHeaderBytes = 64;

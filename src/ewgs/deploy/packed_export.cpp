@@ -13,9 +13,8 @@
 
 #include "ewgs/infer/error.h"
 #include "ewgs/infer/model_file.h"
-#include "ewgs/nn/qconv2d.h"
-#include "ewgs/nn/qlinear.h"
 #include "ewgs/quant/integer_grid.h"
+#include "layer_view.h"
 
 namespace ewgs::deploy {
 namespace {
@@ -27,44 +26,6 @@ using nlohmann::json;
 /// Largest weight code width of the format.
 constexpr int64_t kMaxWeightBits = 4;
 
-/// A conv or linear layer as the exporter sees it.
-struct LayerView {
-  nn::QuantizedLayer* quantized = nullptr;
-  torch::Tensor weight; ///< [out, in/groups, kh, kw]
-  torch::Tensor bias;
-  int64_t in_channels = 0, out_channels = 0, groups = 1;
-  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
-};
-
-LayerView view_of(const LayerNode& node) {
-  LayerView v;
-  if (auto* conv = node.module->as<nn::QConv2d>()) {
-    const auto& o = conv->options;
-    v.quantized = conv;
-    v.weight = conv->weight;
-    v.bias = conv->bias;
-    v.in_channels = o.in_channels();
-    v.out_channels = o.out_channels();
-    v.groups = o.groups();
-    v.kernel_h = (*o.kernel_size())[0];
-    v.kernel_w = (*o.kernel_size())[1];
-    v.stride_h = (*o.stride())[0];
-    v.stride_w = (*o.stride())[1];
-    v.pad_h = (*o.padding())[0];
-    v.pad_w = (*o.padding())[1];
-    TORCH_CHECK((*o.dilation())[0] == 1 && (*o.dilation())[1] == 1, "export: layer ", node.name,
-                ": dilated convolutions are not supported by the packed format");
-    return v;
-  }
-  auto* fc = node.module->as<nn::QLinear>();
-  v.quantized = fc;
-  v.weight = fc->weight.reshape({fc->options.out_features(), fc->options.in_features(), 1, 1});
-  v.bias = fc->bias;
-  v.in_channels = fc->options.in_features();
-  v.out_channels = fc->options.out_features();
-  return v;
-}
-
 /// BatchNorm in eval mode as y = x * k + b per channel.
 struct Affine {
   std::vector<double> k;
@@ -72,26 +33,17 @@ struct Affine {
 };
 
 Affine batch_norm_affine(const LayerNode& node) {
-  torch::Tensor mean, var, weight, bias;
-  double eps = 0.0;
-  if (auto* bn = node.module->as<torch::nn::BatchNorm2d>()) {
-    mean = bn->running_mean, var = bn->running_var, weight = bn->weight, bias = bn->bias, eps = bn->options.eps();
-  } else {
-    auto* bn1 = node.module->as<torch::nn::BatchNorm1d>();
-    mean = bn1->running_mean, var = bn1->running_var, weight = bn1->weight, bias = bn1->bias, eps = bn1->options.eps();
-  }
-  TORCH_CHECK(mean.defined() && var.defined(), "export: ", node.name,
-              " has no running statistics (track_running_stats=false); eval mode needs them");
-  const auto m = mean.to(torch::kDouble).contiguous();
-  const auto v = var.to(torch::kDouble).contiguous();
+  const auto bn = batch_norm_view(node);
+  const auto m = bn.mean.to(torch::kDouble).contiguous();
+  const auto v = bn.var.to(torch::kDouble).contiguous();
+  const auto w = bn.weight.to(torch::kDouble).contiguous();
+  const auto b = bn.bias.to(torch::kDouble).contiguous();
   const int64_t n = m.numel();
   Affine a{std::vector<double>(static_cast<size_t>(n)), std::vector<double>(static_cast<size_t>(n))};
   for (int64_t c = 0; c < n; ++c) {
-    const double w = weight.defined() ? weight[c].item<double>() : 1.0;
-    const double b = bias.defined() ? bias[c].item<double>() : 0.0;
-    const double k = w / std::sqrt(v[c].item<double>() + eps);
+    const double k = w[c].item<double>() / std::sqrt(v[c].item<double>() + bn.eps);
     a.k[static_cast<size_t>(c)] = k;
-    a.b[static_cast<size_t>(c)] = b - m[c].item<double>() * k;
+    a.b[static_cast<size_t>(c)] = b[c].item<double>() - m[c].item<double>() * k;
   }
   return a;
 }
@@ -296,6 +248,8 @@ class Exporter {
   void visit_layer(int i) {
     const auto& node = nodes_[static_cast<size_t>(i)];
     const auto v = view_of(node);
+    TORCH_CHECK(v.dilation_h == 1 && v.dilation_w == 1, "export: layer ", node.name,
+                ": dilated convolutions are not supported by the packed format");
     const auto act = act_quantizer(node);
     json op{{"op", "conv"}, {"name", node.name}, {"in_channels", v.in_channels}, {"out_channels", v.out_channels},
             {"kernel", {v.kernel_h, v.kernel_w}}, {"stride", {v.stride_h, v.stride_w}},

@@ -14,6 +14,10 @@
 namespace ewgs::infer {
 namespace {
 
+/// Bytes of one image's largest tensor that Engine::run keeps within one chunk of
+/// images: half of a typical 1 MiB per-core L2 cache.
+constexpr int64_t kCachedBytes = 512 * 1024;
+
 /// A tensor's storage for the current batch.
 struct Buffer {
   std::vector<double> floats;
@@ -26,6 +30,10 @@ struct PreparedOp {
   std::unique_ptr<FloatConvKernel> fconv;
   std::unique_ptr<PreparedEpilogue> epilogue;
   ConvGeometry geometry;
+  /// A conv's epilogue also writes this tensor's codes (a fused quantize operation).
+  int64_t fused_codes = -1;
+  /// A quantize operation whose codes its input's conv writes.
+  bool fused = false;
 };
 
 } // namespace
@@ -58,7 +66,43 @@ struct Engine::Impl {
       }
       prepared.push_back(std::move(p));
     }
+    if (path != KernelPath::kReference) {
+      fuse_quantize_ops();
+    }
     buffers.resize(tensors.size());
+  }
+
+  /// A quantize operation of a conv's float output becomes part of the conv's
+  /// epilogue, which quantizes each value while it holds it: the same codes
+  /// without reading the floats again.
+  void fuse_quantize_ops() {
+    const auto& ops = model.ops();
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (ops[i].kind != OpKind::kQuantize) {
+        continue;
+      }
+      for (size_t j = i; j-- > 0;) {
+        if (ops[j].output != ops[i].inputs[0]) {
+          continue;
+        }
+        auto& producer = prepared[j];
+        if (ops[j].kind == OpKind::kConv && producer.fused_codes < 0 && !ops[j].conv.epilogue.quantizer) {
+          producer.epilogue->fuse_quantizer(ops[i].quantizer);
+          producer.fused_codes = ops[i].output;
+          prepared[i].fused = true;
+        }
+        break;
+      }
+    }
+  }
+
+  /// Bytes of one image's largest tensor.
+  int64_t largest_tensor_bytes() const {
+    int64_t bytes = 1;
+    for (const auto& t : model.tensors()) {
+      bytes = std::max(bytes, t.elements() * (t.codes ? 1 : static_cast<int64_t>(sizeof(double))));
+    }
+    return bytes;
   }
 
   void resize(int64_t batch) {
@@ -102,6 +146,9 @@ struct Engine::Impl {
     const int threads = options.threads;
     switch (op.kind) {
       case OpKind::kQuantize:
+        if (prepared[index].fused) {
+          break;
+        }
         path_kernels(path).elementwise.quantize(in.floats.data(), static_cast<int64_t>(out.codes.size()), op.quantizer,
                                                 out.codes.data());
         break;
@@ -111,7 +158,9 @@ struct Engine::Impl {
             op.conv.epilogue.residual >= 0 ? buffers[op.conv.epilogue.residual].floats.data() : nullptr;
         const auto sums = static_cast<size_t>(batch * out_info.elements());
         double* out_floats = out_info.codes ? nullptr : out.floats.data();
-        uint8_t* out_codes = out_info.codes ? out.codes.data() : nullptr;
+        uint8_t* out_codes = out_info.codes         ? out.codes.data()
+                             : p.fused_codes >= 0 ? buffers[p.fused_codes].codes.data()
+                                                  : nullptr;
         if (p.qconv) {
           int_sums.resize(sums);
           p.qconv->run(batch, in.codes.data(), int_sums.data(), threads);
@@ -185,8 +234,23 @@ Engine::Engine(Engine&&) noexcept = default;
 Engine& Engine::operator=(Engine&&) noexcept = default;
 
 std::vector<float> Engine::run(const float* images, int64_t batch, Layout layout) {
-  const auto logits = impl_->run(images, batch, layout, nullptr);
-  return {logits.begin(), logits.end()};
+  // A batch runs a few images at a time, so that each operation's tensors stay in
+  // a core's cache as at batch 1; images are independent, so the logits are the same.
+  const int64_t chunk = std::max<int64_t>(1, kCachedBytes / impl_->largest_tensor_bytes());
+  if (batch <= chunk) {
+    const auto logits = impl_->run(images, batch, layout, nullptr);
+    return {logits.begin(), logits.end()};
+  }
+  EWGS_INFER_CHECK(images != nullptr, "engine: images is null");
+  const auto& info = impl_->model.input_info();
+  const int64_t image_values = info.channels * info.height * info.width;
+  std::vector<float> logits;
+  logits.reserve(static_cast<size_t>(batch * impl_->model.classes()));
+  for (int64_t begin = 0; begin < batch; begin += chunk) {
+    const auto part = impl_->run(images + begin * image_values, std::min(chunk, batch - begin), layout, nullptr);
+    logits.insert(logits.end(), part.begin(), part.end());
+  }
+  return logits;
 }
 
 std::vector<double> Engine::run_traced(const float* images, int64_t batch, Layout layout,

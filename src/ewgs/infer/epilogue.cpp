@@ -55,6 +55,11 @@ double PreparedEpilogue::value(int64_t c, int64_t pixel, double acc, double resi
   return apply_activation(e_.activation, y);
 }
 
+void PreparedEpilogue::fuse_quantizer(const ActQuantizer& q) {
+  EWGS_INFER_CHECK(!e_.quantizer, "epilogue: only an epilogue with float output can take a quantizer");
+  e_.quantizer = q;
+}
+
 void PreparedEpilogue::prepare_thresholds(const ConvOp& conv) {
   const auto& q = *e_.quantizer;
   // |acc| <= window * max code * max |w|; codes of up to 8 bits.

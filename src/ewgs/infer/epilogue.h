@@ -28,6 +28,10 @@ class PreparedEpilogue {
 
   bool uses_thresholds() const { return !thresholds_.empty(); }
 
+  /// Makes a float epilogue also write q's codes of its output (both `out_floats`
+  /// and `out_codes` then), for a quantize operation the engine fuses into it.
+  void fuse_quantizer(const ActQuantizer& q);
+
   /// Output of channel c at output pixel `pixel` (y out_w + x) for sum `acc`
   /// and residual value `residual` (0 when none): the epilogue's definition.
   double value(int64_t c, int64_t pixel, double acc, double residual) const;

@@ -11,9 +11,6 @@
 namespace ewgs::infer {
 namespace {
 
-/// Largest kernel height of the row-based kernels (the format allows 64).
-constexpr int64_t kMaxKernel = 64;
-
 /// Bits [bit, bit + 64) of a little-endian bit string (8 readable bytes past it).
 inline uint64_t load_bits(const uint8_t* bits, int64_t bit) {
   uint64_t lo = 0;
@@ -33,8 +30,8 @@ void for_each_row(int64_t batch, int64_t out_h, int threads, Body&& body) {
 
 /// W1A1: acc = gain * popcount(a AND c) - zero * popcount(a). Each input row's
 /// codes become a zero-padded bit string, in which every window row (kernel_w
-/// taps of in_c channels) is a run of kernel_w * in_c bits; those runs, cut into
-/// words, are the row windows the microkernel reads.
+/// taps of in_c channels) is a run of kernel_w * in_c bits; the microkernel reads
+/// those runs in place when they start on bytes, else from words cut out first.
 class BinaryConv final : public QConvKernel {
  public:
   BinaryConv(const ConvOp& conv, const ConvGeometry& g, KernelPath path)
@@ -61,30 +58,39 @@ class BinaryConv final : public QConvKernel {
 
   void run(int64_t batch, const uint8_t* codes, int32_t* acc, int threads) const override {
     const int64_t rows = batch * g_.in_h;
-    const int64_t row_words = g_.out_w * wpr_;
     bits_.assign(static_cast<size_t>(rows * row_bytes_), 0);
-    windows_.resize(static_cast<size_t>(rows * row_words));
-    zeros_.assign(static_cast<size_t>(row_words), 0);
+    const bool direct = g_.in_c % 8 == 0;
+    // Windows start on bytes when channels fill whole bytes: read them in place.
+    // Otherwise cut them out into words first.
+    const int64_t step_bytes = direct ? g_.stride_w * g_.in_c / 8 : wpr_ * 8;
+    const int64_t window_bytes = direct ? row_bytes_ : g_.out_w * wpr_ * 8 + 8;
+    if (!direct) {
+      windows_.assign(static_cast<size_t>(rows * window_bytes), 0);
+    }
+    zeros_.assign(static_cast<size_t>(window_bytes), 0);
     const uint64_t last_mask = run_bits_ % 64 == 0 ? ~uint64_t{0} : (uint64_t{1} << (run_bits_ % 64)) - 1;
     parallel_for(rows, threads, [&](int64_t r) {
       uint8_t* bits = bits_.data() + r * row_bytes_;
       kernels_.pack_bits(codes + r * g_.in_w * g_.in_c, g_.in_w * g_.in_c, g_.pad_w * g_.in_c, bits);
-      uint64_t* out = windows_.data() + r * row_words;
-      for (int64_t x = 0; x < g_.out_w; ++x) {
-        const int64_t start = x * g_.stride_w * g_.in_c;
-        for (int64_t w = 0; w < wpr_; ++w) {
-          out[x * wpr_ + w] = load_bits(bits, start + 64 * w);
+      if (!direct) {
+        uint8_t* out = windows_.data() + r * window_bytes;
+        for (int64_t x = 0; x < g_.out_w; ++x) {
+          for (int64_t w = 0; w < wpr_; ++w) {
+            const uint64_t word = load_bits(bits, x * g_.stride_w * g_.in_c + 64 * w);
+            std::memcpy(out + (x * wpr_ + w) * 8, &word, 8);
+          }
         }
-        out[x * wpr_ + wpr_ - 1] &= last_mask;
       }
     });
+    const uint8_t* source = direct ? bits_.data() : windows_.data();
     for_each_row(batch, g_.out_h, threads, [&](int64_t n, int64_t y) {
-      const uint64_t* window_rows[kMaxKernel];
+      const uint8_t* window_rows[kMaxKernel];
       for (int64_t ky = 0; ky < g_.kernel_h; ++ky) {
         const int64_t iy = y * g_.stride_h - g_.pad_h + ky;
-        window_rows[ky] = iy < 0 || iy >= g_.in_h ? zeros_.data() : windows_.data() + (n * g_.in_h + iy) * row_words;
+        window_rows[ky] = iy < 0 || iy >= g_.in_h ? zeros_.data() : source + (n * g_.in_h + iy) * window_bytes;
       }
-      kernels_.binary.row(window_rows, g_.kernel_h, wpr_, g_.out_w, weights_.data(), g_.out_c, out_c_pad_, gain_, zero_,
+      const BinaryWindows in{window_rows, g_.kernel_h, wpr_, step_bytes, last_mask};
+      kernels_.binary.row(in, g_.out_w, weights_.data(), g_.out_c, out_c_pad_, gain_, zero_,
                           acc + (n * g_.out_h + y) * g_.out_w * g_.out_c);
     });
   }
@@ -104,8 +110,8 @@ class BinaryConv final : public QConvKernel {
   std::vector<uint64_t> weights_;
   /// Scratch reused across runs (an engine runs one batch at a time).
   mutable std::vector<uint8_t> bits_;
-  mutable std::vector<uint64_t> windows_;
-  mutable std::vector<uint64_t> zeros_;
+  mutable std::vector<uint8_t> windows_;
+  mutable std::vector<uint8_t> zeros_;
 };
 
 /// 1-8-bit codes times 1-4-bit weights: int8 dot products straight from a

@@ -21,20 +21,19 @@ namespace {
   }
 }
 
-[[maybe_unused]] void generic_binary_row(const uint64_t* const* rows, int64_t kh, int64_t wpr, int64_t out_w,
-                        const uint64_t* weights, int64_t out_c, int64_t out_c_pad, int32_t gain, int32_t zero,
-                        int32_t* acc) {
+[[maybe_unused]] void generic_binary_row(const BinaryWindows& in, int64_t out_w, const uint64_t* weights,
+                                         int64_t out_c, int64_t out_c_pad, int32_t gain, int32_t zero, int32_t* acc) {
   for (int64_t x = 0; x < out_w; ++x) {
     int32_t* out = acc + x * out_c;
     for (int64_t o = 0; o < out_c; ++o) {
       out[o] = 0;
     }
     int32_t ones = 0;
-    for (int64_t ky = 0; ky < kh; ++ky) {
-      for (int64_t w = 0; w < wpr; ++w) {
-        const uint64_t a = rows[ky][x * wpr + w];
+    for (int64_t ky = 0; ky < in.kh; ++ky) {
+      for (int64_t w = 0; w < in.wpr; ++w) {
+        const uint64_t a = window_word(in, ky, x, w);
         ones += __builtin_popcountll(a);
-        const uint64_t* wk = weights + (ky * wpr + w) * out_c_pad;
+        const uint64_t* wk = weights + (ky * in.wpr + w) * out_c_pad;
         for (int64_t o = 0; o < out_c; ++o) {
           out[o] += __builtin_popcountll(a & wk[o]);
         }
@@ -132,12 +131,13 @@ inline double affine_code(double x, double scale, double shift, double top, bool
   return half_down && r - t == 0.5 ? r - 1.0 : r;
 }
 
-/// What an epilogue row writes.
-enum class EpilogueOut { kFloats, kAffineCodes, kHalfDownCodes, kThresholdCodes };
+/// The codes an epilogue row writes besides its floats (when `out` is not null);
+/// kOneBit: an affine quantizer of two levels, whose code is t > 1/2 for either rounding.
+enum class EpilogueCodes { kNone, kAffine, kHalfDown, kThresholds, kOneBit };
 
 /// One specialization per activation, extra term and output, so that no test
 /// is left inside the loops and they vectorize.
-template <Activation A, bool kBorder, bool kResidual, EpilogueOut kOut, typename Acc>
+template <Activation A, bool kBorder, bool kResidual, EpilogueCodes kCodes, typename Acc>
 void epilogue_rows_as(const Acc* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
                       uint8_t* codes) {
   const auto* q = e.quantizer;
@@ -161,13 +161,14 @@ void epilogue_rows_as(const Acc* acc, int64_t rows, int64_t channels, const Epil
         y = y + residual[c];
       }
       y = activate<A>(y);
-      if constexpr (kOut == EpilogueOut::kFloats) {
+      if (out) {
         out[at + c] = y;
-      } else if constexpr (kOut == EpilogueOut::kThresholdCodes) {
+      }
+      if constexpr (kCodes == EpilogueCodes::kThresholds) {
         codes[at + c] = static_cast<uint8_t>(q->code(y));
-      } else {
-        codes[at + c] =
-            static_cast<uint8_t>(static_cast<int32_t>(affine_code(y, qs, qsh, top, kOut == EpilogueOut::kHalfDownCodes)));
+      } else if constexpr (kCodes != EpilogueCodes::kNone) {
+        codes[at + c] = static_cast<uint8_t>(
+            static_cast<int32_t>(affine_code(y, qs, qsh, top, kCodes == EpilogueCodes::kHalfDown)));
       }
     }
   }
@@ -178,15 +179,15 @@ void epilogue_rows_out(const Acc* acc, int64_t rows, int64_t channels, const Epi
                        uint8_t* codes) {
   const auto* q = e.quantizer;
   if (!q) {
-    return epilogue_rows_as<A, kBorder, kResidual, EpilogueOut::kFloats>(acc, rows, channels, e, out, codes);
+    return epilogue_rows_as<A, kBorder, kResidual, EpilogueCodes::kNone>(acc, rows, channels, e, out, codes);
   }
   if (q->kind == ActQuantizer::Kind::kThresholds) {
-    return epilogue_rows_as<A, kBorder, kResidual, EpilogueOut::kThresholdCodes>(acc, rows, channels, e, out, codes);
+    return epilogue_rows_as<A, kBorder, kResidual, EpilogueCodes::kThresholds>(acc, rows, channels, e, out, codes);
   }
   if (q->rounding == Rounding::kHalfDown) {
-    return epilogue_rows_as<A, kBorder, kResidual, EpilogueOut::kHalfDownCodes>(acc, rows, channels, e, out, codes);
+    return epilogue_rows_as<A, kBorder, kResidual, EpilogueCodes::kHalfDown>(acc, rows, channels, e, out, codes);
   }
-  return epilogue_rows_as<A, kBorder, kResidual, EpilogueOut::kAffineCodes>(acc, rows, channels, e, out, codes);
+  return epilogue_rows_as<A, kBorder, kResidual, EpilogueCodes::kAffine>(acc, rows, channels, e, out, codes);
 }
 
 template <Activation A, typename Acc>

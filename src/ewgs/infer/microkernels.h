@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "ewgs/infer/kernel_path.h"
@@ -11,18 +12,41 @@
 
 namespace ewgs::infer {
 
-/// Binary (1-bit codes, 1-bit weights) convolution of one output row. The input
-/// arrives as row windows: for each input row, `wpr` 64-bit words per output
-/// column holding the bits of that column's kernel_w taps (tap kx, channel c at
-/// bit kx * in_c + c); `rows[ky]` points at column 0 of input row
-/// oy * stride - pad + ky, or at a zero row. Weights are [kh * wpr words][out_c_pad] with out_c_pad a
-/// multiple of 8 and zero bits where no weight is. For every column x < out_w:
+/// Largest kernel height of the row-based kernels (the format allows 64).
+constexpr int64_t kMaxKernel = 64;
+
+/// Binary (1-bit codes, 1-bit weights) convolution of one output row. `rows[ky]`
+/// points at a bit string (least significant bit first, 8 readable bytes past every
+/// window) for input row oy * stride - pad + ky, or at zeros; the window of output
+/// column x in it is `wpr` 64-bit words starting at byte x * step_bytes, the last
+/// word masked with `last_mask`: its kernel_w taps of in_c channels side by side
+/// (tap kx, channel c at bit kx * in_c + c). Weights are [kh * wpr words][out_c_pad]
+/// with out_c_pad a multiple of 8 and zero bits where no weight is. For x < out_w:
 ///   acc[x * out_c + o] = gain * sum popcount(a_w AND weight_w,o) - zero * sum popcount(a_w)
 /// over the kh * wpr words a_w of column x's window.
-struct BinaryMicrokernel {
-  void (*row)(const uint64_t* const* rows, int64_t kh, int64_t wpr, int64_t out_w, const uint64_t* weights,
-              int64_t out_c, int64_t out_c_pad, int32_t gain, int32_t zero, int32_t* acc);
+struct BinaryWindows {
+  const uint8_t* const* rows;
+  int64_t kh;
+  int64_t wpr;
+  int64_t step_bytes;
+  uint64_t last_mask;
 };
+struct BinaryMicrokernel {
+  void (*row)(const BinaryWindows& in, int64_t out_w, const uint64_t* weights, int64_t out_c, int64_t out_c_pad,
+              int32_t gain, int32_t zero, int32_t* acc);
+};
+
+/// Word w of the window of `wpr` words that starts at `p`.
+inline uint64_t window_word_at(const uint8_t* p, int64_t w, int64_t wpr, uint64_t last_mask) {
+  uint64_t word;
+  std::memcpy(&word, p + 8 * w, 8);
+  return w == wpr - 1 ? word & last_mask : word;
+}
+
+/// Word w of column x's window in input row ky.
+inline uint64_t window_word(const BinaryWindows& in, int64_t ky, int64_t x, int64_t w) {
+  return window_word_at(in.rows[ky] + x * in.step_bytes, w, in.wpr, in.last_mask);
+}
 
 /// Integer (codes of up to 8 bits times weights of up to 4 bits) convolution of
 /// one output row over a zero-padded NHWC input: `segs[ky]` points at the
@@ -62,8 +86,9 @@ struct FloatMicrokernel {
 /// Consecutive rows (output pixels, `channels` values each) of a directly
 /// evaluated epilogue (model.h's Epilogue): for row r and channel c, i = r * channels + c,
 ///   y = acc[i] * scale[c];  y = y + shift[c];  y = y + border[i];  y = y + residual[i];
-///   y = activation(y);  out[i] = y, or codes[i] = quantizer->code(y)
-/// with `border` and `residual` skipped when null; quantizer null: float output.
+///   y = activation(y);  out[i] = y;  codes[i] = quantizer->code(y)
+/// with `border` and `residual` skipped when null, floats written when `out` is
+/// not null and codes when `quantizer` is not (both: a float tensor and its codes).
 struct EpilogueRow {
   const double* scale = nullptr;
   const double* shift = nullptr;

@@ -20,13 +20,16 @@ constexpr char kMagic[8] = {'E', 'W', 'G', 'S', 'M', 'O', 'D', 'L'};
 // Header field offsets (docs/MODEL_FORMAT.md).
 constexpr size_t kMajorAt = 8;
 constexpr size_t kMinorAt = 12;
-constexpr size_t kJsonSizeAt = 16;
+constexpr size_t kStoredJsonSizeAt = 16;
 constexpr size_t kDataOffsetAt = 24;
 constexpr size_t kDataSizeAt = 32;
 constexpr size_t kJsonCrcAt = 40;
 constexpr size_t kDataCrcAt = 44;
 constexpr size_t kFileSizeAt = 48;
-constexpr size_t kReservedAt = 56;
+constexpr size_t kJsonSizeAt = 56;
+
+/// Largest description a reader inflates (a damaged size must not allocate gigabytes).
+constexpr uint64_t kMaxJsonBytes = 64 << 20;
 constexpr size_t kHeaderCrcAt = 60;
 
 static_assert(kHeaderCrcAt + 4 == kHeaderBytes, "header fields must fill the fixed header");
@@ -152,9 +155,39 @@ nlohmann::json ModelFileWriter::add_f32(const std::vector<float>& values, const 
   return add_array(ArrayType::kF32, shape, values.data(), values.size() * sizeof(float));
 }
 
+namespace {
+
+/// The description deflated by zlib: names and field keys repeat from layer to
+/// layer, so it shrinks about five times.
+std::vector<uint8_t> deflate_json(const std::string& json) {
+  EWGS_INFER_CHECK(json.size() <= kMaxJsonBytes, "model writer: the description has ", json.size(),
+                   " bytes; at most ", kMaxJsonBytes, " are allowed");
+  uLongf size = compressBound(static_cast<uLong>(json.size()));
+  std::vector<uint8_t> out(size);
+  const int status = compress2(out.data(), &size, reinterpret_cast<const Bytef*>(json.data()),
+                               static_cast<uLong>(json.size()), Z_BEST_COMPRESSION);
+  EWGS_INFER_CHECK(status == Z_OK, "model writer: zlib failed to deflate the description (error ", status, ")");
+  out.resize(size);
+  return out;
+}
+
+std::string inflate_json(const uint8_t* stored, uint64_t stored_size, uint64_t json_size, const std::string& source) {
+  EWGS_INFER_CHECK(json_size <= kMaxJsonBytes, source, ": the header declares a description of ", json_size,
+                   " bytes; at most ", kMaxJsonBytes, " are allowed");
+  std::string json(json_size, '\0');
+  uLongf size = static_cast<uLongf>(json_size);
+  const int status = uncompress(reinterpret_cast<Bytef*>(json.data()), &size, stored, static_cast<uLong>(stored_size));
+  EWGS_INFER_CHECK(status == Z_OK && size == json_size, source, ": the model description does not inflate to the ",
+                   json_size, " bytes the header declares (zlib status ", status, ", ", size, " bytes)");
+  return json;
+}
+
+} // namespace
+
 std::vector<uint8_t> ModelFileWriter::finish(const nlohmann::json& description) const {
   EWGS_INFER_CHECK(little_endian_host(), "model writer: model files are little-endian; this host is not");
-  const std::string json = description.dump();
+  const std::string text = description.dump();
+  const auto json = deflate_json(text);
   const uint64_t data_offset = round_up(kHeaderBytes + json.size(), kArrayAlignment);
   const uint64_t data_size = round_up(data_.size(), kArrayAlignment);
   std::vector<uint8_t> out(data_offset + data_size, 0);
@@ -165,13 +198,13 @@ std::vector<uint8_t> ModelFileWriter::finish(const nlohmann::json& description) 
   }
   put<uint32_t>(out, kMajorAt, kFormatMajor);
   put<uint32_t>(out, kMinorAt, kFormatMinor);
-  put<uint64_t>(out, kJsonSizeAt, json.size());
+  put<uint64_t>(out, kStoredJsonSizeAt, json.size());
   put<uint64_t>(out, kDataOffsetAt, data_offset);
   put<uint64_t>(out, kDataSizeAt, data_size);
   put<uint32_t>(out, kJsonCrcAt, crc32_of(out.data() + kHeaderBytes, data_offset - kHeaderBytes));
   put<uint32_t>(out, kDataCrcAt, crc32_of(out.data() + data_offset, data_size));
   put<uint64_t>(out, kFileSizeAt, out.size());
-  put<uint32_t>(out, kReservedAt, 0);
+  put<uint32_t>(out, kJsonSizeAt, static_cast<uint32_t>(text.size()));
   put<uint32_t>(out, kHeaderCrcAt, ModelFile::header_crc(out.data()));
   return out;
 }
@@ -233,7 +266,7 @@ ModelFile ModelFile::parse(std::vector<uint8_t> bytes, const std::string& source
   EWGS_INFER_CHECK(declared_size == bytes.size(), source, ": the header says ", declared_size,
                    " bytes but the file has ", bytes.size(),
                    declared_size > bytes.size() ? " (truncated)" : " (extra bytes appended)");
-  const auto json_size = get<uint64_t>(bytes, kJsonSizeAt);
+  const auto json_size = get<uint64_t>(bytes, kStoredJsonSizeAt);
   file.data_offset_ = get<uint64_t>(bytes, kDataOffsetAt);
   file.data_size_ = get<uint64_t>(bytes, kDataSizeAt);
   EWGS_INFER_CHECK(json_size <= bytes.size() - kHeaderBytes &&
@@ -247,10 +280,9 @@ ModelFile ModelFile::parse(std::vector<uint8_t> bytes, const std::string& source
                    ": the model description is damaged (CRC-32 mismatch)");
   EWGS_INFER_CHECK(crc32_of(bytes.data() + file.data_offset_, file.data_size_) == get<uint32_t>(bytes, kDataCrcAt),
                    source, ": the weight data is damaged (CRC-32 mismatch)");
+  const auto json = inflate_json(bytes.data() + kHeaderBytes, json_size, get<uint32_t>(bytes, kJsonSizeAt), source);
   try {
-    file.description_ = nlohmann::json::parse(
-        bytes.begin() + static_cast<std::ptrdiff_t>(kHeaderBytes),
-        bytes.begin() + static_cast<std::ptrdiff_t>(kHeaderBytes + json_size));
+    file.description_ = nlohmann::json::parse(json);
   } catch (const nlohmann::json::exception& e) {
     throw Error(source + ": the model description is not valid JSON: " + e.what());
   }

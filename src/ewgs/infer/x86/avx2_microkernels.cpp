@@ -46,65 +46,98 @@ inline __m256i popcount_bytes(__m256i v) {
 /// A byte counter takes at most 31 words (8 bits each) before it could overflow.
 constexpr int64_t kWordsPerFlush = 31;
 
-/// Output channels [first, first + 4 G) of every column.
-template <int G>
-void binary_columns(const uint64_t* const* rows, int64_t kh, int64_t wpr, int64_t out_w, const uint64_t* weights,
-                    int64_t out_c, int64_t out_c_pad, int64_t first, int32_t gain, int32_t zero, int32_t* acc) {
+/// Output channels [first, first + 4 G) of every column; the window's KH x WPR words
+/// fixed at compile time (KH = 0: given at run time).
+template <int G, int KH, int WPR>
+void binary_columns(const BinaryWindows& in, int64_t out_w, const uint64_t* weights, int64_t out_c,
+                    int64_t out_c_pad, int64_t first, int32_t gain, int32_t zero, int32_t* acc) {
+  const int64_t kh = KH > 0 ? KH : in.kh;
+  const int64_t wpr = KH > 0 ? WPR : in.wpr;
   for (int64_t x = 0; x < out_w; ++x) {
     __m256i total[G];
     __m256i bytes[G];
+#pragma GCC unroll 16
     for (int g = 0; g < G; ++g) {
       total[g] = bytes[g] = _mm256_setzero_si256();
     }
     int64_t ones = 0;
     int64_t pending = 0;
+#pragma GCC unroll 4
     for (int64_t ky = 0; ky < kh; ++ky) {
-      const uint64_t* row = rows[ky] + x * wpr;
       const uint64_t* wk = weights + ky * wpr * out_c_pad + first;
+#pragma GCC unroll 4
       for (int64_t w = 0; w < wpr; ++w) {
-        const uint64_t a = row[w];
+        const uint64_t a = window_word(in, ky, x, w);
         ones += _mm_popcnt_u64(a);
         const __m256i va = _mm256_set1_epi64x(static_cast<long long>(a));
         const uint64_t* wg = wk + w * out_c_pad;
+#pragma GCC unroll 16
         for (int g = 0; g < G; ++g) {
           const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wg + 4 * g));
           bytes[g] = _mm256_add_epi8(bytes[g], popcount_bytes(_mm256_and_si256(va, wv)));
         }
-        if (++pending == kWordsPerFlush) {
-          for (int g = 0; g < G; ++g) {
-            total[g] = _mm256_add_epi64(total[g], _mm256_sad_epu8(bytes[g], _mm256_setzero_si256()));
-            bytes[g] = _mm256_setzero_si256();
+        if (KH * WPR > kWordsPerFlush || KH == 0) {
+          if (++pending == kWordsPerFlush) {
+#pragma GCC unroll 16
+            for (int g = 0; g < G; ++g) {
+              total[g] = _mm256_add_epi64(total[g], _mm256_sad_epu8(bytes[g], _mm256_setzero_si256()));
+              bytes[g] = _mm256_setzero_si256();
+            }
+            pending = 0;
           }
-          pending = 0;
         }
       }
     }
     int32_t* out = acc + x * out_c;
+#pragma GCC unroll 16
     for (int g = 0; g < G; ++g) {
       total[g] = _mm256_add_epi64(total[g], _mm256_sad_epu8(bytes[g], _mm256_setzero_si256()));
-      alignas(32) int64_t counts[4];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(counts), total[g]);
+      // gain * count - zero * ones in 64-bit lanes, then the low halves.
+      __m256i r = gain == 2 ? _mm256_add_epi64(total[g], total[g]) : total[g];
+      r = _mm256_sub_epi64(r, _mm256_set1_epi64x(int64_t{zero} * ones));
+      const __m128i lows = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(r, _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0)));
       const int64_t c = first + 4 * g;
       const int64_t n = std::min<int64_t>(4, out_c - c);
-      for (int64_t i = 0; i < n; ++i) {
-        out[c + i] = static_cast<int32_t>(gain * counts[i] - zero * ones);
+      if (n == 4) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + c), lows);
+      } else {
+        alignas(16) int32_t values[4];
+        _mm_store_si128(reinterpret_cast<__m128i*>(values), lows);
+        std::memcpy(out + c, values, static_cast<size_t>(n) * sizeof(int32_t));
       }
     }
   }
 }
 
-using BinaryColumnsFn = void (*)(const uint64_t* const*, int64_t, int64_t, int64_t, const uint64_t*, int64_t,
-                                 int64_t, int64_t, int32_t, int32_t, int32_t*);
-constexpr BinaryColumnsFn kBinaryColumns[] = {binary_columns<1>, binary_columns<2>, binary_columns<3>,
-                                              binary_columns<4>, binary_columns<5>, binary_columns<6>,
-                                              binary_columns<7>, binary_columns<8>};
+using BinaryColumnsFn = void (*)(const BinaryWindows&, int64_t, const uint64_t*, int64_t, int64_t, int64_t, int32_t,
+                                 int32_t, int32_t*);
 
-void binary_row(const uint64_t* const* rows, int64_t kh, int64_t wpr, int64_t out_w, const uint64_t* weights,
-                int64_t out_c, int64_t out_c_pad, int32_t gain, int32_t zero, int32_t* acc) {
+template <int G>
+BinaryColumnsFn binary_columns_for(int64_t kh, int64_t wpr) {
+  if (kh == 3 && wpr == 1) {
+    return binary_columns<G, 3, 1>;
+  }
+  if (kh == 3 && wpr == 2) {
+    return binary_columns<G, 3, 2>;
+  }
+  if (kh == 3 && wpr == 3) {
+    return binary_columns<G, 3, 3>;
+  }
+  if (kh == 1 && wpr == 1) {
+    return binary_columns<G, 1, 1>;
+  }
+  return binary_columns<G, 0, 0>;
+}
+
+void binary_row(const BinaryWindows& in, int64_t out_w, const uint64_t* weights, int64_t out_c, int64_t out_c_pad,
+                int32_t gain, int32_t zero, int32_t* acc) {
+  static constexpr BinaryColumnsFn (*kFor[])(int64_t, int64_t) = {
+      binary_columns_for<1>, binary_columns_for<2>, binary_columns_for<3>, binary_columns_for<4>,
+      binary_columns_for<5>, binary_columns_for<6>, binary_columns_for<7>, binary_columns_for<8>};
   const int64_t groups = (out_c + 3) / 4;
   for (int64_t g0 = 0; g0 < groups; g0 += 8) {
     const int64_t g = std::min<int64_t>(8, groups - g0);
-    kBinaryColumns[g - 1](rows, kh, wpr, out_w, weights, out_c, out_c_pad, g0 * 4, gain, zero, acc);
+    kFor[g - 1](in.kh, in.wpr)(in, out_w, weights, out_c, out_c_pad, g0 * 4, gain, zero, acc);
   }
 }
 
@@ -113,7 +146,9 @@ template <int P, int G>
 void int8_block(const uint8_t* const* segs, int64_t kh, int64_t quads, int64_t step, int64_t x, const int8_t* prepared,
                 int64_t out_c_pad, int64_t g0, int64_t out_c, int32_t* acc) {
   __m256i s[P][G];
+  #pragma GCC unroll 16
   for (int p = 0; p < P; ++p) {
+    #pragma GCC unroll 16
     for (int g = 0; g < G; ++g) {
       s[p][g] = _mm256_setzero_si256();
     }
@@ -123,21 +158,26 @@ void int8_block(const uint8_t* const* segs, int64_t kh, int64_t quads, int64_t s
     const uint8_t* base = segs[ky] + x * step;
     for (int64_t q = 0; q < quads; ++q) {
       __m256i w[G];
+      #pragma GCC unroll 16
       for (int g = 0; g < G; ++g) {
         w[g] = _mm256_loadu_si256(
             reinterpret_cast<const __m256i*>(prepared + int8_layout::offset(ky, q, (g0 + g) * 8, quads, out_c_pad)));
       }
+      #pragma GCC unroll 16
       for (int p = 0; p < P; ++p) {
         int32_t four;
         std::memcpy(&four, base + p * step + 4 * q, 4);
         const __m256i a = _mm256_set1_epi32(four);
+        #pragma GCC unroll 16
         for (int g = 0; g < G; ++g) {
           s[p][g] = _mm256_add_epi32(s[p][g], _mm256_madd_epi16(_mm256_maddubs_epi16(a, w[g]), ones));
         }
       }
     }
   }
+  #pragma GCC unroll 16
   for (int p = 0; p < P; ++p) {
+    #pragma GCC unroll 16
     for (int g = 0; g < G; ++g) {
       alignas(32) int32_t sums[8];
       _mm256_store_si256(reinterpret_cast<__m256i*>(sums), s[p][g]);
@@ -175,13 +215,16 @@ template <int R, int V>
 void float_block(const double* const* segs, int64_t kh, int64_t seg_len, int64_t step, int64_t x0,
                  const double* weights, int64_t out_c, int64_t c0, double* acc) {
   __m256i mask[V];
+  #pragma GCC unroll 16
   for (int v = 0; v < V; ++v) {
     const int64_t base = c0 + 4 * v;
     mask[v] = _mm256_setr_epi64x(base < out_c ? -1 : 0, base + 1 < out_c ? -1 : 0, base + 2 < out_c ? -1 : 0,
                                  base + 3 < out_c ? -1 : 0);
   }
   __m256d s[R][V];
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
+    #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) {
       s[r][v] = _mm256_setzero_pd();
     }
@@ -191,18 +234,23 @@ void float_block(const double* const* segs, int64_t kh, int64_t seg_len, int64_t
     const double* wk = weights + ky * seg_len * out_c + c0;
     for (int64_t j = 0; j < seg_len; ++j) {
       __m256d w[V];
+      #pragma GCC unroll 16
       for (int v = 0; v < V; ++v) {
         w[v] = _mm256_maskload_pd(wk + j * out_c + 4 * v, mask[v]);
       }
+      #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         const __m256d x = _mm256_set1_pd(a[r * step + j]);
+        #pragma GCC unroll 16
         for (int v = 0; v < V; ++v) {
           s[r][v] = _mm256_fmadd_pd(x, w[v], s[r][v]);
         }
       }
     }
   }
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
+    #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) {
       _mm256_maskstore_pd(acc + (x0 + r) * out_c + c0 + 4 * v, mask[v], s[r][v]);
     }

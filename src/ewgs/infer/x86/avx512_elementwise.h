@@ -36,21 +36,36 @@ inline __m512d activate8(__m512d y) {
   }
 }
 
-/// affine_code(): the same operations, rounding by roundscale (half to even).
-template <bool kHalfDown>
-inline __m512d affine_code8(__m512d x, __m512d scale, __m512d shift, __m512d top) {
+/// affine_code() as int32: the same operations, rounding half to even inside the
+/// conversion, half down by rounding first and moving exact ties. Two levels: the
+/// clamped t rounds to 1 (either way) exactly when t > 1/2.
+template <EpilogueCodes kCodes>
+inline __m256i affine_code8(__m512d x, __m512d scale, __m512d shift, __m512d top) {
   __m512d t = _mm512_add_pd(_mm512_mul_pd(x, scale), shift);
+  if constexpr (kCodes == EpilogueCodes::kOneBit) {
+    const __mmask8 one = _mm512_cmp_pd_mask(t, _mm512_set1_pd(0.5), _CMP_GT_OQ);
+    return _mm256_maskz_set1_epi32(one, 1);
+  }
   t = _mm512_min_pd(top, _mm512_max_pd(_mm512_setzero_pd(), t));
-  __m512d r = _mm512_roundscale_pd(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  if constexpr (kHalfDown) {
+  if constexpr (kCodes == EpilogueCodes::kHalfDown) {
+    __m512d r = _mm512_roundscale_pd(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __mmask8 tie = _mm512_cmp_pd_mask(_mm512_sub_pd(r, t), _mm512_set1_pd(0.5), _CMP_EQ_OQ);
     r = _mm512_mask_sub_pd(r, tie, r, _mm512_set1_pd(1.0));
+    return _mm512_cvtpd_epi32(r);
+  } else {
+    return _mm512_cvt_roundpd_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
-  return r;
 }
 
-inline void store_codes8(uint8_t* out, __mmask8 m, __m512d codes) {
-  _mm512_mask_cvtepi64_storeu_epi8(out, m, _mm512_cvtpd_epi64(codes));
+/// Narrowing in registers and one 8-byte store: the masked narrowing store
+/// (vpmovqb to memory) is many times slower.
+inline void store_codes8(uint8_t* out, __mmask8 m, __m256i codes) {
+  const __m128i bytes = _mm256_cvtepi32_epi8(codes);
+  if (m == 0xff) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out), bytes);
+  } else {
+    _mm_mask_storeu_epi8(out, m, bytes);
+  }
 }
 
 template <typename Acc>
@@ -62,7 +77,7 @@ inline __m512d load_sums8(const Acc* a, __mmask8 m) {
   }
 }
 
-template <Activation A, bool kBorder, bool kResidual, EpilogueOut kOut, typename Acc>
+template <Activation A, bool kBorder, bool kResidual, EpilogueCodes kCodes, typename Acc>
 void epilogue_rows8(const Acc* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
                     uint8_t* codes) {
   const auto* q = e.quantizer;
@@ -82,10 +97,11 @@ void epilogue_rows8(const Acc* acc, int64_t rows, int64_t channels, const Epilog
         y = _mm512_add_pd(y, _mm512_maskz_loadu_pd(m, e.residual + at + c));
       }
       y = activate8<A>(y);
-      if constexpr (kOut == EpilogueOut::kFloats) {
+      if (out) {
         _mm512_mask_storeu_pd(out + at + c, m, y);
-      } else {
-        store_codes8(codes + at + c, m, affine_code8<kOut == EpilogueOut::kHalfDownCodes>(y, qs, qsh, top));
+      }
+      if constexpr (kCodes != EpilogueCodes::kNone) {
+        store_codes8(codes + at + c, m, affine_code8<kCodes>(y, qs, qsh, top));
       }
     }
   }
@@ -96,15 +112,18 @@ void epilogue_rows8_out(const Acc* acc, int64_t rows, int64_t channels, const Ep
                         uint8_t* codes) {
   const auto* q = e.quantizer;
   if (!q) {
-    return epilogue_rows8<A, kBorder, kResidual, EpilogueOut::kFloats>(acc, rows, channels, e, out, codes);
+    return epilogue_rows8<A, kBorder, kResidual, EpilogueCodes::kNone>(acc, rows, channels, e, out, codes);
   }
   if (q->kind == ActQuantizer::Kind::kThresholds) {
-    return epilogue_rows_as<A, kBorder, kResidual, EpilogueOut::kThresholdCodes>(acc, rows, channels, e, out, codes);
+    return epilogue_rows_as<A, kBorder, kResidual, EpilogueCodes::kThresholds>(acc, rows, channels, e, out, codes);
+  }
+  if (q->levels == 2) {
+    return epilogue_rows8<A, kBorder, kResidual, EpilogueCodes::kOneBit>(acc, rows, channels, e, out, codes);
   }
   if (q->rounding == Rounding::kHalfDown) {
-    return epilogue_rows8<A, kBorder, kResidual, EpilogueOut::kHalfDownCodes>(acc, rows, channels, e, out, codes);
+    return epilogue_rows8<A, kBorder, kResidual, EpilogueCodes::kHalfDown>(acc, rows, channels, e, out, codes);
   }
-  return epilogue_rows8<A, kBorder, kResidual, EpilogueOut::kAffineCodes>(acc, rows, channels, e, out, codes);
+  return epilogue_rows8<A, kBorder, kResidual, EpilogueCodes::kAffine>(acc, rows, channels, e, out, codes);
 }
 
 template <Activation A, typename Acc>
@@ -137,14 +156,14 @@ void epilogue_rows(const Acc* acc, int64_t rows, int64_t channels, const Epilogu
   }
 }
 
-template <bool kHalfDown>
+template <EpilogueCodes kCodes>
 void quantize_affine(const double* x, int64_t n, const ActQuantizer& q, uint8_t* codes) {
   const __m512d qs = _mm512_set1_pd(q.scale);
   const __m512d qsh = _mm512_set1_pd(q.shift);
   const __m512d top = _mm512_set1_pd(static_cast<double>(q.levels - 1));
   for (int64_t i = 0; i < n; i += 8) {
     const __mmask8 m = tail8(n - i);
-    store_codes8(codes + i, m, affine_code8<kHalfDown>(_mm512_maskz_loadu_pd(m, x + i), qs, qsh, top));
+    store_codes8(codes + i, m, affine_code8<kCodes>(_mm512_maskz_loadu_pd(m, x + i), qs, qsh, top));
   }
 }
 
@@ -152,8 +171,11 @@ void quantize(const double* x, int64_t n, const ActQuantizer& q, uint8_t* codes)
   if (q.kind == ActQuantizer::Kind::kThresholds) {
     return generic_quantize(x, n, q, codes);
   }
-  return q.rounding == Rounding::kHalfDown ? quantize_affine<true>(x, n, q, codes)
-                                            : quantize_affine<false>(x, n, q, codes);
+  if (q.levels == 2) {
+    return quantize_affine<EpilogueCodes::kOneBit>(x, n, q, codes);
+  }
+  return q.rounding == Rounding::kHalfDown ? quantize_affine<EpilogueCodes::kHalfDown>(x, n, q, codes)
+                                            : quantize_affine<EpilogueCodes::kAffine>(x, n, q, codes);
 }
 
 void thresholds(const int32_t* acc, int64_t rows, int64_t channels, const int32_t* sign, const int32_t* t,
@@ -169,7 +191,7 @@ void thresholds(const int32_t* acc, int64_t rows, int64_t channels, const int32_
         const __mmask16 reached = _mm512_cmpge_epi32_mask(u, _mm512_maskz_loadu_epi32(m, t + k * channels + c));
         code = _mm512_mask_add_epi32(code, reached, code, one);
       }
-      _mm512_mask_cvtepi32_storeu_epi8(codes + at + c, m, code);
+      _mm_mask_storeu_epi8(codes + at + c, m, _mm512_cvtepi32_epi8(code));
     }
   }
 }

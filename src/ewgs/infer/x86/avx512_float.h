@@ -15,12 +15,15 @@ template <int R, int V>
 void float_block(const double* const* segs, int64_t kh, int64_t seg_len, int64_t step, int64_t x0,
                  const double* weights, int64_t out_c, int64_t c0, double* acc) {
   __mmask8 mask[V];
+  #pragma GCC unroll 16
   for (int v = 0; v < V; ++v) {
     const int64_t n = std::max<int64_t>(0, std::min<int64_t>(8, out_c - (c0 + 8 * v)));
     mask[v] = static_cast<__mmask8>((1u << n) - 1);
   }
   __m512d s[R][V];
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
+    #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) {
       s[r][v] = _mm512_setzero_pd();
     }
@@ -30,18 +33,23 @@ void float_block(const double* const* segs, int64_t kh, int64_t seg_len, int64_t
     const double* wk = weights + ky * seg_len * out_c + c0;
     for (int64_t j = 0; j < seg_len; ++j) {
       __m512d w[V];
+      #pragma GCC unroll 16
       for (int v = 0; v < V; ++v) {
         w[v] = _mm512_maskz_loadu_pd(mask[v], wk + j * out_c + 8 * v);
       }
+      #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         const __m512d x = _mm512_set1_pd(a[r * step + j]);
+        #pragma GCC unroll 16
         for (int v = 0; v < V; ++v) {
           s[r][v] = _mm512_fmadd_pd(x, w[v], s[r][v]);
         }
       }
     }
   }
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
+    #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) {
       _mm512_mask_storeu_pd(acc + (x0 + r) * out_c + c0 + 8 * v, mask[v], s[r][v]);
     }

@@ -29,7 +29,9 @@ template <bool kVnni, int P, int G>
 void int8_block(const uint8_t* const* segs, int64_t kh, int64_t quads, int64_t step, int64_t x, const int8_t* prepared,
                 int64_t out_c_pad, int64_t g0, int64_t out_c, int32_t* acc) {
   __m512i s[P][G];
+  #pragma GCC unroll 16
   for (int p = 0; p < P; ++p) {
+    #pragma GCC unroll 16
     for (int g = 0; g < G; ++g) {
       s[p][g] = _mm512_setzero_si512();
     }
@@ -38,20 +40,25 @@ void int8_block(const uint8_t* const* segs, int64_t kh, int64_t quads, int64_t s
     const uint8_t* base = segs[ky] + x * step;
     for (int64_t q = 0; q < quads; ++q) {
       __m512i w[G];
+      #pragma GCC unroll 16
       for (int g = 0; g < G; ++g) {
         w[g] = _mm512_loadu_si512(prepared + int8_layout::offset(ky, q, (g0 + g) * 16, quads, out_c_pad));
       }
+      #pragma GCC unroll 16
       for (int p = 0; p < P; ++p) {
         int32_t four;
         std::memcpy(&four, base + p * step + 4 * q, 4);
         const __m512i a = _mm512_set1_epi32(four);
+        #pragma GCC unroll 16
         for (int g = 0; g < G; ++g) {
           s[p][g] = dot4<kVnni>(s[p][g], a, w[g]);
         }
       }
     }
   }
+  #pragma GCC unroll 16
   for (int p = 0; p < P; ++p) {
+    #pragma GCC unroll 16
     for (int g = 0; g < G; ++g) {
       const int64_t c = (g0 + g) * 16;
       const int64_t n = std::min<int64_t>(16, out_c - c);
