@@ -93,10 +93,13 @@ void train_briefly(models::ClassifierImpl& model, const LabelledImages& data, in
   torch::optim::Adam optimizer(param_groups, torch::optim::AdamOptions(lr));
   const int64_t batch = 64;
   const int64_t n = data.images.size(0);
+  // Shuffled once: the images come class by class, and one-class batches do not train.
+  const auto order = torch::randperm(n, torch::kLong);
   for (int64_t s = 0; s < steps; ++s) {
     const int64_t begin = (s * batch) % (n - batch + 1);
-    const auto x = data.images.slice(0, begin, begin + batch);
-    const auto y = data.labels.slice(0, begin, begin + batch);
+    const auto picked = order.slice(0, begin, begin + batch);
+    const auto x = data.images.index_select(0, picked);
+    const auto y = data.labels.index_select(0, picked);
     optimizer.zero_grad();
     const auto loss = torch::nn::functional::cross_entropy(model.forward(x), y);
     loss.backward();

@@ -6,6 +6,7 @@
 
 #include "deploy_test_util.h"
 #include "ewgs/deploy/packed_export.h"
+#include "ewgs/infer/error.h"
 #include "ewgs/infer/kernel_path.h"
 #include "ewgs/train/initialize_from.h"
 #include "ewgs/train/train_config.h"
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include "support/support.h"
 
@@ -121,12 +123,14 @@ TEST_F(PackedExportTest, OneBitModelMatchesTheExactModelOnTheWholeTestSet) {
     float32_mismatches += float32_prediction_mismatches(*model, images, run.logits);
     correct += (run.logits.argmax(1) == test.labels.slice(0, begin, begin + 1000)).sum().item<int64_t>();
   }
-  // Trained, not degenerate.
-  EXPECT_GT(correct, 5000);
+  // Trained, not degenerate: three times chance after 60 steps.
+  EXPECT_GT(correct, 3000);
   // The float32 graph rounds its sums, which moves a few activations across a
   // rounding boundary; it disagrees on at most 0.05 % of the predictions
-  // (docs/DEPLOYMENT.md; 1 of 10,000 with this seed).
+  // (docs/DEPLOYMENT.md).
   EXPECT_LE(float32_mismatches, 5);
+  std::cout << "Fashion-MNIST W1A1 small CNN: engine top-1 " << correct / 100.0 << "%, " << float32_mismatches
+            << " predictions differ from the float32 graph\n";
 }
 
 TEST_F(PackedExportTest, FloatGraphSumsDividedByTheScaleAreTheEngineIntegers) {
@@ -242,6 +246,19 @@ TEST_F(PackedExportTest, ImagesInNhwcOrderGiveTheSameLogitsAsNchw) {
   EXPECT_EQ(std::vector<float>(whole.begin(), whole.end()), from_nchw);
   const auto whole_nhwc = engine.run_traced(nhwc.data_ptr<float>(), 6, infer::Layout::kNHWC, nullptr);
   EXPECT_EQ(std::vector<float>(whole_nhwc.begin(), whole_nhwc.end()), from_nchw);
+  // Two threads take one chunk each, with engines of their own.
+  engine.set_threads(2);
+  EXPECT_EQ(engine.run(images.data_ptr<float>(), 6, infer::Layout::kNCHW), from_nchw);
+  EXPECT_EQ(engine.run(nhwc.data_ptr<float>(), 6, infer::Layout::kNHWC), from_nchw);
+  // An error in a chunk that a worker thread runs comes back as an error.
+  auto bad = images.clone();
+  bad[5][1][2][3] = std::numeric_limits<float>::quiet_NaN();
+  try {
+    engine.run(bad.data_ptr<float>(), 6, infer::Layout::kNCHW);
+    ADD_FAILURE() << "a NaN pixel was accepted";
+  } catch (const infer::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("image 5 has a non-finite value"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(PackedExportTest, CifarResNet20MatchesTheExactModelOnEveryTestImage) {
