@@ -3,11 +3,13 @@
 valid inputs of every format (and a few broken ones) for libFuzzer to mutate.
 
 Run with Debian's python3 and python3-torch:  /usr/bin/python3 scripts/gen_fuzz_seeds.py
-JPEG files are encoded with libturbojpeg through ctypes; the checkpoint seeds are
-files written by the C++ tests (see FUZZING.md), not by this script.
+JPEG files are encoded with libturbojpeg through ctypes. Seeds that need the C++
+library (ewgs checkpoints, models exported from trained layers) are written by
+fuzz/write_seeds.cpp instead (see FUZZING.md).
 """
 import ctypes
 import io
+import json
 import os
 import pickle
 import struct
@@ -153,6 +155,119 @@ def spec_seeds():
     return {"%02d" % i: s for i, s in enumerate(specs)}
 
 
+class ModelData:
+    """The data section of a packed model (docs/MODEL_FORMAT.md): arrays 64-byte aligned."""
+
+    def __init__(self):
+        self.data = b""
+
+    def add(self, kind, shape, payload):
+        offset = -(-len(self.data) // 64) * 64
+        self.data += bytes(offset - len(self.data)) + payload
+        return {"type": kind, "shape": shape, "offset": offset, "bytes": len(payload)}
+
+    def f64(self, values):
+        return self.add("f64", [len(values)], struct.pack("<%dd" % len(values), *values))
+
+    def f32(self, values, shape):
+        return self.add("f32", shape, struct.pack("<%df" % len(values), *values))
+
+    def codes(self, bits, shape, codes):
+        """Rows (the first dimension) of b-bit codes, least significant bits first."""
+        row = len(codes) // shape[0]
+        packed = b""
+        for r in range(shape[0]):
+            value = sum(c << (i * bits) for i, c in enumerate(codes[r * row:(r + 1) * row]))
+            packed += value.to_bytes(-(-row * bits // 8), "little")
+        return self.add("u%d" % bits, shape, packed)
+
+
+def affine(bits, scale, shift, rounding="half_even"):
+    return {"kind": "affine", "bits": bits, "levels": 2 ** bits, "scale": scale, "shift": shift,
+            "rounding": rounding}
+
+
+def conv(d, name, x, y, cin, cout, k, bits, stride=1, pad=0, groups=1, **epilogue):
+    window = k * k * cin // groups
+    if bits:
+        weights = {"bits": bits, "gain": 1 + bits % 2, "zero": bits,
+                   "codes": d.codes(bits, [cout, k, k, cin // groups],
+                                    [(i * 5 + 3) % 2 ** bits for i in range(cout * window)])}
+    else:
+        weights = {"bits": 0, "values": d.f32([((i * 7) % 11 - 5) / 8 for i in range(cout * window)],
+                                              [cout, cin // groups, k, k]),
+                   "bias": d.f32([0.25 * o for o in range(cout)], [cout])}
+    epilogue.update(scale=d.f64([0.5 + 0.125 * o for o in range(cout)]),
+                    shift=d.f64([0.25 - 0.125 * o for o in range(cout)]))
+    return {"op": "conv", "name": name, "input": x, "output": y, "in_channels": cin, "out_channels": cout,
+            "kernel": [k, k], "stride": [stride, stride], "padding": [pad, pad], "groups": groups,
+            "weights": weights, "epilogue": epilogue}
+
+
+def model(tensors, ops, output):
+    return {"format": "ewgs-model", "producer": {"model": "seed"},
+            "input": {"tensor": "x", "mean": [0.5], "std": [0.25]},
+            "tensors": [{"name": n, "kind": "float", "shape": s} if b == 0 else
+                        {"name": n, "kind": "codes", "bits": b, "shape": s} for n, b, s in tensors],
+            "ops": ops, "output": output}
+
+
+def model_seeds():
+    """Tiny models that use every operation, quantizer kind and weight width."""
+    d1 = ModelData()
+    binary = model(
+        [("x", 0, [4, 4, 2]), ("a", 1, [4, 4, 2]), ("b", 2, [4, 4, 4]), ("c", 0, [2, 2, 4]),
+         ("p", 0, [1, 1, 4]), ("f", 0, [1, 1, 4]), ("y", 0, [1, 1, 3])],
+        [{"op": "quantize", "input": "x", "output": "a", "quantizer": affine(1, 2.0, 0.5)},
+         conv(d1, "conv1", "a", "b", 2, 4, 3, 1, pad=1, activation="relu",
+              border_scale=d1.f64([0.125, -0.25, 0.5, 0.0]), quantizer=affine(2, 1.5, 1.0, "half_down")),
+         conv(d1, "conv2", "b", "c", 4, 4, 3, 2, stride=2, pad=1),
+         {"op": "max_pool", "input": "c", "output": "p", "kernel": 2, "stride": 2, "padding": 0},
+         {"op": "flatten", "input": "p", "output": "f"},
+         conv(d1, "fc", "f", "y", 4, 3, 1, 0)], "y")
+    d2 = ModelData()
+    thresholds = {"kind": "thresholds", "bits": 2, "levels": 4, "thresholds": [-0.5, 0.0, 0.75],
+                  "inclusive": [True, False, True]}
+    residual = model(
+        [("x", 0, [4, 4, 4]), ("n", 0, [4, 4, 4]), ("q", 2, [4, 4, 4]), ("m", 2, [4, 4, 4]),
+         ("r", 0, [4, 4, 4]), ("s", 0, [2, 2, 8]), ("t", 0, [2, 2, 8]), ("u", 0, [1, 1, 8]),
+         ("g", 0, [1, 1, 8]), ("y", 0, [1, 1, 2])],
+        [{"op": "affine", "input": "x", "output": "n", "scale": d2.f64([1.0, 0.5, 2.0, -1.0]),
+          "shift": d2.f64([0.0, 0.25, -0.5, 1.0]), "activation": "relu"},
+         {"op": "quantize", "input": "n", "output": "q", "quantizer": thresholds},
+         {"op": "max_pool", "input": "q", "output": "m", "kernel": 3, "stride": 1, "padding": 1},
+         conv(d2, "conv", "m", "r", 4, 4, 3, 4, pad=1, groups=2, residual="n", activation="hardtanh"),
+         {"op": "zero_pad_shortcut", "input": "r", "output": "s", "pad": 2},
+         {"op": "add", "inputs": ["s", "s"], "output": "t", "activation": "relu6"},
+         {"op": "adaptive_max_pool", "input": "t", "output": "u", "size": 1},
+         {"op": "global_avg_pool", "input": "u", "output": "g"},
+         conv(d2, "fc", "g", "y", 8, 2, 1, 0, activation="none")], "y")
+    d3 = ModelData()
+    three = model(
+        [("x", 0, [3, 5, 2]), ("a", 3, [3, 5, 2]), ("y", 0, [1, 1, 2]), ("c", 0, [1, 3, 2])],
+        [{"op": "quantize", "input": "x", "output": "a", "quantizer": affine(3, 1.0, 3.5)},
+         conv(d3, "conv", "a", "c", 2, 2, 3, 3, stride=1, pad=0),
+         {"op": "global_avg_pool", "input": "c", "output": "y"}], "y")
+    return {"binary": (binary, d1.data), "residual": (residual, d2.data), "three-bit": (three, d3.data)}
+
+
+def ewgsm(description, data):
+    """A whole .ewgsm file: header, deflated description, data section."""
+    text = json.dumps(description, separators=(",", ":")).encode()
+    stored = zlib.compress(text, 9)
+    data_offset = 64 + -(-len(stored) // 64) * 64
+    body = stored + bytes(data_offset - 64 - len(stored))
+    data += bytes(-len(data) % 64)
+    header = b"EWGSMODL" + struct.pack("<IIQQQIIQI", 2, 0, len(stored), data_offset, len(data), zlib.crc32(body),
+                                       zlib.crc32(data), data_offset + len(data), len(text))
+    return header + struct.pack("<I", zlib.crc32(header)) + body + data
+
+
+def unpacked(description, data):
+    """The model_file target's other input form: JSON text, NUL, data section."""
+    return json.dumps(description, separators=(",", ":")).encode() + b"\0" + data
+
+
 def main():
     for name, data in images().items():
         write("image_decode", name, data)
@@ -170,6 +285,9 @@ def main():
         write("config", name, data)
     for name, data in spec_seeds().items():
         write("quant_spec", name, data)
+    for name, (description, data) in model_seeds().items():
+        write("model_file", name + ".ewgsm", ewgsm(description, data))
+        write("model_file", name + ".json", unpacked(description, data))
 
 
 if __name__ == "__main__":
