@@ -160,6 +160,11 @@ def main():
     save("module_state.pth", state)
     expected["module_state.pth"] = describe_tensors(state)
 
+    # The same state with a NaN among the weights: loaders must name fc.weight.
+    _, state = tiny_state()
+    state["fc.weight"][1, 2] = float("nan")
+    save("non_finite.pth", state)
+
     one = {"only": torch.linspace(-1, 1, 5)}
     save("single.pth", one)
     expected["single.pth"] = describe_tensors(one)

@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config
   libtorch-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev
-  libturbojpeg0-dev zlib1g-dev libpng-dev libgtest-dev libbenchmark-dev
+  libturbojpeg0-dev zlib1g-dev libpng-dev libarchive-dev libgtest-dev libbenchmark-dev
   libonnx-dev libprotobuf-dev
   dataset-fashion-mnist
   # LibTorch's BLAS: Debian's default is the unoptimized reference libblas;

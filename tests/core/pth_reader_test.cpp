@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 
+#include "ewgs/nn/state_dict.h"
 #include "support/support.h"
 
 namespace ewgs {
@@ -298,8 +299,8 @@ TEST_F(PthReaderTest, ReadsOfficialResNet20Checkpoint) {
 }
 
 TEST_F(PthReaderTest, RejectsMissingForeignAndLegacyFiles) {
-  EWGS_EXPECT_THROWS_WITH(load_pth((dir_ / "absent.pth").string()), "absent.pth': no such file");
-  EWGS_EXPECT_THROWS_WITH(load_pth(dir_.string()), "is a directory");
+  EWGS_EXPECT_THROWS_WITH(load_pth((dir_ / "absent.pth").string()), "absent.pth does not exist");
+  EWGS_EXPECT_THROWS_WITH(load_pth(dir_.string()), "is not a regular file (it is a folder)");
   EWGS_EXPECT_THROWS_WITH(load_pth(write_file("empty.pth", "")), "too short");
   EWGS_EXPECT_THROWS_WITH(
       load_pth(write_file("garbage.pth", "this is not a checkpoint at all")),
@@ -310,7 +311,7 @@ TEST_F(PthReaderTest, RejectsMissingForeignAndLegacyFiles) {
   const std::string whole = read_file(golden_pth("checkpoint.pth"));
   EWGS_EXPECT_THROWS_WITH(
       load_pth(write_file("cut.pth", whole.substr(0, whole.size() / 2))),
-      "cut.pth': cannot read the zip archive (truncated or corrupt?)");
+      "cut.pth': not a readable zip archive (truncated or corrupt?)");
 }
 
 TEST_F(PthReaderTest, RejectsCorruptPicklesAndMissingStorage) {
@@ -318,9 +319,47 @@ TEST_F(PthReaderTest, RejectsCorruptPicklesAndMissingStorage) {
   EWGS_EXPECT_THROWS_WITH(load_pth(golden_pth("truncated_pickle.pth")), "truncated pickle");
   EWGS_EXPECT_THROWS_WITH(
       load_pth(golden_pth("bad_opcode.pth")),
-      "bad_opcode.pth': data.pkl: unsupported pickle opcode 0x69 'i' (INST) at offset 2");
+      "bad_opcode.pth': bad_opcode/data.pkl: unsupported pickle opcode 0x69 'i' (INST) at offset 2");
   EWGS_EXPECT_THROWS_WITH(
-      load_pth(golden_pth("missing_storage.pth")), "missing storage record 'data/0'");
+      load_pth(golden_pth("missing_storage.pth")), "missing storage record 'missing_storage/data/0'");
+}
+
+TEST_F(PthReaderTest, AFlippedByteNeverLoadsAsOtherNumbers) {
+  // Each record carries a CRC-32 in the zip archive; a changed byte is an
+  // error naming the file, or (in bytes no reader uses) the same tensors.
+  const std::string good = read_file(golden_pth("module_state.pth"));
+  const auto original = load_pth_state_dict(golden_pth("module_state.pth"));
+  size_t rejected = 0;
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::string bad = good;
+    bad[i] = static_cast<char>(bad[i] ^ 0x10);
+    const std::string path = write_file("flipped.pth", bad);
+    try {
+      const auto state = load_pth_state_dict(path);
+      ASSERT_EQ(state.size(), original.size()) << "byte " << i;
+      for (size_t k = 0; k < state.size(); ++k) {
+        EXPECT_EQ(state[k].first, original[k].first) << "byte " << i;
+        EXPECT_TRUE(test::all_equal(state[k].second, original[k].second)) << "byte " << i << ": " << state[k].first;
+      }
+    } catch (const c10::Error& e) {
+      ++rejected;
+      EXPECT_NE(std::string(e.what_without_backtrace()).find("flipped.pth"), std::string::npos);
+    }
+  }
+  EXPECT_GT(rejected, good.size() / 2);
+}
+
+TEST_F(PthReaderTest, NonFiniteTensorsAreRejectedWithTheirName) {
+  // tests/golden/pth/non_finite.pth: module_state.pth with a NaN in fc.weight.
+  torch::nn::Sequential tiny;
+  tiny->push_back("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(2, 3, 3).bias(false)));
+  tiny->push_back("bn", torch::nn::BatchNorm2d(3));
+  tiny->push_back("fc", torch::nn::Linear(3, 2));
+  const std::string path = golden_pth("non_finite.pth");
+  nn::load_state(*tiny, load_pth_state_dict(golden_pth("module_state.pth")), /*strict=*/true, "module_state");
+  EWGS_EXPECT_THROWS_WITH(
+      nn::load_state(*tiny, load_pth_state_dict(path), /*strict=*/true, path),
+      "cannot load " + path + ": 'fc.weight' has non-finite values (NaN or Inf)");
 }
 
 /// Rewrites module_state.pth with its pickle changed by `mutate`, into `path`.

@@ -1,8 +1,9 @@
 // Implementation of the data test helpers (data_test_util.h).
 #include "data_test_util.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <png.h>
-#include <turbojpeg.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -39,14 +40,6 @@ std::string DataTest::path(const std::string& name) const {
   return p.string();
 }
 
-void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out.write(
-      reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  TORCH_CHECK(out.good(), "cannot write ", path);
-}
-
 void write_gzip_file(const std::string& path, const std::vector<uint8_t>& bytes) {
   fs::create_directories(fs::path(path).parent_path());
   gzFile file = gzopen(path.c_str(), "wb");
@@ -68,27 +61,6 @@ std::vector<uint8_t> idx_bytes(
   return out;
 }
 
-std::vector<uint8_t> encode_jpeg(
-    const std::vector<uint8_t>& pixels, int height, int width, int channels, int quality) {
-  tjhandle tj = tjInitCompress();
-  TORCH_CHECK(tj != nullptr, "tjInitCompress failed");
-  const int format = channels == 1 ? TJPF_GRAY : channels == 4 ? TJPF_CMYK : TJPF_RGB;
-  const int subsampling = channels == 1 ? TJSAMP_GRAY : TJSAMP_444;
-  unsigned char* jpeg = nullptr;
-  unsigned long size = 0;
-  const int rc = tjCompress2(
-      tj, pixels.data(), width, 0, height, format, &jpeg, &size, subsampling, quality, 0);
-  const std::string error = rc == 0 ? "" : tjGetErrorStr2(tj);
-  std::vector<uint8_t> out;
-  if (rc == 0) {
-    out.assign(jpeg, jpeg + size);
-  }
-  tjFree(jpeg);
-  tjDestroy(tj);
-  TORCH_CHECK(rc == 0, "tjCompress2 failed: ", error);
-  return out;
-}
-
 void write_png(
     const std::string& path,
     const std::vector<uint8_t>& pixels,
@@ -104,6 +76,44 @@ void write_png(
   image.format = channels == 4 ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB;
   const int ok = png_image_write_to_file(&image, path.c_str(), 0, pixels.data(), 0, nullptr);
   TORCH_CHECK(ok != 0, "cannot write PNG ", path, ": ", image.message);
+}
+
+void write_tar_gz(const std::string& path, const std::vector<TarMember>& members) {
+  fs::create_directories(fs::path(path).parent_path());
+  struct archive* a = archive_write_new();
+  archive_write_add_filter_gzip(a);
+  archive_write_set_format_pax_restricted(a);
+  TORCH_CHECK(archive_write_open_filename(a, path.c_str()) == ARCHIVE_OK, "cannot write ", path);
+  for (const auto& m : members) {
+    struct archive_entry* entry = archive_entry_new();
+    archive_entry_set_pathname(entry, m.name.c_str());
+    archive_entry_set_perm(entry, 0644);
+    switch (m.kind) {
+      case TarMember::Kind::kFile:
+        archive_entry_set_filetype(entry, AE_IFREG);
+        archive_entry_set_size(entry, static_cast<la_int64_t>(m.content.size()));
+        break;
+      case TarMember::Kind::kFolder:
+        archive_entry_set_filetype(entry, AE_IFDIR);
+        archive_entry_set_perm(entry, 0755);
+        break;
+      case TarMember::Kind::kSymlink:
+        archive_entry_set_filetype(entry, AE_IFLNK);
+        archive_entry_set_symlink(entry, m.link.c_str());
+        break;
+      case TarMember::Kind::kHardlink:
+        archive_entry_set_filetype(entry, AE_IFREG);
+        archive_entry_set_hardlink(entry, m.link.c_str());
+        break;
+    }
+    TORCH_CHECK(archive_write_header(a, entry) == ARCHIVE_OK, "cannot add ", m.name, ": ", archive_error_string(a));
+    if (!m.content.empty()) {
+      archive_write_data(a, m.content.data(), m.content.size());
+    }
+    archive_entry_free(entry);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
 }
 
 std::string data_cache_dir() {

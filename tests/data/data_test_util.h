@@ -8,9 +8,13 @@
 #include <vector>
 
 #include "ewgs/data/dataset.h"
+#include "support/image_files.h"
 #include "support/support.h"
 
 namespace ewgs::data::test {
+
+using ewgs::test::encode_jpeg;
+using ewgs::test::write_file;
 
 /// A fresh scratch folder for each test, removed afterwards.
 class DataTest : public ::testing::Test {
@@ -23,19 +27,11 @@ class DataTest : public ::testing::Test {
   std::string dir_;
 };
 
-/// Writes `bytes` to `path` (parent folders created).
-void write_file(const std::string& path, const std::vector<uint8_t>& bytes);
-
 /// Writes `bytes` gzip-compressed to `path`.
 void write_gzip_file(const std::string& path, const std::vector<uint8_t>& bytes);
 
 /// An IDX file of unsigned bytes: magic 0x0800 | dims.size(), big-endian dims, data.
 std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data);
-
-/// JPEG bytes of interleaved pixels (3 channels RGB, 1 gray, 4 CMYK) at `quality`,
-/// 4:4:4 (or gray) subsampling.
-std::vector<uint8_t> encode_jpeg(
-    const std::vector<uint8_t>& pixels, int height, int width, int channels, int quality = 100);
 
 /// Writes an 8-bit RGB (channels 3) or RGBA (channels 4) PNG.
 void write_png(
@@ -44,6 +40,20 @@ void write_png(
     int height,
     int width,
     int channels);
+
+/// A member of a tar archive written by write_tar_gz: a file with `content`, a
+/// folder (name ending in '/'), or a symbolic or hard link to `link`.
+struct TarMember {
+  enum class Kind { kFile, kFolder, kSymlink, kHardlink };
+  std::string name;
+  Kind kind = Kind::kFile;
+  std::vector<uint8_t> content;
+  std::string link;
+};
+
+/// Writes a gzip-compressed tar archive of `members` (names taken as they are,
+/// unsafe ones included) with libarchive.
+void write_tar_gz(const std::string& path, const std::vector<TarMember>& members);
 
 /// Folder where the CIFAR-10 JPEG copy is extracted for tests (the build tree).
 std::string data_cache_dir();

@@ -101,6 +101,13 @@ TEST_F(DataTest, IdxRejectsTruncatedAndOverlongData) {
       "trailing data: header says 3 = 3 bytes of data, file has 4");
 }
 
+TEST(IdxParseTest, DimensionsWhoseProductOverflowsAreRejected) {
+  // 2^31 * 2^31 * 4 = 2^64 wraps to 0: an empty payload must not pass for it.
+  EWGS_EXPECT_THROWS_WITH(
+      parse_idx(test::idx_bytes({1u << 31, 1u << 31, 4}, {}), "huge", 3),
+      "huge: IDX header says 2147483648x2147483648x4, more bytes than any file can hold");
+}
+
 TEST_F(DataTest, IdxRejectsCountMismatch) {
   const TinySet tiny;
   write_file(path("train-images-idx3-ubyte"), tiny.images);

@@ -2,7 +2,6 @@
 // cache folder, and errors for unknown kinds, missing roots and bad archives.
 #include "ewgs/data/open_dataset.h"
 
-#include <cstdlib>
 #include <filesystem>
 
 #include "data_test_util.h"
@@ -13,17 +12,17 @@ namespace {
 
 using test::DataTest;
 
-/// Writes <dir>/cifar10-jpeg/{train,test}/{cat,dog}/0.jpg and tars it to <dir>/c.tar.gz.
+/// Writes <dir>/c.tar.gz holding cifar10-jpeg/{train,test}/{cat,dog}/0.jpg.
 std::string make_archive(const std::string& dir) {
   const auto jpeg = test::encode_jpeg(std::vector<uint8_t>(4 * 4 * 3, 50), 4, 4, 3);
+  std::vector<test::TarMember> members;
   for (const char* split : {"train", "test"}) {
     for (const char* cls : {"cat", "dog"}) {
-      test::write_file(dir + "/src/cifar10-jpeg/" + split + "/" + cls + "/0.jpg", jpeg);
+      members.push_back({std::string("cifar10-jpeg/") + split + "/" + cls + "/0.jpg", test::TarMember::Kind::kFile, jpeg, ""});
     }
   }
   const std::string archive = dir + "/c.tar.gz";
-  const std::string command = "tar czf '" + archive + "' -C '" + dir + "/src' cifar10-jpeg";
-  EXPECT_EQ(std::system(command.c_str()), 0);
+  test::write_tar_gz(archive, members);
   return archive;
 }
 
@@ -65,27 +64,40 @@ TEST_F(DataTest, Cifar10JpegArchiveIsExtractedOnce) {
   EXPECT_EQ(test_set->size(), 2);
   EXPECT_EQ(test_set->class_names(), (std::vector<std::string>{"cat", "dog"}));
   EXPECT_NE(test_set->name().find("cifar10-jpeg ("), std::string::npos);
-  EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/cache/cifar10-jpeg/train/dog"));
-  std::filesystem::remove(archive);  // already extracted: the archive is not read again
+  const std::string extracted = extract_once(archive, "cifar10-jpeg", dir_ + "/cache");
+  EXPECT_TRUE(std::filesystem::is_directory(extracted + "/train/dog"));
   EXPECT_EQ(open_dataset("cifar10-jpeg", archive, "train", options)->size(), 2);
-  // The extracted folder and its parent work as roots too.
-  EXPECT_EQ(open_dataset("cifar10-jpeg", dir_ + "/cache/cifar10-jpeg", "train")->size(), 2);
-  EXPECT_EQ(open_dataset("cifar10-jpeg", dir_ + "/cache", "test")->size(), 2);
+  // The extracted folder works as a root too, and so does a parent holding cifar10-jpeg/.
+  EXPECT_EQ(open_dataset("cifar10-jpeg", extracted, "train")->size(), 2);
+  std::filesystem::create_directories(dir_ + "/parent");
+  std::filesystem::rename(extracted, dir_ + "/parent/cifar10-jpeg");
+  EXPECT_EQ(open_dataset("cifar10-jpeg", dir_ + "/parent", "test")->size(), 2);
   EWGS_EXPECT_THROWS_WITH(
-      open_dataset("cifar10-jpeg", dir_ + "/cache", "val"),
+      open_dataset("cifar10-jpeg", dir_ + "/parent", "val"),
       "cifar10-jpeg: split folder '" + dir_ +
-          "/cache/cifar10-jpeg/val' does not exist; found: "
+          "/parent/cifar10-jpeg/val' does not exist; found: "
           "test, train");
+}
+
+TEST_F(DataTest, AMissingArchiveIsNeverReplacedByACachedCopy) {
+  const std::string archive = make_archive(dir_);
+  OpenOptions options;
+  options.cache_dir = dir_ + "/cache";
+  EXPECT_EQ(open_dataset("cifar10-jpeg", archive, "test", options)->size(), 2);
+  std::filesystem::remove(archive);
+  EWGS_EXPECT_THROWS_WITH(open_dataset("cifar10-jpeg", archive, "test", options), archive + " does not exist");
+  EWGS_EXPECT_THROWS_WITH(
+      open_dataset("cifar10-jpeg", "/nonexistent.tar.gz", "test", options), "/nonexistent.tar.gz does not exist");
 }
 
 TEST_F(DataTest, ExtractOnceReportsBadArchives) {
   EWGS_EXPECT_THROWS_WITH(
       extract_once(dir_ + "/none.tar.gz", "x", dir_ + "/cache"),
-      "archive '" + dir_ + "/none.tar.gz' does not exist");
+      "archive " + dir_ + "/none.tar.gz does not exist");
   test::write_file(dir_ + "/junk.tar.gz", {'n', 'o', 't', ' ', 't', 'a', 'r'});
   EWGS_EXPECT_THROWS_WITH(
       extract_once(dir_ + "/junk.tar.gz", "x", dir_ + "/cache"),
-      "extracting '" + dir_ + "/junk.tar.gz' into '" + dir_ + "/cache' failed");
+      "archive '" + dir_ + "/junk.tar.gz'");
   const std::string archive = make_archive(dir_);
   EWGS_EXPECT_THROWS_WITH(
       extract_once(archive, "other", dir_ + "/cache"),

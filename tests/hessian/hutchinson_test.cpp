@@ -56,6 +56,37 @@ TEST(HutchinsonTest, FaithfulLoopStopsAfterTwoSamplesWhenTheMeanIsNegative) {
   EXPECT_NEAR(samples[0], -10.0, 1e-5);
 }
 
+TEST(HutchinsonTest, FaithfulLoopStopsByTheOfficialRuleOnAConvergingPositiveTrace) {
+  // A positive-definite Hessian whose probes vary little: the running mean
+  // settles and the official rule (tolerance 1e-3) ends the loop early.
+  torch::manual_seed(3);
+  constexpr int64_t kSize = 40;
+  const auto m = torch::randn({kSize, kSize}) * 0.02;
+  const auto a = (m + m.t()) / 2 + torch::eye(kSize) * 3;
+  auto x = torch::randn({kSize}).requires_grad_(true);
+  const auto loss = 0.5 * torch::dot(x, torch::mv(a, x));
+  const auto grad = torch::autograd::grad({loss}, {x}, {}, true, true)[0];
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+  constexpr int64_t kMaxProbes = 50;
+  const auto samples = hessian::faithful_trace_samples(grad, x, gen, kMaxProbes, 1e-3);
+  ASSERT_GT(samples.size(), 2u);
+  ASSERT_LT(samples.size(), static_cast<size_t>(kMaxProbes)) << "the rule never fired";
+  // The loop ended at the first k where |m_k - m_{k-1}| / (m_{k-1} + 1e-6) < 1e-3.
+  double previous = 0;
+  double sum = 0;
+  for (size_t k = 0; k < samples.size(); ++k) {
+    sum += samples[k];
+    const double mean = sum / static_cast<double>(k + 1);
+    const bool stop = std::abs(mean - previous) / (previous + 1e-6) < 1e-3;
+    EXPECT_EQ(stop, k + 1 == samples.size()) << "probe " << k + 1;
+    previous = mean;
+  }
+  // Var(v^T A v) = 2 sum_{i != j} A_ij^2 for Rademacher v.
+  const double trace = a.trace().item<double>();
+  const double probe_std = std::sqrt(2 * (a.pow(2).sum() - a.diagonal().pow(2).sum()).item<double>());
+  EXPECT_NEAR(previous, trace, 4 * probe_std / std::sqrt(static_cast<double>(samples.size())));
+}
+
 TEST(HutchinsonTest, FaithfulLoopRunsToTheCapOnNoisyPositiveTraces) {
   torch::manual_seed(1);
   Quadratic q(30);

@@ -18,7 +18,7 @@ struct HvpNet {
   torch::Tensor w2;
   torch::Tensor target;
 
-  explicit HvpNet(const nlohmann::json& g) {
+  explicit HvpNet(const nlohmann::json& g, const torch::Device& device = torch::kCPU) {
     torch::NoGradGuard no_grad;
     fc->weight.copy_(tensor_from_json(g["w1"]));
     w2 = tensor_from_json(g["w2"]);
@@ -38,6 +38,9 @@ struct HvpNet {
         b.value().fill_(1);
       }
     }
+    fc->to(device);
+    w2 = w2.to(device);
+    target = target.to(device);
     fc->train();
   }
 
@@ -47,10 +50,13 @@ struct HvpNet {
   }
 };
 
-TEST(DoubleBackwardTest, HessianVectorProductsMatchPyTorch) {
+/// Hessian-vector products w.r.t. the activations' x_q and the weights on
+/// `device`, against the golden PyTorch values.
+void expect_golden_hessian_vector_products(const torch::Device& device) {
   const auto g = load_golden("hvp_qlinear.json");
-  HvpNet net(g);
-  const auto x = tensor_from_json(g["x"]).requires_grad_(true);
+  HvpNet net(g, device);
+  const auto x = tensor_from_json(g["x"]).to(device).requires_grad_(true);
+  const auto on = [&](const char* key) { return tensor_from_json(g[key]).to(device); };
 
   net.fc->act_quant->set_capture(true);
   auto loss = net.loss(x);
@@ -58,18 +64,24 @@ TEST(DoubleBackwardTest, HessianVectorProductsMatchPyTorch) {
   ASSERT_TRUE(x_q.defined());
   EXPECT_NEAR(loss.item<double>(), g["loss"].get<double>(), 1e-6);
   const auto g_a = torch::autograd::grad({loss}, {x_q}, {}, true, true)[0];
-  const auto hv_a =
-      torch::autograd::grad({(g_a * tensor_from_json(g["v_a"])).sum()}, {x_q})[0];
-  EXPECT_TRUE(all_close(hv_a, tensor_from_json(g["hv_a"]), 1e-5, 1e-7));
+  const auto hv_a = torch::autograd::grad({(g_a * on("v_a")).sum()}, {x_q})[0];
+  EXPECT_TRUE(all_close(hv_a.cpu(), tensor_from_json(g["hv_a"]), 1e-5, 1e-7));
   net.fc->act_quant->set_capture(false);
 
   loss = net.loss(x);
   const auto g_w = torch::autograd::grad({loss}, {net.fc->weight}, {}, true, true)[0];
-  EXPECT_TRUE(all_close(g_w, tensor_from_json(g["grad_w"]), 1e-5, 1e-7));
-  const auto hv_w = torch::autograd::grad(
-      {(g_w * tensor_from_json(g["v_w"])).sum()}, {net.fc->weight})[0];
-  EXPECT_TRUE(all_close(hv_w, tensor_from_json(g["hv_w"]), 1e-5, 1e-7));
+  EXPECT_TRUE(all_close(g_w.cpu(), tensor_from_json(g["grad_w"]), 1e-5, 1e-7));
+  const auto hv_w = torch::autograd::grad({(g_w * on("v_w")).sum()}, {net.fc->weight})[0];
+  EXPECT_TRUE(all_close(hv_w.cpu(), tensor_from_json(g["hv_w"]), 1e-5, 1e-7));
   EXPECT_GT(hv_w.abs().sum().item<double>(), 0.0);
+}
+
+TEST(DoubleBackwardTest, HessianVectorProductsMatchPyTorch) {
+  expect_golden_hessian_vector_products(torch::kCPU);
+}
+
+TEST(DoubleBackwardTest, HessianVectorProductsMatchPyTorch_CUDA) {
+  expect_golden_hessian_vector_products(torch::kCUDA);
 }
 
 TEST(DoubleBackwardTest, HessianWrtDiscreteValuesMatchesPlainOpsRecomputation) {

@@ -95,11 +95,29 @@ TEST(ConfigTest, ValidateChecksRelationsBetweenKeys) {
   c.quant_delta = "hessian";
   c.validate();
   c.quant_method = "ste";
-  EWGS_EXPECT_THROWS_WITH(c.validate(), "needs a method with a gradient scale delta");
+  EWGS_EXPECT_THROWS_WITH(c.validate(), "cannot set the delta of the ste weight quantizer (ste:bits=1): it has no gradient scale delta");
   c.quant_delta = "0.01";
   EWGS_EXPECT_THROWS_WITH(c.validate(), "has no key 'delta'");
   c.quant_method = "egws";
   EWGS_EXPECT_THROWS_WITH(c.validate(), "unknown method 'egws'; did you mean 'ewgs'?");
+}
+
+TEST(ConfigTest, HessianDeltaIsRejectedAtStartForQuantizersWithoutDiscreteValues) {
+  // DoReFa's 1-bit weights (E|w| sign(w)) take a delta in their backward but
+  // expose no x_q for the Hessian: an estimate would fail hessian.period
+  // epochs into the run, so the config is refused before it starts.
+  TrainConfig c;
+  c.quant_method = "dorefa";
+  c.quant_options = "estimator=ewgs";
+  c.quant_wbits = 1;
+  c.quant_abits = 2;
+  c.quant_delta = "hessian";
+  EWGS_EXPECT_THROWS_WITH(
+      c.validate(),
+      "quant.delta = \"hessian\" cannot set the delta of the dorefa weight quantizer "
+      "(dorefa:bits=1,delta=0.01,estimator=ewgs): its 1-bit weights (E|w| sign(w)) expose no discrete values");
+  c.quant_wbits = 2; // multi-bit DoReFa weights expose x_q
+  c.validate();
 }
 
 TEST(ConfigTest, QuantSpecFollowsMethodBitsAndDelta) {

@@ -1,31 +1,29 @@
-// metrics.jsonl: appending, and dropping records of epochs a resumed run redoes.
+// metrics.jsonl: records accumulate in a history that checkpoints carry; the file
+// is republished whole, so a resume rewrites it to the checkpoint's history.
 #include "ewgs/train/metrics_log.h"
 
-#include <filesystem>
+#include <vector>
 
 #include "support/support.h"
-#include "train/train_test_util.h"
 
 namespace ewgs::test {
 namespace {
 
-TEST(MetricsLogTest, ResumeDropsRecordsOfEpochsToBeRedone) {
-  const auto dir = fresh_dir("metrics");
-  std::filesystem::create_directories(dir);
-  {
-    train::MetricsLog log(dir + "/metrics.jsonl", 0);
-    for (int e = 1; e <= 4; ++e) {
-      log.append({{"epoch", e}, {"train_loss", 1.0 / e}});
-    }
-    log.append({{"event", "delta_update"}, {"epoch", 4}});
-  }
-  train::MetricsLog resumed(dir + "/metrics.jsonl", 3); // epochs 1-2 done
-  resumed.append({{"epoch", 3}, {"train_loss", 0.5}});
-  const auto records = epoch_records(dir);
-  ASSERT_EQ(records.size(), 3u);
-  EXPECT_EQ(records[0]["epoch"], 1);
-  EXPECT_EQ(records[1]["epoch"], 2);
-  EXPECT_EQ(records[2]["train_loss"], 0.5);
+TEST(MetricsLogTest, PublishesItsHistoryWholeAndOnlyWhenAsked) {
+  std::vector<std::string> published;
+  const auto publish = [&](const std::string& text) { published.push_back(text); };
+  train::MetricsLog log("{\"epoch\":1}\n", publish);
+  ASSERT_EQ(published.size(), 1u); // a resumed run's file is rewritten at once
+  EXPECT_EQ(published[0], "{\"epoch\":1}\n");
+  log.add({{"epoch", 2}});
+  EXPECT_EQ(published.size(), 1u);
+  EXPECT_EQ(log.history(), "{\"epoch\":1}\n{\"epoch\":2}\n");
+  log.publish();
+  log.append({{"event", "delta_update"}});
+  ASSERT_EQ(published.size(), 3u);
+  EXPECT_EQ(published[1], "{\"epoch\":1}\n{\"epoch\":2}\n");
+  EXPECT_EQ(published[2], log.history());
+  EXPECT_EQ(log.history(), "{\"epoch\":1}\n{\"epoch\":2}\n{\"event\":\"delta_update\"}\n");
 }
 
 } // namespace

@@ -3,9 +3,11 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <iostream>
 
 #include "commands.h"
+#include "ewgs/core/strings.h"
 #include "ewgs/core/threads.h"
 #include "ewgs/train/data_pipeline.h"
 #include "ewgs/train/evaluate.h"
@@ -28,6 +30,14 @@ void run_eval(const EvalArgs& args, const std::vector<std::string>& overrides) {
   loaded.model->to(device);
   train::DataPipeline data(config, /*with_train=*/false);
   const auto meter = train::evaluate(*loaded.model, data.test(), device);
+  TORCH_CHECK(
+      std::isfinite(meter.loss()),
+      args.checkpoint,
+      ": the evaluation loss is ",
+      number_text(meter.loss()),
+      " (top-1 ",
+      meter.top1_percent(),
+      "%): the model's outputs are not finite, so its accuracy means nothing");
   nlohmann::json out{
       {"checkpoint", args.checkpoint},
       {"model", config.model_name},

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "ewgs/train/stop_signal.h"
 #include "ewgs/train/trainer.h"
 
 namespace ewgs::cli {
@@ -30,7 +31,7 @@ std::string default_run_dir(const std::string& config_path) {
   return "runs/" + stem + "-" + stamp;
 }
 
-void run_training(const TrainArgs& args, const std::vector<std::string>& overrides) {
+void train_or_resume(const TrainArgs& args, const std::vector<std::string>& overrides) {
   train::TrainerOptions options;
   options.json = args.json;
   options.out = &std::cout;
@@ -60,6 +61,17 @@ void run_training(const TrainArgs& args, const std::vector<std::string>& overrid
                                   result.final_top1, result.best_top1, result.wall_s));
   }
   exit_status() = result.status == "completed" ? 0 : (result.status == "interrupted" ? 130 : 1);
+}
+
+void run_training(const TrainArgs& args, const std::vector<std::string>& overrides) {
+  // From here on SIGINT/SIGTERM stop the command with a message, never silently.
+  train::StopSignalGuard signals;
+  try {
+    train_or_resume(args, overrides);
+  } catch (const train::StopRequested& stop) {
+    std::cerr << stop.what() << "\n";
+    exit_status() = 130;
+  }
 }
 
 } // namespace

@@ -16,6 +16,10 @@ std::string trim(const std::string& text);
 /// Splits `text` at every `sep`, keeping empty pieces.
 std::vector<std::string> split(const std::string& text, char sep);
 
+/// "NaN", "Inf" or "-Inf" for a non-finite `value` (whatever the sign of a
+/// NaN), else the value as printf's %g writes it: for messages.
+std::string number_text(double value);
+
 /// Levenshtein distance between `a` and `b`.
 size_t edit_distance(const std::string& a, const std::string& b);
 

@@ -1,5 +1,6 @@
-// Extraction of data archives (the CIFAR-10 JPEG tarball) into a cache folder, once,
-// so tests, benchmarks and training never unpack into the source tree.
+// Extraction of data archives (the CIFAR-10 JPEG tarball) into a cache folder, once per
+// source file, with libarchive; members that would land outside the folder are refused.
+// Tests, benchmarks and training never unpack into the source tree.
 #pragma once
 
 #include <string>
@@ -10,15 +11,19 @@ namespace ewgs::data {
 /// $HOME/.cache/ewgs, else /tmp/ewgs-cache.
 std::string default_cache_dir();
 
-/// Returns `cache_dir`/`folder`, first extracting the tar archive `archive`
-/// (compression detected by tar) into `cache_dir` when that folder is missing.
-/// `folder` is the archive's top folder. Extraction goes to a temporary folder
-/// renamed into place, so an interrupted run leaves no half-extracted `folder`.
-/// Runs `tar` through std::system; errors name the archive and tar's exit status.
+/// Returns `cache_dir`/`folder`-<key>, first extracting the tar archive
+/// `archive` (any compression libarchive reads) into it when missing. The key
+/// hashes the archive's canonical path, size and modification time, so another
+/// or a changed archive never reuses a stale copy; a missing archive is an
+/// error even when some copy is cached. `folder` is the archive's top folder.
+/// Members with absolute paths or '..', links leading outside, and special
+/// files are refused. Extraction goes to a temporary folder renamed into
+/// place, so an interrupted run leaves no half-extracted folder. Errors name
+/// the archive (and the member).
 ///
 /// Example:
 ///   extract_once("/work/shared/data/cifar10-jpeg.tar.gz", "cifar10-jpeg")
-///     == default_cache_dir() + "/cifar10-jpeg"
+///     == default_cache_dir() + "/cifar10-jpeg-3f2a..."
 std::string extract_once(
     const std::string& archive,
     const std::string& folder,

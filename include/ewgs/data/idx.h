@@ -22,6 +22,10 @@ struct IdxFile {
 /// a wrong magic number and on a payload shorter or longer than the header says.
 IdxFile read_idx_file(const std::string& path, int64_t expected_dims);
 
+/// The IDX file whose whole content is `bytes`, checked like read_idx_file;
+/// `name` stands for its path in errors.
+IdxFile parse_idx(std::vector<uint8_t> bytes, const std::string& name, int64_t expected_dims);
+
 /// Loads split "train" (train-*) or "test" (t10k-*) of an MNIST-style set from
 /// `root`, which holds `<prefix>-images-idx3-ubyte` and `<prefix>-labels-idx1-ubyte`,
 /// each plain or with ".gz". Images become (N,1,H,W); `kind` names the set in errors.

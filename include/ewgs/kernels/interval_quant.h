@@ -12,7 +12,8 @@ namespace ewgs::kernels {
 /// out = map(round(steps * clamp((x - l) / (u - l), 0, 1)) / steps), with
 /// map(q) = 2 (q - 0.5) for weights and q for activations. `x` is float32 on
 /// CPU or CUDA; `lower`/`upper` are 0-dim float32 tensors on x's device.
-/// On CPU, non-finite x or u <= l is an error naming `what`.
+/// A non-finite x is an error naming `what` on every device (on CUDA it costs
+/// one flag read per call); so is u <= l on the CPU.
 at::Tensor interval_quant_forward(
     const at::Tensor& x,
     const at::Tensor& lower,
@@ -53,7 +54,8 @@ IntervalQuantGrads interval_quant_backward_cpu(
 
 namespace cuda {
 at::Tensor interval_quant_forward_cuda(
-    const at::Tensor& x, const at::Tensor& lower, const at::Tensor& upper, int64_t steps, bool weight_map);
+    const at::Tensor& x, const at::Tensor& lower, const at::Tensor& upper, int64_t steps, bool weight_map,
+    const char* what);
 IntervalQuantGrads interval_quant_backward_cuda(
     const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& lower, const at::Tensor& upper,
     const at::Tensor& delta, int64_t steps, bool weight_map);

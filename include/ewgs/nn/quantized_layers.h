@@ -20,6 +20,10 @@ struct NamedQuantizedLayer {
 /// Layers of `module` with at least one quantizer on, in registration order.
 std::vector<NamedQuantizedLayer> named_quantized_layers(torch::nn::Module& module);
 
+/// Tells every quantizer in `module` the name of its layer, so errors in its
+/// forward name it ("... quantizer of layer1.0.conv1").
+void name_quantizers(torch::nn::Module& module);
+
 /// Tells every quantizer in `module` that the optimizer stepped.
 void notify_optimizer_step(torch::nn::Module& module);
 

@@ -24,8 +24,13 @@ struct StateDictLoadReport {
 /// Parameters and buffers of `module` by dotted name, in module order.
 NamedTensors module_state(const torch::nn::Module& module);
 
+/// Name of the first floating-point tensor in `state` holding a NaN or an
+/// infinity, or "" when every value is finite.
+std::string first_non_finite(const NamedTensors& state);
+
 /// Copies `state` into the parameters and buffers of `module` by name. A
-/// shape mismatch is always an error naming the entry and both shapes; with
+/// shape mismatch or a non-finite value is always an error naming the entry
+/// (and both shapes); with
 /// `strict` a missing or unexpected name is an error too (all are listed).
 /// `source` names where the state came from in messages.
 StateDictLoadReport load_state(

@@ -47,6 +47,11 @@ class QuantizerImpl : public torch::nn::Module {
   const std::string& method() const { return method_; }
   /// "ewgs weight quantizer": how error messages name this quantizer.
   std::string describe() const;
+  /// describe() and the layer set_layer named, "ewgs weight quantizer of
+  /// layer1.0.conv1": how errors raised inside a model's forward name it.
+  std::string describe_in_layer() const;
+  /// Names the layer this quantizer belongs to, for describe_in_layer().
+  void set_layer(std::string layer) { layer_ = std::move(layer); }
   QuantTarget target() const { return target_; }
   int64_t bits() const { return bits_; }
 
@@ -85,6 +90,10 @@ class QuantizerImpl : public torch::nn::Module {
   /// lies on the grid of weight_values(weight).
   WeightGrid weight_grid(const torch::Tensor& weight);
 
+  /// Why the Hessian estimator cannot set this quantizer's delta (Eq. 10
+  /// needs a delta and the discrete values x_q it scales), or "" when it can.
+  virtual std::string hessian_delta_obstacle() const;
+
   /// While capture is on, forward() keeps its discrete output x_q (with its
   /// autograd history) so the Hessian of the loss w.r.t. x_q can be formed.
   void set_capture(bool on);
@@ -109,6 +118,7 @@ class QuantizerImpl : public torch::nn::Module {
 
  private:
   std::string method_;
+  std::string layer_;
   QuantTarget target_;
   int64_t bits_;
   bool capture_ = false;

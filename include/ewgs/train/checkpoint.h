@@ -1,11 +1,13 @@
-// Training checkpoints: config, model, both optimizers, RNG, epoch and step,
-// written atomically so a killed process never leaves a corrupt file.
+// Training checkpoints: config, model, both optimizers, RNG, epoch and step, the
+// run's metrics history and class names, sealed with a checksum verified on load.
 #pragma once
 
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "ewgs/train/train_config.h"
 
@@ -26,6 +28,9 @@ struct TrainProgress {
   /// Best test top-1 so far and its epoch (-1: none yet).
   double best_top1 = -1.0;
   int64_t best_epoch = -1;
+  /// Latest test top-1 and top-5 (-1: not evaluated yet).
+  double last_test_top1 = -1.0;
+  double last_test_top5 = -1.0;
   /// Global step of the last Hessian delta update (-1: none).
   int64_t last_delta_update = -1;
 };
@@ -35,6 +40,11 @@ struct CheckpointHeader {
   std::string ewgs_version;
   std::string config_toml;
   TrainProgress progress;
+  /// Class names of the data the model was trained on, in label order
+  /// (empty when unknown).
+  std::vector<std::string> class_names;
+  /// metrics.jsonl as it stood when the checkpoint was written.
+  std::string metrics;
 };
 
 /// The pieces saved and restored together.
@@ -44,17 +54,44 @@ struct CheckpointParts {
   torch::optim::Optimizer* quant_optimizer = nullptr;
 };
 
-/// Writes a checkpoint to `path` atomically.
-void save_checkpoint(
-    const std::string& path,
-    const TrainConfig& config,
-    const TrainProgress& progress,
-    const CheckpointParts& parts);
+/// The bytes of a checkpoint file of `header` and `parts`, checksum trailer
+/// included (the running ewgs version is written, not header.ewgs_version).
+/// Errors when a model tensor is not finite, naming it: a diverged model is
+/// never written.
+std::string checkpoint_bytes(const CheckpointHeader& header, const CheckpointParts& parts);
 
-/// Whether `path` is an ewgs checkpoint (rather than, e.g., a PyTorch .pth).
+/// Writes checkpoint_bytes(header, parts) to `path` atomically.
+void save_checkpoint(const std::string& path, const CheckpointHeader& header, const CheckpointParts& parts);
+
+/// Whether `path` is an ewgs checkpoint (possibly a damaged one) rather than,
+/// e.g., a PyTorch .pth. Errors when `path` is not a regular file.
 bool is_checkpoint(const std::string& path);
 
-/// Reads the header (version, config, progress) without touching a model.
+/// A checkpoint read into memory with its checksum verified; every error
+/// names the file. Readers take what they need from it.
+class CheckpointFile {
+ public:
+  /// Reads and verifies the file at `path`.
+  explicit CheckpointFile(const std::string& path);
+  /// Verifies `bytes`, a whole checkpoint file; `name` stands for its path.
+  CheckpointFile(std::string bytes, std::string name);
+  ~CheckpointFile();
+  CheckpointFile(CheckpointFile&&) noexcept;
+
+  /// Version, config, progress, class names, metrics history.
+  CheckpointHeader header();
+  /// The model's named state (every tensor finite, checked).
+  std::vector<std::pair<std::string, torch::Tensor>> model_state();
+  /// Restores model (strictly, by name), optimizers and the CPU RNG.
+  void restore(const CheckpointParts& parts);
+
+ private:
+  struct Archive;
+  std::unique_ptr<Archive> archive_;
+  std::string name_;
+};
+
+/// CheckpointFile(path).header().
 CheckpointHeader read_checkpoint_header(const std::string& path);
 
 /// Restores model (strictly, by name), optimizers and the CPU RNG from

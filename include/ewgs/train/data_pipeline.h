@@ -6,6 +6,7 @@
 #include <c10/core/Device.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "ewgs/data/loader.h"
@@ -21,7 +22,9 @@ class DataPipeline {
 
   data::BatchSource& train() { return *train_; }
   data::BatchSource& test() { return *test_; }
-  int64_t num_classes() const { return num_classes_; }
+  int64_t num_classes() const { return static_cast<int64_t>(class_names_.size()); }
+  /// Class names in label order (the same for both splits, checked).
+  const std::vector<std::string>& class_names() const { return class_names_; }
   int64_t channels() const { return channels_; }
   /// Whether batches are built on the run's device (data.device_resident).
   bool device_resident() const { return resident_; }
@@ -44,7 +47,7 @@ class DataPipeline {
   std::unique_ptr<data::BatchSource> train_;
   std::unique_ptr<data::BatchSource> test_;
   std::unique_ptr<data::BatchSource> hessian_;
-  int64_t num_classes_ = 0;
+  std::vector<std::string> class_names_;
   int64_t channels_ = 0;
 };
 

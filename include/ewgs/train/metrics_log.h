@@ -1,24 +1,37 @@
-// metrics.jsonl of a run: one JSON object per line, appended and flushed as
-// epochs end; a resumed run first drops lines of epochs it will redo.
+// metrics.jsonl of a run: one JSON object per line. The lines live in memory and in
+// every checkpoint; the file is republished whole from them, so after a resume it
+// holds exactly the history of the checkpoint the run continued from.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <string>
 
 namespace ewgs::train {
 
 class MetricsLog {
  public:
-  /// Opens `path` for appending; lines whose "epoch" is >= `keep_before_epoch`
-  /// (when > 0) are removed first, so a resumed epoch is not logged twice.
-  MetricsLog(std::string path, int64_t keep_before_epoch);
+  /// Publishes the file's new content (atomically, by the caller's means).
+  using Publish = std::function<void(const std::string& content)>;
 
-  /// Appends `record` as one line and flushes it.
+  /// Starts from `history` (JSON lines a checkpoint recorded; empty for a new
+  /// run) and publishes it at once.
+  MetricsLog(std::string history, Publish publish);
+
+  /// Adds `record` as one line, without publishing it yet.
+  void add(const nlohmann::json& record);
+  /// Publishes the file with every line added so far.
+  void publish() const;
+  /// add(record), then publish().
   void append(const nlohmann::json& record);
 
+  /// Every line so far, for the next checkpoint.
+  const std::string& history() const { return history_; }
+
  private:
-  std::string path_;
+  std::string history_;
+  Publish publish_;
 };
 
 } // namespace ewgs::train

@@ -11,13 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "ewgs/train/atomic_file.h"
 #include "ewgs/train/train_config.h"
 
 namespace ewgs::train {
 
 /// How a run ended.
 struct TrainResult {
-  /// "completed", "interrupted" (signal; resumable) or "failed" (non-finite loss).
+  /// "completed", "interrupted" (signal; resumable) or "failed" (diverged).
   std::string status;
   std::string message;
   int64_t epochs_done = 0;
@@ -37,17 +38,28 @@ struct TrainerOptions {
   /// Called after every optimizer step with the global step count (progress
   /// observers; tests use it to stop a run at a chosen step).
   std::function<void(int64_t global_step)> on_step;
+  /// Called as each start-up stage begins ("loading data", ...); a stop
+  /// signal that has arrived by the end of a stage ends start-up.
+  std::function<void(const std::string& stage)> on_startup;
+  /// Told of every step of every write in the run directory (tests stop
+  /// the process at each one).
+  WriteObserver on_write;
 };
 
-/// A training run in a run directory:
+/// A training run in a run directory (run_directory.h):
 ///   config.toml    the resolved config
 ///   last.pt        checkpoint after the latest epoch (or interruption)
 ///   best.pt        checkpoint of the best test top-1
 ///   metrics.jsonl  one JSON object per epoch (and per delta update)
 ///   summary.json   the TrainResult and headline numbers, when the run ends
+/// A non-finite loss, test loss or model tensor stops the run without
+/// writing: every checkpoint holds a finite model. A stop signal during
+/// start-up throws StopRequested (stop_signal.h); a new run's folder that
+/// this process created is removed when start-up fails.
 class Trainer {
  public:
-  /// A new run of `config` in `run_dir`, which must not hold a run already.
+  /// A new run of `config` in `run_dir`, which must not hold a run already;
+  /// an invalid config is an error before any folder is created.
   Trainer(TrainConfig config, std::string run_dir, TrainerOptions options);
   /// Continues the run in `run_dir` from last.pt; `overrides` may change
   /// settings that do not alter the model (e.g. train.epochs to extend it).

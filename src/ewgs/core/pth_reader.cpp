@@ -1,25 +1,27 @@
-// Reading torch.save archives (include/ewgs/core/pth_reader.h): find data.pkl in the zip,
-// unpickle it, and rebuild tensors as views of the storage records stored beside it.
+// Reading torch.save archives (include/ewgs/core/pth_reader.h): the zip records, read
+// and CRC-checked by libarchive (zip_records.h); data.pkl unpickled; tensors rebuilt
+// as views of the storage records stored beside it.
 #include "ewgs/core/pth_reader.h"
 
 #include <ATen/ops/empty.h>
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/Storage.h>
 #include <c10/util/Exception.h>
-#include <caffe2/serialize/inline_container.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 
+#include "ewgs/core/files.h"
 #include "ewgs/core/strings.h"
 #include "pickle_reader.h"
+#include "pth_archive.h"
+#include "zip_records.h"
 
 namespace ewgs {
 namespace {
@@ -93,17 +95,10 @@ std::vector<int64_t> to_dims(const c10::IValue& value, const std::string& what) 
   return dims;
 }
 
-/// Checks that a file exists and starts like a torch.save zip archive.
-void check_file_header(const std::string& path) {
-  std::error_code ec;
-  TORCH_CHECK(std::filesystem::exists(path, ec), "no such file");
-  TORCH_CHECK(!std::filesystem::is_directory(path, ec), "is a directory, not a .pth file");
-  std::ifstream in(path, std::ios::binary);
-  TORCH_CHECK(in.good(), "cannot open the file for reading");
-  unsigned char magic[4] = {0, 0, 0, 0};
-  in.read(reinterpret_cast<char*>(magic), sizeof magic);
-  const auto got = in.gcount();
-  TORCH_CHECK(got == 4, "file of ", got, " bytes is too short to be a .pth archive");
+/// Checks that a file starts like a torch.save zip archive.
+void check_file_header(std::string_view bytes) {
+  TORCH_CHECK(bytes.size() >= 4, "file of ", bytes.size(), " bytes is too short to be a .pth archive");
+  const auto* magic = reinterpret_cast<const unsigned char*>(bytes.data());
   TORCH_CHECK(
       magic[0] != 0x80,
       "legacy (pre-1.6) torch.save format, not a zip archive: re-save it with torch >= 1.6, "
@@ -120,35 +115,25 @@ void check_file_header(const std::string& path) {
 /// One open archive: answers the pickle's requests for storages and torch callables.
 class PthArchive {
  public:
-  explicit PthArchive(const std::string& path) {
-    try {
-      reader_ = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
-    } catch (const c10::Error& e) {
-      TORCH_CHECK(
-          false,
-          "cannot read the zip archive (truncated or corrupt?): ",
-          e.what_without_backtrace());
-    }
-  }
+  explicit PthArchive(detail::ZipRecords& records) : records_(records) {}
 
   c10::IValue load() {
     const std::string pickle = find_pickle();
     prefix_ = pickle.substr(0, pickle.size() - std::strlen("data.pkl"));
     read_byte_order();
-    auto record = reader_->getRecord(pickle);
+    const auto program = records_.view(pickle);
     detail::PickleHooks hooks;
     hooks.persistent_load = [this](const c10::IValue& pid) { return load_storage(pid); };
     hooks.call = [this](const std::string& name, const std::vector<c10::IValue>& args) {
       return call(name, args, 0);
     };
-    return detail::unpickle(
-        static_cast<const char*>(std::get<0>(record).get()), std::get<1>(record), hooks, pickle);
+    return detail::unpickle(program.data(), program.size(), hooks, pickle);
   }
 
  private:
   /// The pickle record: "data.pkl", or "<dir>/data.pkl" where the listing keeps a prefix.
   std::string find_pickle() {
-    const auto records = reader_->getAllRecords();
+    const auto& records = records_.names();
     const std::string* best = nullptr;
     for (const auto& name : records) {
       const bool match = name == "data.pkl" ||
@@ -171,12 +156,10 @@ class PthArchive {
 
   void read_byte_order() {
     const std::string name = prefix_ + "byteorder";
-    if (!reader_->hasRecord(name)) {
+    if (!records_.has(name)) {
       return;  // Only newer torch versions write it; files without it are little-endian.
     }
-    auto record = reader_->getRecord(name);
-    std::string order(static_cast<const char*>(std::get<0>(record).get()), std::get<1>(record));
-    order = trim(order);
+    const std::string order = trim(std::string(records_.view(name)));
     TORCH_CHECK(
         order == "little" || order == "big",
         "record '",
@@ -193,21 +176,14 @@ class PthArchive {
     auto it = storages_.find(key);
     if (it == storages_.end()) {
       c10::Storage storage;
-      if (reader_->hasRecord(name)) {
-        auto record = reader_->getRecord(name);
-        const size_t bytes = std::get<1>(record);
+      if (records_.has(name)) {
+        storage = records_.take_storage(name);
         if (swap_bytes_ && item > 1) {
-          auto* data = static_cast<char*>(std::get<0>(record).get());
-          for (size_t i = 0; i + item <= bytes; i += item) {
+          auto* data = static_cast<char*>(storage.data());
+          for (size_t i = 0; i + item <= storage.nbytes(); i += item) {
             std::reverse(data + i, data + i + item);
           }
         }
-        storage = c10::Storage(
-            c10::Storage::use_byte_size_t(),
-            static_cast<int64_t>(bytes),
-            std::move(std::get<0>(record)),
-            nullptr,
-            false);
       } else {
         TORCH_CHECK(numel == 0, "missing storage record '", name, "'");
         storage = c10::Storage(
@@ -365,7 +341,7 @@ class PthArchive {
     return std::nullopt;
   }
 
-  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader_;
+  detail::ZipRecords& records_;
   std::string prefix_;
   bool swap_bytes_ = false;
   std::unordered_map<std::string, c10::Storage> storages_;
@@ -418,11 +394,20 @@ std::vector<std::pair<std::string, at::Tensor>> to_state_dict(
 
 } // namespace
 
+namespace detail {
+
+c10::IValue load_pth_archive(ZipRecords& records) {
+  return PthArchive(records).load();
+}
+
+} // namespace detail
+
 c10::IValue load_pth(const std::string& path) {
   try {
-    check_file_header(path);
-    PthArchive archive(path);
-    return archive.load();
+    const std::string bytes = read_file_bytes(path, ".pth file");
+    check_file_header(bytes);
+    detail::ZipRecords records(bytes.data(), bytes.size());
+    return detail::load_pth_archive(records);
   } catch (const c10::Error& e) {
     TORCH_CHECK(false, "cannot load '", path, "': ", e.what_without_backtrace());
   } catch (const std::exception& e) {
@@ -432,7 +417,11 @@ c10::IValue load_pth(const std::string& path) {
 
 std::vector<std::pair<std::string, at::Tensor>> load_pth_state_dict(
     const std::string& path, const std::string& entry) {
-  const c10::IValue root = load_pth(path);
+  return detail::state_dict_of(load_pth(path), path, entry);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> detail::state_dict_of(
+    const c10::IValue& root, const std::string& path, const std::string& entry) {
   const std::string cls = pth_object_class(root);
   TORCH_CHECK(
       cls.empty(),

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdio>
 
 namespace ewgs {
 
@@ -78,6 +80,18 @@ std::string did_you_mean(
     return "";
   }
   return "; did you mean '" + *best + "'?";
+}
+
+std::string number_text(double value) {
+  if (std::isnan(value)) {
+    return "NaN";
+  }
+  if (std::isinf(value)) {
+    return value > 0 ? "Inf" : "-Inf";
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
 }
 
 } // namespace ewgs

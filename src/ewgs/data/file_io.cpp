@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <system_error>
 
+#include "ewgs/core/files.h"
+
 namespace ewgs::data::detail {
 namespace {
 
@@ -41,6 +43,7 @@ bool is_file(const std::string& path) {
 }
 
 void read_file(const std::string& path, std::vector<uint8_t>& out) {
+  require_regular_file(path, "data file"); // opening a FIFO would block
   Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   TORCH_CHECK(file.fd >= 0, "cannot open '", path, "': ", errno_text(errno));
   struct stat st {};

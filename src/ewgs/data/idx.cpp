@@ -40,7 +40,10 @@ std::string find_idx(const std::string& root, const std::string& name, const std
 }  // namespace
 
 IdxFile read_idx_file(const std::string& path, int64_t expected_dims) {
-  std::vector<uint8_t> bytes = detail::read_maybe_gzip_file(path);
+  return parse_idx(detail::read_maybe_gzip_file(path), path, expected_dims);
+}
+
+IdxFile parse_idx(std::vector<uint8_t> bytes, const std::string& path, int64_t expected_dims) {
   const uint32_t expected_magic = 0x0800u | static_cast<uint32_t>(expected_dims);
   TORCH_CHECK(
       bytes.size() >= 4,
@@ -71,13 +74,15 @@ IdxFile read_idx_file(const std::string& path, int64_t expected_dims) {
       header);
   IdxFile out;
   size_t payload = 1;
+  bool overflow = false;
   std::string shape;
   for (int64_t d = 0; d < expected_dims; ++d) {
     const uint32_t size = big_endian32(bytes.data() + 4 + 4 * d);
     out.dims.push_back(size);
-    payload *= size;
+    overflow = overflow || __builtin_mul_overflow(payload, size_t{size}, &payload);
     shape += (d == 0 ? "" : "x") + std::to_string(size);
   }
+  TORCH_CHECK(!overflow, path, ": IDX header says ", shape, ", more bytes than any file can hold");
   const size_t actual = bytes.size() - header;
   TORCH_CHECK(
       actual == payload,

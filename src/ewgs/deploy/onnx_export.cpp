@@ -317,10 +317,7 @@ std::string export_onnx_bytes(models::ClassifierImpl& model, const OnnxExportOpt
 
 void export_onnx(
     models::ClassifierImpl& model, const OnnxExportOptions& options, const std::string& path) {
-  const auto bytes = export_onnx_bytes(model, options);
-  train::write_file_atomically(path, [&](const std::function<size_t(const void*, size_t)>& sink) {
-    sink(bytes.data(), bytes.size());
-  });
+  train::write_file_atomically(path, export_onnx_bytes(model, options));
 }
 
 }  // namespace ewgs::deploy

@@ -31,7 +31,7 @@ at::Tensor interval_quant_forward(
   check_inputs(x, lower, upper, steps);
   if (x.is_cuda()) {
 #if defined(EWGS_WITH_CUDA)
-    return cuda::interval_quant_forward_cuda(x.contiguous(), lower, upper, steps, weight_map);
+    return cuda::interval_quant_forward_cuda(x.contiguous(), lower, upper, steps, weight_map, what);
 #else
     TORCH_CHECK(false, "interval_quant: ewgs was built without CUDA (configure with -DEWGS_USE_CUDA=ON)");
 #endif

@@ -1,6 +1,8 @@
 // The model registry, filled from models.def.
 #include "ewgs/models/registry.h"
 
+#include "ewgs/nn/quantized_layers.h"
+
 namespace ewgs::models {
 
 #define EWGS_MODEL(name, factory, description) ClassifierPtr factory(const ModelOptions& options);
@@ -27,7 +29,9 @@ ClassifierPtr make_model(const std::string& name, const ModelOptions& options) {
       options.num_classes,
       " and ",
       options.in_channels);
-  return model_registry().get(name).factory(options);
+  auto model = model_registry().get(name).factory(options);
+  nn::name_quantizers(*model);
+  return model;
 }
 
 } // namespace ewgs::models

@@ -14,6 +14,14 @@ std::vector<NamedQuantizedLayer> named_quantized_layers(torch::nn::Module& modul
   return out;
 }
 
+void name_quantizers(torch::nn::Module& module) {
+  for (const auto& item : named_quantized_layers(module)) {
+    for (const auto& q : item.layer->quantizers()) {
+      q->set_layer(item.name);
+    }
+  }
+}
+
 void notify_optimizer_step(torch::nn::Module& module) {
   for (const auto& item : named_quantized_layers(module)) {
     for (const auto& q : item.layer->quantizers()) {

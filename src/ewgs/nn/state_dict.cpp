@@ -21,6 +21,15 @@ NamedTensors module_state(const torch::nn::Module& module) {
   return out;
 }
 
+std::string first_non_finite(const NamedTensors& state) {
+  for (const auto& [name, tensor] : state) {
+    if (tensor.is_floating_point() && !torch::isfinite(tensor).all().item<bool>()) {
+      return name;
+    }
+  }
+  return "";
+}
+
 StateDictLoadReport load_state(
     torch::nn::Module& module,
     const NamedTensors& state,
@@ -46,6 +55,13 @@ StateDictLoadReport load_state(
           c10::str(value.sizes()));
       continue;
     }
+    TORCH_CHECK(
+        first_non_finite({{name, value}}).empty(),
+        "cannot load ",
+        source,
+        ": '",
+        name,
+        "' has non-finite values (NaN or Inf)");
     report.loaded.push_back(name);
   }
   for (const auto& [name, tensor] : module_state(module)) {

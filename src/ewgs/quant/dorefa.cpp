@@ -88,6 +88,13 @@ class DorefaImpl : public QuantizerImpl {
 
   bool has_delta() const override { return delta_buffer.defined(); }
 
+  std::string hessian_delta_obstacle() const override {
+    if (binary_weights() && has_delta()) {
+      return "its 1-bit weights (E|w| sign(w)) expose no discrete values x_q in [0, 1]; give it a fixed delta";
+    }
+    return QuantizerImpl::hessian_delta_obstacle();
+  }
+
   double delta() const override { return has_delta() ? delta_buffer.item<double>() : 0.0; }
 
   void set_delta(double delta) override {

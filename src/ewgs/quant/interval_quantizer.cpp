@@ -162,7 +162,7 @@ torch::Tensor IntervalQuantizerImpl::quantize(const torch::Tensor& x) {
     // The STE is EWGS with delta = 0 exactly.
     const auto delta = delta_buffer.defined() ? delta_buffer : torch::zeros({}, lower.options());
     return FusedIntervalQuantFn::apply(
-        x, lower, upper, delta, steps(), target() == QuantTarget::kWeight, describe());
+        x, lower, upper, delta, steps(), target() == QuantTarget::kWeight, describe_in_layer());
   }
   return quantize_composite(x);
 }
@@ -172,13 +172,13 @@ torch::Tensor IntervalQuantizerImpl::quantize_composite(const torch::Tensor& x) 
   const double u = upper.item<double>();
   TORCH_CHECK(
       std::isfinite(l) && std::isfinite(u) && u > l,
-      describe(), ": the interval needs l < u, got l=",
+      describe_in_layer(), ": the interval needs l < u, got l=",
       l,
       " u=",
       u);
   TORCH_CHECK(
       torch::isfinite(x).all().item<bool>(),
-      describe(), ": input has non-finite values (NaN or Inf)");
+      describe_in_layer(), ": input has non-finite values (NaN or Inf)");
   const auto x_q = discretize_composite(x, lower, upper, delta_buffer, steps());
   record_discrete(x_q);
   return map_to_output(x_q, target() == QuantTarget::kWeight);

@@ -36,11 +36,15 @@ std::string QuantizerImpl::describe() const {
   return method_ + " " + to_string(target_) + " quantizer";
 }
 
+std::string QuantizerImpl::describe_in_layer() const {
+  return layer_.empty() ? describe() : describe() + " of " + layer_;
+}
+
 torch::Tensor QuantizerImpl::forward(const torch::Tensor& x) {
-  TORCH_CHECK(x.defined(), describe(), ": input is undefined");
+  TORCH_CHECK(x.defined(), describe_in_layer(), ": input is undefined");
   TORCH_CHECK(
       x.is_floating_point(),
-      describe(),
+      describe_in_layer(),
       ": expected a floating-point input, got ",
       x.scalar_type());
   return quantize(x);
@@ -85,6 +89,10 @@ WeightGrid QuantizerImpl::weight_grid(const torch::Tensor& weight) {
       codes.min().item<double>() >= 0.0 && codes.max().item<double>() <= static_cast<double>(values.levels - 1),
       describe(), ": weight codes leave [0, ", values.levels - 1, "]");
   return {values, codes.to(torch::kUInt8)};
+}
+
+std::string QuantizerImpl::hessian_delta_obstacle() const {
+  return has_delta() ? "" : "it has no gradient scale delta";
 }
 
 void QuantizerImpl::set_capture(bool on) {

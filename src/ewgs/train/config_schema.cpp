@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "ewgs/core/files.h"
 #include "ewgs/core/strings.h"
 
 namespace ewgs::train {
@@ -319,7 +320,7 @@ void ConfigSchema::apply_file(const std::string& path) {
 
 void ConfigSchema::apply_file(const std::string& path, int depth) {
   TORCH_CHECK(depth < 8, path, ": more than 8 nested 'base' files (a cycle?)");
-  TORCH_CHECK(std::filesystem::exists(path), "config file ", path, " does not exist");
+  require_regular_file(path, "config file");
   try {
     const auto table = toml::parse_file(path);
     if (const auto* base = table.get("base")) {

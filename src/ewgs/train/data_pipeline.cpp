@@ -3,6 +3,7 @@
 
 #include <c10/util/Exception.h>
 
+#include "ewgs/data/class_names.h"
 #include "ewgs/data/device_loader.h"
 #include "ewgs/data/in_memory_dataset.h"
 #include "ewgs/data/open_dataset.h"
@@ -30,7 +31,7 @@ DataPipeline::DataPipeline(const TrainConfig& config, bool with_train)
   const auto& mode = config.data_device_resident;
   resident_ = mode == "on" || (mode == "auto" && device_.is_cuda());
   auto test_set = data::open_dataset(kind, config.data_root, config.data_test_split);
-  num_classes_ = test_set->num_classes();
+  class_names_ = test_set->class_names();
   channels_ = test_set->image_shape()[0];
   if (resident_ && mode == "auto") {
     // Fall back to host loaders where the device path cannot follow.
@@ -46,12 +47,11 @@ DataPipeline::DataPipeline(const TrainConfig& config, bool with_train)
     return;
   }
   train_set_ = data::open_dataset(kind, config.data_root, config.data_train_split);
-  TORCH_CHECK(
-      train_set_->num_classes() == num_classes_,
-      "data: the train split has ",
-      train_set_->num_classes(),
-      " classes but the test split has ",
-      num_classes_);
+  data::check_same_classes(
+      train_set_->class_names(),
+      "the training split '" + config.data_train_split + "'",
+      class_names_,
+      "the test split '" + config.data_test_split + "'");
   data::LoaderOptions train_options;
   train_options.batch_size = config.train_batch_size;
   train_options.shuffle = true;

@@ -3,8 +3,7 @@
 
 #include <c10/util/Exception.h>
 
-#include <filesystem>
-
+#include "ewgs/core/files.h"
 #include "ewgs/core/pth_reader.h"
 #include "ewgs/core/strings.h"
 #include "ewgs/train/checkpoint.h"
@@ -13,8 +12,8 @@ namespace ewgs::train {
 namespace {
 
 /// Errors when the checkpoint's model or quantization differs from `config`'s.
-void check_same_model(const std::string& path, const TrainConfig& config) {
-  const auto trained = TrainConfig::from_toml(read_checkpoint_header(path).config_toml, path);
+void check_same_model(const std::string& path, const std::string& config_toml, const TrainConfig& config) {
+  const auto trained = TrainConfig::from_toml(config_toml, path);
   const auto theirs = trained.quant_spec();
   const auto ours = config.quant_spec();
   const bool same_quant = theirs.weight == ours.weight && theirs.act == ours.act &&
@@ -52,11 +51,12 @@ bool is_quantizer_state(const std::string& name) {
 
 nn::StateDictLoadReport initialize_from(torch::nn::Module& model, const TrainConfig& config) {
   const std::string& path = config.train_init_from;
-  TORCH_CHECK(std::filesystem::exists(path), "train.init_from: ", path, " does not exist");
+  require_regular_file(path, "train.init_from:");
   nn::NamedTensors state;
   if (is_checkpoint(path)) {
-    check_same_model(path, config);
-    state = read_checkpoint_model_state(path);
+    CheckpointFile checkpoint(path);
+    check_same_model(path, checkpoint.header().config_toml, config);
+    state = checkpoint.model_state();
   } else {
     state = load_pth_state_dict(path, config.train_init_entry);
   }

@@ -5,8 +5,9 @@
 
 #include <torch/torch.h>
 
-#include <filesystem>
+#include <optional>
 
+#include "ewgs/data/class_names.h"
 #include "ewgs/data/open_dataset.h"
 #include "ewgs/models/registry.h"
 #include "ewgs/nn/quantized_layers.h"
@@ -48,11 +49,15 @@ ModelFromFile load_model_from_file(
     const std::string& path,
     const std::vector<std::string>& overrides,
     const std::string& entry) {
-  TORCH_CHECK(std::filesystem::exists(path), path, " does not exist");
-  const bool checkpoint = is_checkpoint(path);
+  std::optional<CheckpointFile> checkpoint;
+  CheckpointHeader header;
+  if (is_checkpoint(path)) {
+    checkpoint.emplace(path);
+    header = checkpoint->header();
+  }
   ModelFromFile out;
   if (checkpoint) {
-    out.config = TrainConfig::from_toml(read_checkpoint_header(path).config_toml, path);
+    out.config = TrainConfig::from_toml(header.config_toml, path);
   }
   for (const auto& o : overrides) {
     TORCH_CHECK(
@@ -66,6 +71,9 @@ ModelFromFile load_model_from_file(
   }
   out.config.validate();
   const auto test_set = data::open_dataset(out.config.data_dataset, out.config.data_root, out.config.data_test_split);
+  if (checkpoint && !header.class_names.empty()) {
+    data::check_same_classes(header.class_names, "checkpoint " + path, test_set->class_names(), test_set->name());
+  }
   out.num_classes = test_set->num_classes();
   out.channels = test_set->image_shape()[0];
   models::ModelOptions options;
@@ -74,7 +82,7 @@ ModelFromFile load_model_from_file(
   options.quant = out.config.quant_spec();
   out.model = models::make_model(out.config.model_name, options);
   if (checkpoint) {
-    nn::load_state(*out.model, read_checkpoint_model_state(path), /*strict=*/true, "checkpoint " + path);
+    nn::load_state(*out.model, checkpoint->model_state(), /*strict=*/true, "checkpoint " + path);
   } else {
     out.config.train_init_from = path;
     out.config.train_init_entry = entry;

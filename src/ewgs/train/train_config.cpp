@@ -143,11 +143,15 @@ void TrainConfig::validate() const {
   const auto spec = quant_spec();
   for (const auto& q : {quant::make_quantizer(spec.weight, quant::QuantTarget::kWeight),
                         quant::make_quantizer(spec.act, quant::QuantTarget::kActivation)}) {
+    const std::string obstacle = q && hessian_delta() ? q->hessian_delta_obstacle() : "";
     TORCH_CHECK(
-        !q || !hessian_delta() || q->has_delta(),
-        "quant.delta = \"hessian\" needs a method with a gradient scale delta (ewgs), but '",
-        quant_method,
-        "' has none");
+        obstacle.empty(),
+        "quant.delta = \"hessian\" cannot set the delta of the ",
+        q->describe(),
+        " (",
+        q->spec(),
+        "): ",
+        obstacle);
   }
 }
 

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "../microkernels.h"
+#include "target_isa.h"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,popcnt,bmi2")
+EWGS_INFER_TARGET_BEGIN("avx2,fma,popcnt,bmi2")
 #include "avx2_elementwise.h"
 #include "int8_layout.h"
 
@@ -294,4 +294,4 @@ const PathKernels kKernels = {
 };
 
 } // namespace ewgs::infer::avx2
-#pragma GCC pop_options
+EWGS_INFER_TARGET_END

@@ -9,12 +9,14 @@
 #include <vector>
 
 #include "../microkernels.h"
+#include "target_isa.h"
 
 // GCC 12's AVX-512 intrinsic headers pass an undefined vector as the unused merge
 // source of masked builtins, which -Wmaybe-uninitialized reports wrongly.
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,avx512vnni,avx2,fma,popcnt,bmi2")
+#endif
+EWGS_INFER_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,avx512vnni,avx2,fma,popcnt,bmi2")
 #include "avx512_binary.h"
 #include "avx512_elementwise.h"
 #include "avx512_float.h"
@@ -33,4 +35,4 @@ const PathKernels kKernelsVnni = {
 };
 
 } // namespace ewgs::infer::avx512
-#pragma GCC pop_options
+EWGS_INFER_TARGET_END

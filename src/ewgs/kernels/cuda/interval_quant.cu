@@ -1,10 +1,12 @@
 // CUDA kernels of the fused interval quantizer: a grid-stride elementwise forward
 // and a backward that also reduces the gradients of l and u (block sums, then one
-// atomicAdd per block). l, u and delta are read on the device: no host sync.
+// atomicAdd per block). l, u and delta are read on the device; the forward's only
+// host sync reads its non-finite-input flag, so NaN is an error as on the CPU.
 #include <ATen/TensorOperators.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/zeros.h>
+#include <c10/util/Exception.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAException.h>
 
@@ -31,19 +33,28 @@ __device__ __forceinline__ Normalized normalize(float x, float lower, float rang
   return {ratio, x_n, __fdiv_rn(rintf(__fmul_rn(x_n, steps)), steps)};
 }
 
+/// fminf/fmaxf would clamp NaN into [0, 1] silently; non-finite inputs set
+/// `non_finite` instead (one store per offending block), and the launcher fails.
 __global__ void interval_quant_forward_kernel(
     const float* __restrict__ x,
     float* __restrict__ out,
     const float* __restrict__ lower,
     const float* __restrict__ upper,
+    int* __restrict__ non_finite,
     int64_t n,
     float steps,
     bool weight_map) {
   const float l = *lower;
   const float range = *upper - l;
+  bool bad = false;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{blockDim.x} * gridDim.x) {
-    const float q = normalize(x[i], l, range, steps).x_q;
+    const float v = x[i];
+    bad = bad || !isfinite(v);
+    const float q = normalize(v, l, range, steps).x_q;
     out[i] = weight_map ? __fmul_rn(q - 0.5f, 2.0f) : q; // Eq. 3
+  }
+  if (__syncthreads_or(bad) && threadIdx.x == 0) {
+    *non_finite = 1;
   }
 }
 
@@ -106,17 +117,20 @@ at::Tensor interval_quant_forward_cuda(
     const at::Tensor& lower,
     const at::Tensor& upper,
     int64_t steps,
-    bool weight_map) {
+    bool weight_map,
+    const char* what) {
   const c10::cuda::CUDAGuard guard(x.device());
   auto out = at::empty_like(x);
   const int64_t n = x.numel();
   if (n == 0) {
     return out;
   }
+  auto non_finite = at::zeros({1}, x.options().dtype(at::kInt));
   interval_quant_forward_kernel<<<blocks_for(n), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
-      x.data_ptr<float>(), out.data_ptr<float>(), lower.data_ptr<float>(), upper.data_ptr<float>(), n,
-      static_cast<float>(steps), weight_map);
+      x.data_ptr<float>(), out.data_ptr<float>(), lower.data_ptr<float>(), upper.data_ptr<float>(),
+      non_finite.data_ptr<int>(), n, static_cast<float>(steps), weight_map);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
+  TORCH_CHECK(non_finite.item<int>() == 0, what, ": input has non-finite values (NaN or Inf)");
   return out;
 }
 
