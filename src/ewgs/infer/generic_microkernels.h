@@ -221,9 +221,10 @@ inline EpilogueCodes codes_of(const ActQuantizer* q) {
   return q->rounding == Rounding::kHalfDown ? EpilogueCodes::kHalfDown : EpilogueCodes::kAffine;
 }
 
-/// Runs Rows::run<A, kBorder, kResidual, kCodes> for the epilogue `e` describes, the
-/// specialization chosen once per call so that no test is left inside the loops;
-/// every path's elementwise loops dispatch through it with their own Rows.
+/// Runs Rows::run<A, kBorder, kResidual, kCodes> (the plain loop for threshold
+/// quantizers) for the epilogue `e` describes, the specialization chosen once per
+/// call so that no test is left inside the loops; every path's elementwise loops
+/// dispatch through it with their own Rows.
 template <typename Rows, Activation A, bool kBorder, bool kResidual, typename Acc>
 void epilogue_rows_with_codes(
     const Acc* acc,
@@ -236,8 +237,8 @@ void epilogue_rows_with_codes(
     case EpilogueCodes::kNone:
       return Rows::template run<A, kBorder, kResidual, EpilogueCodes::kNone>(
           acc, rows, channels, e, out, codes);
-    case EpilogueCodes::kThresholds:
-      return Rows::template run<A, kBorder, kResidual, EpilogueCodes::kThresholds>(
+    case EpilogueCodes::kThresholds: // no path has vector loops for these
+      return epilogue_rows_as<A, kBorder, kResidual, EpilogueCodes::kThresholds>(
           acc, rows, channels, e, out, codes);
     case EpilogueCodes::kOneBit:
       return Rows::template run<A, kBorder, kResidual, EpilogueCodes::kOneBit>(

@@ -2,7 +2,7 @@
 // and affine quantizers four doubles per register, with the same operations in the same
 // order as the generic loops, so the results are the same bits. Included by the AVX2
 // path file after its target pragma; rows of channels that are not a multiple of four
-// and threshold quantizers keep the generic loops.
+// keep the generic loops.
 #pragma once
 
 #include <immintrin.h>
@@ -105,9 +105,7 @@ struct EpilogueRows4 {
       const EpilogueRow& e,
       double* out,
       uint8_t* codes) {
-    if constexpr (kCodes == EpilogueCodes::kThresholds) {
-      epilogue_rows_as<A, kBorder, kResidual, kCodes>(acc, rows, channels, e, out, codes);
-    } else if (channels % 4 != 0) {
+    if (channels % 4 != 0) {
       epilogue_rows_as<A, kBorder, kResidual, kCodes>(acc, rows, channels, e, out, codes);
     } else {
       epilogue_rows4<A, kBorder, kResidual, kCodes>(acc, rows, channels, e, out, codes);

@@ -112,7 +112,7 @@ void epilogue_rows8(
   }
 }
 
-/// Eight doubles per step; threshold quantizers keep the plain loop.
+/// Eight doubles per step.
 struct EpilogueRows8 {
   template <Activation A, bool kBorder, bool kResidual, EpilogueCodes kCodes, typename Acc>
   static void run(
@@ -122,11 +122,7 @@ struct EpilogueRows8 {
       const EpilogueRow& e,
       double* out,
       uint8_t* codes) {
-    if constexpr (kCodes == EpilogueCodes::kThresholds) {
-      epilogue_rows_as<A, kBorder, kResidual, kCodes>(acc, rows, channels, e, out, codes);
-    } else {
-      epilogue_rows8<A, kBorder, kResidual, kCodes>(acc, rows, channels, e, out, codes);
-    }
+    epilogue_rows8<A, kBorder, kResidual, kCodes>(acc, rows, channels, e, out, codes);
   }
 };
 
