@@ -14,15 +14,23 @@
 namespace ewgs::infer {
 namespace {
 
-[[maybe_unused]] void generic_pack_bits(const uint8_t* codes, int64_t n, int64_t offset, uint8_t* bits) {
+[[maybe_unused]] void generic_pack_bits(
+    const uint8_t* codes, int64_t n, int64_t offset, uint8_t* bits) {
   for (int64_t i = 0; i < n; ++i) {
     const int64_t bit = offset + i;
     bits[bit / 8] = static_cast<uint8_t>(bits[bit / 8] | ((codes[i] & 1u) << (bit % 8)));
   }
 }
 
-[[maybe_unused]] void generic_binary_row(const BinaryWindows& in, int64_t out_w, const uint64_t* weights,
-                                         int64_t out_c, int64_t out_c_pad, int32_t gain, int32_t zero, int32_t* acc) {
+[[maybe_unused]] void generic_binary_row(
+    const BinaryWindows& in,
+    int64_t out_w,
+    const uint64_t* weights,
+    int64_t out_c,
+    int64_t out_c_pad,
+    int32_t gain,
+    int32_t zero,
+    int32_t* acc) {
   for (int64_t x = 0; x < out_w; ++x) {
     int32_t* out = acc + x * out_c;
     for (int64_t o = 0; o < out_c; ++o) {
@@ -45,12 +53,20 @@ namespace {
   }
 }
 
-[[maybe_unused]] std::vector<int8_t> generic_int8_prepare(const int8_t* weights, int64_t out_c, int64_t kh, int64_t seg_len) {
+[[maybe_unused]] std::vector<int8_t> generic_int8_prepare(
+    const int8_t* weights, int64_t out_c, int64_t kh, int64_t seg_len) {
   return std::vector<int8_t>(weights, weights + out_c * kh * seg_len);
 }
 
-[[maybe_unused]] void generic_int8_row(const uint8_t* const* segs, int64_t kh, int64_t seg_len, int64_t step, int64_t out_w,
-                      const int8_t* prepared, int64_t out_c, int32_t* acc) {
+[[maybe_unused]] void generic_int8_row(
+    const uint8_t* const* segs,
+    int64_t kh,
+    int64_t seg_len,
+    int64_t step,
+    int64_t out_w,
+    const int8_t* prepared,
+    int64_t out_c,
+    int32_t* acc) {
   for (int64_t x = 0; x < out_w; ++x) {
     for (int64_t o = 0; o < out_c; ++o) {
       int32_t sum = 0;
@@ -66,8 +82,13 @@ namespace {
   }
 }
 
-[[maybe_unused]] void generic_depthwise_row(const uint8_t* const* tap_rows, int64_t taps, int64_t width, int64_t channels,
-                           const int16_t* weights, int32_t* acc) {
+[[maybe_unused]] void generic_depthwise_row(
+    const uint8_t* const* tap_rows,
+    int64_t taps,
+    int64_t width,
+    int64_t channels,
+    const int16_t* weights,
+    int32_t* acc) {
   for (int64_t x = 0; x < width; ++x) {
     int32_t* out = acc + x * channels;
     for (int64_t c = 0; c < channels; ++c) {
@@ -83,8 +104,15 @@ namespace {
   }
 }
 
-[[maybe_unused]] void generic_float_row(const double* const* segs, int64_t kh, int64_t seg_len, int64_t step,
-                                        int64_t out_w, const double* weights, int64_t out_c, double* acc) {
+[[maybe_unused]] void generic_float_row(
+    const double* const* segs,
+    int64_t kh,
+    int64_t seg_len,
+    int64_t step,
+    int64_t out_w,
+    const double* weights,
+    int64_t out_c,
+    double* acc) {
   for (int64_t x = 0; x < out_w; ++x) {
     double* out = acc + x * out_c;
     for (int64_t o = 0; o < out_c; ++o) {
@@ -138,8 +166,13 @@ enum class EpilogueCodes { kNone, kAffine, kHalfDown, kThresholds, kOneBit };
 /// One specialization per activation, extra term and output, so that no test
 /// is left inside the loops and they vectorize.
 template <Activation A, bool kBorder, bool kResidual, EpilogueCodes kCodes, typename Acc>
-void epilogue_rows_as(const Acc* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
-                      uint8_t* codes) {
+void epilogue_rows_as(
+    const Acc* acc,
+    int64_t rows,
+    int64_t channels,
+    const EpilogueRow& e,
+    double* out,
+    uint8_t* codes) {
   const auto* q = e.quantizer;
   const double qs = q ? q->scale : 0.0;
   const double qsh = q ? q->shift : 0.0;
@@ -174,55 +207,110 @@ void epilogue_rows_as(const Acc* acc, int64_t rows, int64_t channels, const Epil
   }
 }
 
-template <Activation A, bool kBorder, bool kResidual, typename Acc>
-void epilogue_rows_out(const Acc* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
-                       uint8_t* codes) {
-  const auto* q = e.quantizer;
+/// The codes a quantizer's epilogue rows write (kNone without one).
+inline EpilogueCodes codes_of(const ActQuantizer* q) {
   if (!q) {
-    return epilogue_rows_as<A, kBorder, kResidual, EpilogueCodes::kNone>(acc, rows, channels, e, out, codes);
+    return EpilogueCodes::kNone;
   }
   if (q->kind == ActQuantizer::Kind::kThresholds) {
-    return epilogue_rows_as<A, kBorder, kResidual, EpilogueCodes::kThresholds>(acc, rows, channels, e, out, codes);
+    return EpilogueCodes::kThresholds;
   }
-  if (q->rounding == Rounding::kHalfDown) {
-    return epilogue_rows_as<A, kBorder, kResidual, EpilogueCodes::kHalfDown>(acc, rows, channels, e, out, codes);
+  if (q->levels == 2) {
+    return EpilogueCodes::kOneBit;
   }
-  return epilogue_rows_as<A, kBorder, kResidual, EpilogueCodes::kAffine>(acc, rows, channels, e, out, codes);
+  return q->rounding == Rounding::kHalfDown ? EpilogueCodes::kHalfDown : EpilogueCodes::kAffine;
 }
 
-template <Activation A, typename Acc>
-void epilogue_rows_terms(const Acc* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
-                         uint8_t* codes) {
+/// Runs Rows::run<A, kBorder, kResidual, kCodes> (the plain loop for threshold
+/// quantizers) for the epilogue `e` describes, the specialization chosen once per
+/// call so that no test is left inside the loops; every path's elementwise loops
+/// dispatch through it with their own Rows.
+template <typename Rows, Activation A, bool kBorder, bool kResidual, typename Acc>
+void epilogue_rows_with_codes(
+    const Acc* acc,
+    int64_t rows,
+    int64_t channels,
+    const EpilogueRow& e,
+    double* out,
+    uint8_t* codes) {
+  switch (codes_of(e.quantizer)) {
+    case EpilogueCodes::kNone:
+      return Rows::template run<A, kBorder, kResidual, EpilogueCodes::kNone>(
+          acc, rows, channels, e, out, codes);
+    case EpilogueCodes::kThresholds: // no path has vector loops for these
+      return epilogue_rows_as<A, kBorder, kResidual, EpilogueCodes::kThresholds>(
+          acc, rows, channels, e, out, codes);
+    case EpilogueCodes::kOneBit:
+      return Rows::template run<A, kBorder, kResidual, EpilogueCodes::kOneBit>(
+          acc, rows, channels, e, out, codes);
+    case EpilogueCodes::kHalfDown:
+      return Rows::template run<A, kBorder, kResidual, EpilogueCodes::kHalfDown>(
+          acc, rows, channels, e, out, codes);
+    case EpilogueCodes::kAffine:
+      return Rows::template run<A, kBorder, kResidual, EpilogueCodes::kAffine>(
+          acc, rows, channels, e, out, codes);
+  }
+}
+
+template <typename Rows, Activation A, typename Acc>
+void epilogue_rows_with_terms(
+    const Acc* acc,
+    int64_t rows,
+    int64_t channels,
+    const EpilogueRow& e,
+    double* out,
+    uint8_t* codes) {
   const bool border = e.border != nullptr;
   const bool residual = e.residual != nullptr;
   if (border && residual) {
-    return epilogue_rows_out<A, true, true>(acc, rows, channels, e, out, codes);
+    return epilogue_rows_with_codes<Rows, A, true, true>(acc, rows, channels, e, out, codes);
   }
   if (border) {
-    return epilogue_rows_out<A, true, false>(acc, rows, channels, e, out, codes);
+    return epilogue_rows_with_codes<Rows, A, true, false>(acc, rows, channels, e, out, codes);
   }
   if (residual) {
-    return epilogue_rows_out<A, false, true>(acc, rows, channels, e, out, codes);
+    return epilogue_rows_with_codes<Rows, A, false, true>(acc, rows, channels, e, out, codes);
   }
-  return epilogue_rows_out<A, false, false>(acc, rows, channels, e, out, codes);
+  return epilogue_rows_with_codes<Rows, A, false, false>(acc, rows, channels, e, out, codes);
 }
 
-template <typename Acc>
-void generic_epilogue_rows(const Acc* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
-                           uint8_t* codes) {
+template <typename Rows, typename Acc>
+void dispatch_epilogue_rows(
+    const Acc* acc,
+    int64_t rows,
+    int64_t channels,
+    const EpilogueRow& e,
+    double* out,
+    uint8_t* codes) {
   switch (e.activation) {
     case Activation::kNone:
-      return epilogue_rows_terms<Activation::kNone>(acc, rows, channels, e, out, codes);
+      return epilogue_rows_with_terms<Rows, Activation::kNone>(acc, rows, channels, e, out, codes);
     case Activation::kRelu:
-      return epilogue_rows_terms<Activation::kRelu>(acc, rows, channels, e, out, codes);
+      return epilogue_rows_with_terms<Rows, Activation::kRelu>(acc, rows, channels, e, out, codes);
     case Activation::kRelu6:
-      return epilogue_rows_terms<Activation::kRelu6>(acc, rows, channels, e, out, codes);
+      return epilogue_rows_with_terms<Rows, Activation::kRelu6>(acc, rows, channels, e, out, codes);
     case Activation::kHardTanh:
-      return epilogue_rows_terms<Activation::kHardTanh>(acc, rows, channels, e, out, codes);
+      return epilogue_rows_with_terms<Rows, Activation::kHardTanh>(
+          acc, rows, channels, e, out, codes);
   }
 }
 
-[[maybe_unused]] void generic_quantize(const double* x, int64_t n, const ActQuantizer& q, uint8_t* codes) {
+/// The plain loops as a Rows of dispatch_epilogue_rows.
+struct GenericEpilogueRows {
+  template <Activation A, bool kBorder, bool kResidual, EpilogueCodes kCodes, typename Acc>
+  static void run(
+      const Acc* acc,
+      int64_t rows,
+      int64_t channels,
+      const EpilogueRow& e,
+      double* out,
+      uint8_t* codes) {
+    epilogue_rows_as<A, kBorder, kResidual, kCodes>(acc, rows, channels, e, out, codes);
+  }
+};
+
+[[maybe_unused]] void generic_quantize(
+    const double* x, int64_t n, const ActQuantizer& q, uint8_t* codes) {
   if (q.kind == ActQuantizer::Kind::kThresholds) {
     for (int64_t i = 0; i < n; ++i) {
       codes[i] = static_cast<uint8_t>(q.code(x[i]));
@@ -236,8 +324,30 @@ void generic_epilogue_rows(const Acc* acc, int64_t rows, int64_t channels, const
   }
 }
 
-[[maybe_unused]] void generic_thresholds(const int32_t* acc, int64_t rows, int64_t channels, const int32_t* sign,
-                                         const int32_t* thresholds, int64_t steps, uint8_t* codes) {
+/// Runs Quantize::run<kCodes> for an affine quantizer `q`, generic_quantize for
+/// a threshold quantizer: every vector path's quantize loop dispatches through it.
+template <typename Quantize>
+void dispatch_quantize(const double* x, int64_t n, const ActQuantizer& q, uint8_t* codes) {
+  switch (codes_of(&q)) {
+    case EpilogueCodes::kOneBit:
+      return Quantize::template run<EpilogueCodes::kOneBit>(x, n, q, codes);
+    case EpilogueCodes::kHalfDown:
+      return Quantize::template run<EpilogueCodes::kHalfDown>(x, n, q, codes);
+    case EpilogueCodes::kAffine:
+      return Quantize::template run<EpilogueCodes::kAffine>(x, n, q, codes);
+    default:
+      return generic_quantize(x, n, q, codes);
+  }
+}
+
+[[maybe_unused]] void generic_thresholds(
+    const int32_t* acc,
+    int64_t rows,
+    int64_t channels,
+    const int32_t* sign,
+    const int32_t* thresholds,
+    int64_t steps,
+    uint8_t* codes) {
   for (int64_t r = 0; r < rows; ++r) {
     const int32_t* a = acc + r * channels;
     uint8_t* out = codes + r * channels;
@@ -255,7 +365,10 @@ void generic_epilogue_rows(const Acc* acc, int64_t rows, int64_t channels, const
 
 /// The elementwise table every path's file builds from these loops.
 [[maybe_unused]] const ElementwiseKernels kGenericElementwise = {
-    generic_epilogue_rows<int32_t>, generic_epilogue_rows<double>, generic_quantize, generic_thresholds};
+    dispatch_epilogue_rows<GenericEpilogueRows, int32_t>,
+    dispatch_epilogue_rows<GenericEpilogueRows, double>,
+    generic_quantize,
+    generic_thresholds};
 
-} // namespace
-} // namespace ewgs::infer
+}  // namespace
+}  // namespace ewgs::infer

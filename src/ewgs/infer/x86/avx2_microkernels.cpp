@@ -1,6 +1,7 @@
 // The AVX2 kernel path (microkernels.h): binary windows counted with a nibble lookup
 // (vpshufb) into byte counters summed by vpsadbw, four output channels per register;
-// int8 windows with vpmaddubsw + vpmaddwd on eight channels per register.
+// int8 windows with vpmaddubsw + vpmaddwd on eight channels per register; elementwise
+// loops four doubles per register.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -11,7 +12,7 @@
 #include "target_isa.h"
 
 EWGS_INFER_TARGET_BEGIN("avx2,fma,popcnt,bmi2")
-#include "../generic_microkernels.h"
+#include "avx2_elementwise.h"
 #include "int8_layout.h"
 
 namespace ewgs::infer::avx2 {
@@ -288,7 +289,7 @@ const PathKernels kKernels = {
     {int8_layout::prepare, int8_row},
     {generic_depthwise_row},
     {float_row},
-    kGenericElementwise,
+    kElementwise,
     "avx2",
 };
 

@@ -78,8 +78,13 @@ inline __m512d load_sums8(const Acc* a, __mmask8 m) {
 }
 
 template <Activation A, bool kBorder, bool kResidual, EpilogueCodes kCodes, typename Acc>
-void epilogue_rows8(const Acc* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
-                    uint8_t* codes) {
+void epilogue_rows8(
+    const Acc* acc,
+    int64_t rows,
+    int64_t channels,
+    const EpilogueRow& e,
+    double* out,
+    uint8_t* codes) {
   const auto* q = e.quantizer;
   const __m512d qs = _mm512_set1_pd(q ? q->scale : 0.0);
   const __m512d qsh = _mm512_set1_pd(q ? q->shift : 0.0);
@@ -107,88 +112,53 @@ void epilogue_rows8(const Acc* acc, int64_t rows, int64_t channels, const Epilog
   }
 }
 
-template <Activation A, bool kBorder, bool kResidual, typename Acc>
-void epilogue_rows8_out(const Acc* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
-                        uint8_t* codes) {
-  const auto* q = e.quantizer;
-  if (!q) {
-    return epilogue_rows8<A, kBorder, kResidual, EpilogueCodes::kNone>(acc, rows, channels, e, out, codes);
+/// Eight doubles per step.
+struct EpilogueRows8 {
+  template <Activation A, bool kBorder, bool kResidual, EpilogueCodes kCodes, typename Acc>
+  static void run(
+      const Acc* acc,
+      int64_t rows,
+      int64_t channels,
+      const EpilogueRow& e,
+      double* out,
+      uint8_t* codes) {
+    epilogue_rows8<A, kBorder, kResidual, kCodes>(acc, rows, channels, e, out, codes);
   }
-  if (q->kind == ActQuantizer::Kind::kThresholds) {
-    return epilogue_rows_as<A, kBorder, kResidual, EpilogueCodes::kThresholds>(acc, rows, channels, e, out, codes);
-  }
-  if (q->levels == 2) {
-    return epilogue_rows8<A, kBorder, kResidual, EpilogueCodes::kOneBit>(acc, rows, channels, e, out, codes);
-  }
-  if (q->rounding == Rounding::kHalfDown) {
-    return epilogue_rows8<A, kBorder, kResidual, EpilogueCodes::kHalfDown>(acc, rows, channels, e, out, codes);
-  }
-  return epilogue_rows8<A, kBorder, kResidual, EpilogueCodes::kAffine>(acc, rows, channels, e, out, codes);
-}
+};
 
-template <Activation A, typename Acc>
-void epilogue_rows8_terms(const Acc* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
-                          uint8_t* codes) {
-  if (e.border && e.residual) {
-    return epilogue_rows8_out<A, true, true>(acc, rows, channels, e, out, codes);
+struct QuantizeAffine8 {
+  template <EpilogueCodes kCodes>
+  static void run(const double* x, int64_t n, const ActQuantizer& q, uint8_t* codes) {
+    const __m512d qs = _mm512_set1_pd(q.scale);
+    const __m512d qsh = _mm512_set1_pd(q.shift);
+    const __m512d top = _mm512_set1_pd(static_cast<double>(q.levels - 1));
+    for (int64_t i = 0; i < n; i += 8) {
+      const __mmask8 m = tail8(n - i);
+      store_codes8(
+          codes + i, m, affine_code8<kCodes>(_mm512_maskz_loadu_pd(m, x + i), qs, qsh, top));
+    }
   }
-  if (e.border) {
-    return epilogue_rows8_out<A, true, false>(acc, rows, channels, e, out, codes);
-  }
-  if (e.residual) {
-    return epilogue_rows8_out<A, false, true>(acc, rows, channels, e, out, codes);
-  }
-  return epilogue_rows8_out<A, false, false>(acc, rows, channels, e, out, codes);
-}
+};
 
-template <typename Acc>
-void epilogue_rows(const Acc* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
-                   uint8_t* codes) {
-  switch (e.activation) {
-    case Activation::kNone:
-      return epilogue_rows8_terms<Activation::kNone>(acc, rows, channels, e, out, codes);
-    case Activation::kRelu:
-      return epilogue_rows8_terms<Activation::kRelu>(acc, rows, channels, e, out, codes);
-    case Activation::kRelu6:
-      return epilogue_rows8_terms<Activation::kRelu6>(acc, rows, channels, e, out, codes);
-    case Activation::kHardTanh:
-      return epilogue_rows8_terms<Activation::kHardTanh>(acc, rows, channels, e, out, codes);
-  }
-}
-
-template <EpilogueCodes kCodes>
-void quantize_affine(const double* x, int64_t n, const ActQuantizer& q, uint8_t* codes) {
-  const __m512d qs = _mm512_set1_pd(q.scale);
-  const __m512d qsh = _mm512_set1_pd(q.shift);
-  const __m512d top = _mm512_set1_pd(static_cast<double>(q.levels - 1));
-  for (int64_t i = 0; i < n; i += 8) {
-    const __mmask8 m = tail8(n - i);
-    store_codes8(codes + i, m, affine_code8<kCodes>(_mm512_maskz_loadu_pd(m, x + i), qs, qsh, top));
-  }
-}
-
-void quantize(const double* x, int64_t n, const ActQuantizer& q, uint8_t* codes) {
-  if (q.kind == ActQuantizer::Kind::kThresholds) {
-    return generic_quantize(x, n, q, codes);
-  }
-  if (q.levels == 2) {
-    return quantize_affine<EpilogueCodes::kOneBit>(x, n, q, codes);
-  }
-  return q.rounding == Rounding::kHalfDown ? quantize_affine<EpilogueCodes::kHalfDown>(x, n, q, codes)
-                                            : quantize_affine<EpilogueCodes::kAffine>(x, n, q, codes);
-}
-
-void thresholds(const int32_t* acc, int64_t rows, int64_t channels, const int32_t* sign, const int32_t* t,
-                int64_t steps, uint8_t* codes) {
+void thresholds(
+    const int32_t* acc,
+    int64_t rows,
+    int64_t channels,
+    const int32_t* sign,
+    const int32_t* t,
+    int64_t steps,
+    uint8_t* codes) {
   const __m512i one = _mm512_set1_epi32(1);
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t at = r * channels;
     for (int64_t c = 0; c < channels; c += 16) {
       const __mmask16 m = tail16(channels - c);
-      const __m512i u = _mm512_mullo_epi32(_mm512_maskz_loadu_epi32(m, sign + c), _mm512_maskz_loadu_epi32(m, acc + at + c));
+      const __m512i u = _mm512_mullo_epi32(
+          _mm512_maskz_loadu_epi32(m, sign + c), _mm512_maskz_loadu_epi32(m, acc + at + c));
       __m512i code = _mm512_setzero_si512();
       for (int64_t k = 0; k < steps; ++k) {
-        const __mmask16 reached = _mm512_cmpge_epi32_mask(u, _mm512_maskz_loadu_epi32(m, t + k * channels + c));
+        const __mmask16 reached =
+            _mm512_cmpge_epi32_mask(u, _mm512_maskz_loadu_epi32(m, t + k * channels + c));
         code = _mm512_mask_add_epi32(code, reached, code, one);
       }
       _mm_mask_storeu_epi8(codes + at + c, m, _mm512_cvtepi32_epi8(code));
@@ -196,7 +166,11 @@ void thresholds(const int32_t* acc, int64_t rows, int64_t channels, const int32_
   }
 }
 
-const ElementwiseKernels kElementwise = {epilogue_rows<int32_t>, epilogue_rows<double>, quantize, thresholds};
+const ElementwiseKernels kElementwise = {
+    dispatch_epilogue_rows<EpilogueRows8, int32_t>,
+    dispatch_epilogue_rows<EpilogueRows8, double>,
+    dispatch_quantize<QuantizeAffine8>,
+    thresholds};
 
-} // namespace
-} // namespace ewgs::infer::avx512
+}  // namespace
+}  // namespace ewgs::infer::avx512
