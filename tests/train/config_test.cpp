@@ -80,6 +80,17 @@ TEST(ConfigTest, InvalidValuesNameTheKeyAndTheExpectation) {
       c.schema().apply_text("[train]\nepochs = \"3\"\n", "cfg.toml"), "train.epochs must be an integer, got the string");
   EWGS_EXPECT_THROWS_WITH(c.schema().apply_text("[train\n", "cfg.toml"), "cfg.toml:1: invalid TOML");
   EWGS_EXPECT_THROWS_WITH(c.schema().apply_override("train.epochs"), "expected section.key=value");
+  // A NUL ended the parse of the number before it, and "3" was taken.
+  EWGS_EXPECT_THROWS_WITH(
+      c.schema().apply_override(std::string("train.epochs=3\0x", 16)),
+      "train.epochs holds the control character 0 at offset 1 of its value");
+  EWGS_EXPECT_THROWS_WITH(c.schema().apply_override("data.root=/a\nb"), "data.root holds the control character 10 at offset 2");
+}
+
+TEST(ConfigTest, TabsInStringsRoundTripThroughTheWrittenToml) {
+  TrainConfig c;
+  c.schema().apply_override("data.root=a\tb");
+  EXPECT_EQ(TrainConfig::from_toml(c.to_toml(), "written").to_toml(), c.to_toml());
 }
 
 TEST(ConfigTest, ValidateChecksRelationsBetweenKeys) {
@@ -91,7 +102,11 @@ TEST(ConfigTest, ValidateChecksRelationsBetweenKeys) {
   EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.wbits: bits must be in [1, 8] or 32 (off), got 9");
   c.quant_wbits = 1;
   c.quant_delta = "-1";
-  EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.delta must be a number >= 0 or \"hessian\", got '-1'");
+  EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.delta must be a finite number >= 0 or \"hessian\", got '-1'");
+  c.quant_delta = std::string("\0hessian", 8); // read as an empty number, which was 0
+  EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.delta must be a finite number >= 0");
+  c.quant_delta = "inf";
+  EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.delta must be a finite number >= 0");
   c.quant_delta = "hessian";
   c.validate();
   c.quant_method = "ste";

@@ -1,7 +1,8 @@
 // Crash consistency of a run directory: a training process killed at every step
 // of every write of its epoch commits (and of its summary) resumes to the same
 // metrics.jsonl, summary.json, last.pt and best.pt as an uninterrupted run; a
-// full disk is a clear error that keeps the earlier checkpoint.
+// full disk is a clear error that keeps the earlier checkpoint, and an unwritable
+// run directory is found before any data is read.
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -124,6 +125,19 @@ TEST(TrainerKillTest, AFullDiskIsAClearErrorThatKeepsTheEarlierCheckpoint) {
   }
   // The run continues once there is room.
   ASSERT_EQ(run_child({data, dir, "2", "--resume"}).status, 0);
+}
+
+TEST(TrainerKillTest, AnUnwritableRunDirectoryFailsBeforeTheDataIsRead) {
+  // No file can grow past 512 bytes (room for the error on stderr, not for
+  // config.toml), and the data folder does not exist: the error must be the run
+  // directory's, found before any data is read.
+  const auto dir = fresh_dir("unwritable");
+  const auto result = run_child({fresh_dir("no_data"), dir, "1", "--file-size-limit=512"});
+  ASSERT_EQ(result.signal, 0) << "killed by signal " << result.signal << ": " << result.stderr_text;
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.stderr_text.find("cannot write " + dir + "/config.toml"), std::string::npos) << result.stderr_text;
+  EXPECT_EQ(result.stderr_text.find("does not exist"), std::string::npos) << result.stderr_text;
+  EXPECT_FALSE(fs::exists(dir)) << "the folder made for the rejected run stays";
 }
 
 } // namespace

@@ -42,7 +42,7 @@ std::string quote(const std::string& s) {
     if (c == '"' || c == '\\') {
       out += '\\';
     }
-    out += c;
+    out += c == '\t' ? std::string("\\t") : std::string(1, c); // the one control character values may hold
   }
   return out + "\"";
 }
@@ -176,13 +176,25 @@ std::vector<std::string> ConfigSchema::names() const {
 void ConfigSchema::set_from_text(Key& key, const std::string& text, const std::string& source) {
   const std::string where = source + ": " + key.name;
   const std::string value = trim(text);
+  const auto control = std::find_if(value.begin(), value.end(), [](unsigned char c) {
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+  });
+  TORCH_CHECK(
+      control == value.end(),
+      where,
+      " holds the control character ",
+      static_cast<int>(static_cast<unsigned char>(*control)),
+      " at offset ",
+      control - value.begin(),
+      " of its value; values are printable text");
+  const char* const value_end = value.c_str() + value.size();
   char* end = nullptr;
   errno = 0;
   switch (key.type) {
     case Type::kInt: {
       const long long v = std::strtoll(value.c_str(), &end, 10);
       TORCH_CHECK(
-          errno == 0 && !value.empty() && *end == '\0',
+          errno == 0 && !value.empty() && end == value_end,
           where,
           " must be an integer, got '",
           value,
@@ -193,7 +205,7 @@ void ConfigSchema::set_from_text(Key& key, const std::string& text, const std::s
     case Type::kDouble: {
       const double v = std::strtod(value.c_str(), &end);
       TORCH_CHECK(
-          errno == 0 && !value.empty() && *end == '\0' && std::isfinite(v),
+          errno == 0 && !value.empty() && end == value_end && std::isfinite(v),
           where,
           " must be a finite number, got '",
           value,

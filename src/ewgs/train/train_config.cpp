@@ -134,8 +134,9 @@ void TrainConfig::validate() const {
     char* end = nullptr;
     const double delta = std::strtod(quant_delta.c_str(), &end);
     TORCH_CHECK(
-        !quant_delta.empty() && *end == '\0' && delta >= 0.0,
-        "quant.delta must be a number >= 0 or \"hessian\", got '",
+        !quant_delta.empty() && end == quant_delta.c_str() + quant_delta.size() && std::isfinite(delta) &&
+            delta >= 0.0,
+        "quant.delta must be a finite number >= 0 or \"hessian\", got '",
         quant_delta,
         "'");
   }
