@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes tests/golden/comparators.json from independent PyTorch implementations
 of the comparator quantizers: LSQ, LSQ+, PACT and DoReFa (with the STE or the
-EWGS rounding backward), as specified in METHODS.md section 5.
+EWGS rounding backward), as specified in docs/methods/{lsq,pact,dorefa}.md.
 
 Run with Debian's python3-torch:  /usr/bin/python3 scripts/gen_comparator_golden.py
 The C++ test tests/quant/comparators_test.cpp compares forward values, every

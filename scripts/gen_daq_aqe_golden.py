@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes tests/golden/daq_aqe.json from independent PyTorch implementations of DAQ's
-distance-aware soft rounding (METHODS.md 2.2) and AQE's mixed neuron (METHODS.md 3).
+distance-aware soft rounding (docs/methods/daq.md) and AQE's mixed neuron (docs/methods/aqe.md).
 
 DAQ here is the soft formula itself, differentiated by autograd with the temperature
 detached; the C++ quantizer rounds and uses the closed-form derivative instead, so the
@@ -30,7 +30,7 @@ class AbsSignPlusOne(torch.autograd.Function):
 
 
 def daq_soft_round(z, gamma, sigma):
-    """Soft rounding of z >= 0 to the two neighbouring integers (METHODS.md 2.2)."""
+    """Soft rounding of z >= 0 to the two neighbouring integers (docs/methods/daq.md, Forward)."""
     f = torch.floor(z).detach()
     r = z - f
     levels = (0.0, 1.0)

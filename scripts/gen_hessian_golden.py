@@ -58,14 +58,14 @@ class QuantConv(torch.nn.Module):
 
     def quantize(self, x, which):
         l, u = self.interval[which]
-        x_q = discretize(x, l, u, self.bits, 0.0)  # delta starts at 0 (paper Sec. 3.3)
+        x_q = discretize(x, l, u, self.bits, 0.0)  # delta starts at 0 (paper Sec. 4.1)
         if x_q.requires_grad:
             x_q.retain_grad()
         self.captured[which] = x_q
         return x_q
 
     def initialize(self, x):
-        """Paper Sec. 3.3 on the first batch: weights -/+3 std, activations from min to
+        """Paper Sec. 4.1 on the first batch: weights -/+3 std, activations from min to
         3 std / sqrt(1 - 2/pi), alpha = E|conv(x, w)| / E|conv(Q(x), Q(w))|."""
         with torch.no_grad():
             s = self.weight.std()

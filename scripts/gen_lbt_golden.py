@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes tests/golden/lbt.json from an independent PyTorch implementation of the
-deterministic parts of LBT's gradient quantizer (METHODS.md 4.1, 4.3): the
+deterministic parts of LBT's gradient quantizer (docs/methods/lbt.md): the
 first-iteration walk of gamma, c / Delta / the grid given gamma and the noise, and
 the interval update on a fixed sequence of gradients.
 
@@ -20,7 +20,7 @@ def target_ratio(bits, alpha):
 
 
 def walk(g, bits, alpha):
-    """METHODS.md 4.3, iteration 0, in float64: gamma = 1, m = 0; repeat
+    """docs/methods/lbt.md, First-iteration walk, in float64: gamma = 1, m = 0; repeat
     m = 0.999 m + 0.001 R(gamma); gamma += 0.001 sign(m - target) until the sign is
     positive; clamp to [0.001, 1]. R is counted directly on the whole tensor."""
     a = g.abs().double()
@@ -38,7 +38,7 @@ def walk(g, bits, alpha):
 
 
 def quantize(g, gamma, bits, noise):
-    """METHODS.md 4.1: c = gamma max|G|, Delta = 2c / (2^b - 2), stochastic rounding
+    """docs/methods/lbt.md, G1-G5: c = gamma max|G|, Delta = 2c / (2^b - 2), stochastic rounding
     with the given U(-0.5, 0.5) noise; an all-zero G gives zeros."""
     steps = float(2 ** bits - 2)
     g_max = g.abs().max()
@@ -50,7 +50,7 @@ def quantize(g, gamma, bits, noise):
 
 
 def update(gamma, g, bits, alpha, eta):
-    """METHODS.md 4.3: gamma <- clip(gamma + eta sign(R - alpha / (2^b - 1)), 0.001, 1),
+    """docs/methods/lbt.md, U: gamma <- clip(gamma + eta sign(R - alpha / (2^b - 1)), 0.001, 1),
     R measured with the gamma in use, no change when max|G| = 0; float32."""
     g_max = g.abs().max()
     r = (g.abs() > gamma * g_max).float().mean()

@@ -1,5 +1,5 @@
-// The MINW-Net ConvNet (METHODS.md 3.2): shapes for 28x28x1 and 32x32x3 inputs, which
-// layers AQE quantizes, no output scales, and weight clipping through the model.
+// The MINW-Net ConvNet (docs/methods/aqe.md, MINW-Net): shapes for 28x28x1 and 32x32x3
+// inputs, which layers AQE quantizes, no output scales, and weight clipping through the model.
 #include <torch/torch.h>
 
 #include "ewgs/models/model_summary.h"

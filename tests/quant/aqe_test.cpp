@@ -1,4 +1,4 @@
-// AQE (METHODS.md 3): mixed training forward and hard inference forward for 1, 2 and
+// AQE (docs/methods/aqe.md): mixed training forward and hard inference forward for 1, 2 and
 // n >= 3 bits, the paper's 2 alpha hard-tanh backward, weight clipping, golden parity.
 #include "ewgs/nn/qconv2d.h"
 #include "ewgs/quant/registry.h"

@@ -1,4 +1,4 @@
-// DAQ (METHODS.md 2.2-2.3): hard-rounding forward, the closed-form backward against
+// DAQ (docs/methods/daq.md): hard-rounding forward, the closed-form backward against
 // the soft formula's derivative, gradients to x, l, u, initialization, golden parity.
 #include <array>
 #include <cmath>
@@ -46,7 +46,7 @@ torch::Tensor soft_slope(const torch::Tensor& r, double gamma, double sigma) {
 }
 
 /// DAQ's soft rounding of r in [0, 1] with the temperature and the nearest level frozen at
-/// r0, written with plain double arithmetic (METHODS.md 2.2).
+/// r0, written with plain double arithmetic (docs/methods/daq.md, Forward).
 double soft_round(double r, double r0, double gamma, double sigma) {
   const int nearest = std::abs(r0 - 1.0) < std::abs(r0) ? 1 : 0; // tie -> floor
   const auto scores = [&](double at) {
@@ -131,7 +131,7 @@ TEST_F(DaqTest, BackwardMatchesTheClosedForm) {
 }
 
 TEST_F(DaqTest, BackwardMatchesFiniteDifferencesOfTheSoftFormula) {
-  // METHODS.md 2.2: the closed form agrees with the code's formulas to 5 digits.
+  // docs/methods/daq.md, Backward: the closed form agrees with the code's formulas to 5 digits.
   for (double sigma : {1.0, 2.0}) {
     auto a = make_daq(
         "daq:bits=8,sigma=" + std::to_string(sigma), QuantTarget::kActivation, 0, 255.0);

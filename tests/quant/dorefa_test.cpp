@@ -1,5 +1,6 @@
-// DoReFa against its formulas (METHODS.md 5): tanh-normalized weights, 1-bit sign(w) E|w|,
-// clipped activations, closed-form STE and EWGS (Eq. 4) backwards, delta and capture, errors.
+// DoReFa against its formulas (docs/methods/dorefa.md, D1-D4): tanh-normalized weights,
+// 1-bit sign(w) E|w|, clipped activations, closed-form STE and EWGS (Eq. 4) backwards, delta
+// and capture, errors.
 #include <cmath>
 
 #include "quant/comparator_test_util.h"

@@ -1,5 +1,5 @@
 // Backward of STE and EWGS against the closed-form surrogate gradients of
-// METHODS.md 1.2: g_n = g_q (1 + delta sign(g_q)(x_n - x_q)), then through clip.
+// docs/methods/ewgs.md, Eq. 4: g_n = g_q (1 + delta sign(g_q)(x_n - x_q)), then through clip.
 #include <cmath>
 
 #include "ewgs/quant/rounding.h"

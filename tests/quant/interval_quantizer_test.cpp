@@ -1,5 +1,5 @@
 // Forward of the learnable-interval quantizer against paper Eq. 1-3, its
-// initialization (Sec. 3.3) and its errors on bad input.
+// initialization (Sec. 4.1) and its errors on bad input.
 #include "ewgs/quant/interval_quantizer.h"
 
 #include <cmath>

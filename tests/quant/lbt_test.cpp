@@ -1,6 +1,6 @@
-// LBT fixed-point training (METHODS.md 4): the gradient quantizer (grid, unbiased stochastic
-// rounding, clipping, gamma walk and update, reproducible noise), the W/A quantizer, layers,
-// the trainer config, and parity with scripts/gen_lbt_golden.py (tests/golden/lbt.json).
+// LBT fixed-point training (docs/methods/lbt.md): the gradient quantizer (grid, unbiased
+// stochastic rounding, clipping, gamma walk and update, reproducible noise), the W/A quantizer,
+// layers, the trainer config, and parity with scripts/gen_lbt_golden.py (tests/golden/lbt.json).
 #include <cmath>
 
 #include "../../src/ewgs/quant/lbt.h"
@@ -49,7 +49,7 @@ double scalar(const quant::QuantizerPtr& q, const std::string& name) {
   return NAN;
 }
 
-/// The walk of METHODS.md 4.3 written directly: R recounted on the tensor.
+/// The first-iteration walk of docs/methods/lbt.md written directly: R recounted on the tensor.
 double direct_walk(const torch::Tensor& g, int64_t bits, double alpha) {
   const auto a = g.abs().to(torch::kDouble);
   const double g_max = a.max().item<double>();
@@ -83,7 +83,7 @@ TEST_F(LbtTest, BackwardValuesLieOnTheGridWithinPlusMinusC) {
     const double steps = std::pow(2.0, static_cast<double>(bits)) - 2.0;
     const float c = 0.6f * g.abs().max().item<float>();
     const double delta = 2.0 * c / steps;
-    // G^ = q Delta - c with integer q in [0, 2^b - 2] (METHODS.md 4.1).
+    // G^ = q Delta - c with integer q in [0, 2^b - 2] (docs/methods/lbt.md, G5).
     const auto level = (out.to(torch::kDouble) + c) / delta;
     EXPECT_TRUE(all_close(level, level.round(), 0.0, 1e-4)) << bits << " bits";
     EXPECT_GE(level.min().item<double>(), -1e-4);
@@ -263,7 +263,7 @@ TEST_F(LbtTest, RejectsBadSpecsWithClearErrors) {
   EWGS_EXPECT_THROWS_WITH(make_grad_quantizer("lbt_wa:bits=4"), "LBT's gradient quantizer is lbt");
 }
 
-// --- lbt_wa: weights and activations (METHODS.md 4.1) ---
+// --- lbt_wa: weights and activations (docs/methods/lbt.md, W and A) ---
 
 TEST_F(LbtTest, WeightQuantizerHasSymmetricLevelsWithZero) {
   auto q = quant::make_quantizer("lbt_wa:bits=3", QuantTarget::kWeight);

@@ -1,4 +1,4 @@
-// LSQ and LSQ+ against their formulas (METHODS.md 5): forward and clipping, the
+// LSQ and LSQ+ against their formulas (docs/methods/lsq.md): forward and clipping, the
 // closed-form gradients of x, s and β with LSQ's gradient scale, initialization, errors.
 #include <cmath>
 

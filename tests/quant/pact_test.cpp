@@ -1,5 +1,5 @@
-// PACT against its formulas (METHODS.md 5): clip to [0, α] and quantize, STE gradients
-// of x and α, α = alpha_init, the L2 penalty on α, activation-only errors.
+// PACT against its formulas (docs/methods/pact.md, Eq. 1-3): clip to [0, α] and quantize,
+// STE gradients of x and α, α = alpha_init, the L2 penalty on α, activation-only errors.
 #include <cmath>
 
 #include "quant/comparator_test_util.h"

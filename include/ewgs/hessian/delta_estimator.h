@@ -1,5 +1,5 @@
 // Sets EWGS's scaling factor delta from the Hessian of the loss with respect to each
-// quantizer's discrete values (paper Eq. 5-10, Algorithm 1; METHODS.md 1.5-1.6).
+// quantizer's discrete values (paper Eq. 5-10, Algorithm 1; docs/methods/hessian.md).
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -54,7 +54,7 @@ class QuantizedLayer {
   /// y = G(|alpha| * op(Q_A(x), Q_W(w))), with G the gradient quantizer
   /// (identity forward). On the first training forward the
   /// quantizers are initialized from (w, x) and alpha is set to
-  /// E|op(x, w)| / E|op(Q_A(x), Q_W(w))| (paper Sec. 3.3).
+  /// E|op(x, w)| / E|op(Q_A(x), Q_W(w))| (paper Sec. 4.1).
   /// `has_bias`: whether `op` adds a bias (then |alpha| scales op's output;
   /// else it scales the weights, which is the same and cheaper).
   torch::Tensor quantized_forward(

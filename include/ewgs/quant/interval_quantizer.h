@@ -43,7 +43,7 @@ class IntervalQuantizerImpl : public QuantizerImpl {
   explicit IntervalQuantizerImpl(const IntervalQuantizerOptions& options);
 
   /// Weights: l, u = -/+ 3 std(w). Activations: l = min(x),
-  /// u = 3 std(x) / sqrt(1 - 2/pi) (paper Sec. 3.3, official code).
+  /// u = 3 std(x) / sqrt(1 - 2/pi) (paper Sec. 4.1, official code).
   void initialize(const torch::Tensor& x) override;
 
   std::vector<std::pair<std::string, double>> scalars() const override;

@@ -40,7 +40,7 @@ class QuantizerImpl : public torch::nn::Module {
   /// Quantizes `x` (any shape, float). Returns a tensor of the same shape.
   torch::Tensor forward(const torch::Tensor& x);
 
-  /// Sets the learnable state from a first batch `x` (paper Sec. 3.3);
+  /// Sets the learnable state from a first batch `x` (paper Sec. 4.1);
   /// layers call it once, on their first training forward.
   virtual void initialize(const torch::Tensor& x) = 0;
 

@@ -1,5 +1,5 @@
-// MINW-Net's CIFAR ConvNet (Chen et al., J-STSP 2020, METHODS.md 3.2) at the size of its
-// "Model D": blocks QConv -> [pool] -> BN -> HardTanh, the network AQE was trained in.
+// MINW-Net's CIFAR ConvNet (Chen et al., J-STSP 2020; docs/methods/aqe.md, MINW-Net) at the
+// size of its "Model D": blocks QConv -> [pool] -> BN -> HardTanh, the network AQE was trained in.
 #include <torch/torch.h>
 
 #include <string>

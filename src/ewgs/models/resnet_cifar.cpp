@@ -1,4 +1,4 @@
-// ResNet-20 for 32x32 images exactly as the EWGS code builds it (METHODS.md 1.7):
+// ResNet-20 for 32x32 images exactly as the EWGS code builds it (docs/methods/ewgs.md, Networks):
 // option-A shortcuts, BatchNorm1d before the classifier, stem and classifier FP.
 #include <torch/torch.h>
 

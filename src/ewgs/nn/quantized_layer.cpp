@@ -1,5 +1,6 @@
 // Quantizers, output scale and first-batch initialization shared by the quantized
-// layers (include/ewgs/nn/quantized_layer.h); paper Sec. 3.3, METHODS.md 1.3.
+// layers (include/ewgs/nn/quantized_layer.h); paper Sec. 4.1 and docs/methods/ewgs.md,
+// Initialization.
 #include "ewgs/nn/quantized_layer.h"
 
 #include <c10/util/Exception.h>

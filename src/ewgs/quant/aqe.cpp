@@ -1,4 +1,4 @@
-// Asymptotic-quantized estimator, AQE (Chen et al., IEEE J-STSP 2020; METHODS.md 3): the
+// Asymptotic-quantized estimator, AQE (Chen et al., IEEE J-STSP 2020; docs/methods/aqe.md): the
 // mixed forward alpha h(a) + (1 - alpha) a, the paper's 2 alpha hard-tanh backward (Eq. 18-20).
 #include <c10/util/Exception.h>
 #include <torch/torch.h>
@@ -60,7 +60,7 @@ torch::Tensor power_of_two(const torch::Tensor& a, int64_t bits) {
   return torch::sign(a) * magnitude;
 }
 
-/// AQE's quantizer of one weight or activation tensor (METHODS.md 3.1, 3.3). Training:
+/// AQE's quantizer of one weight or activation tensor (docs/methods/aqe.md, Eqs. 18-22). Training:
 /// a_hat = alpha h(a) + (1 - alpha) a with AqeMixFn's backward; inference (module not
 /// training): a_hat = h(a) (Eq. 20). h by bit-width:
 ///   1 bit:   sign, sign(0) := +1, values {-1, +1}

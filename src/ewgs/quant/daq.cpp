@@ -1,4 +1,4 @@
-// Distance-aware quantization, DAQ (Kim, Lee, Ham, ICCV 2021; METHODS.md 2.2-2.3): hard
+// Distance-aware quantization, DAQ (Kim, Lee, Ham, ICCV 2021; docs/methods/daq.md): hard
 // rounding forward, closed-form gradient of the distance-aware soft rounding (Eqs. 10-11).
 #include <c10/util/Exception.h>
 #include <torch/torch.h>
@@ -15,7 +15,7 @@ using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
 /// dy/dr of DAQ's soft rounding at the fractional part r = z - floor(z) in [0, 1)
-/// (METHODS.md 2.2, derived from Eqs. 10-11 with the temperature held constant):
+/// (docs/methods/daq.md, Backward; derived from Eqs. 10-11 with the temperature held constant):
 ///   m_j = exp(-|r - j|), j in {0, 1};  j* = 1 if r > 0.5 else 0 (ties to the floor)
 ///   s_j = m_j exp(-(j - j*)^2 / sigma^2)
 ///   dy/dr = K (s_0 + s_1) / |s_0 - s_1|,  K = gamma / (2 sinh gamma).
@@ -60,7 +60,7 @@ class DaqRoundFn : public torch::autograd::Function<DaqRoundFn> {
   }
 };
 
-/// DAQ's quantizer of one weight or activation tensor (METHODS.md 2.2):
+/// DAQ's quantizer of one weight or activation tensor (docs/methods/daq.md, Forward):
 ///   weights:     x = (w - mean(w)) / std(w), statistics detached; learnable [l_W, u_W]
 ///   activations: x as given; l_A = 0 fixed, learnable u_A
 ///   Delta = (u - l) / N_L,  z = clamp((x - l) / Delta, 0, N_L),  N_L = 2^b - 1
@@ -160,7 +160,8 @@ class DaqQuantizerImpl : public QuantizerImpl {
  private:
   static constexpr double kWeightRange = 3.0;
 
-  /// (w - mean(w)) / std(w) with the statistics detached (METHODS.md 2.2, 2.5 item 5).
+  /// (w - mean(w)) / std(w) with the statistics detached (docs/methods/daq.md, Forward and
+  /// "Official code vs paper", item 5).
   torch::Tensor standardize(const torch::Tensor& w) const {
     torch::Tensor mean;
     torch::Tensor std;

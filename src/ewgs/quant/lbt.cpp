@@ -1,6 +1,7 @@
 // LBT's gradient quantizer for fixed-point training (Kim et al., "Toward INT4 Fixed-Point
-// Training via Exploring Quantization Error for Gradients", ECCV 2024; METHODS.md 4): identity
-// forward, stochastic-rounding quantization of the layer-output gradient with a per-layer gamma.
+// Training via Exploring Quantization Error for Gradients", ECCV 2024; docs/methods/lbt.md):
+// identity forward, stochastic-rounding quantization of the layer-output gradient with a
+// per-layer gamma.
 #include "lbt.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -26,7 +27,8 @@ namespace lbt {
 namespace {
 
 /// The first-iteration walk's EMA decay and rate, also its gamma step
-/// (official code, METHODS.md 4.3); fixed, independent of the spec's eta.
+/// (official code; docs/methods/lbt.md, First-iteration walk); fixed, independent of the
+/// spec's eta.
 constexpr double kWalkDecay = 0.999;
 constexpr double kWalkRate = 0.001;
 /// The walk ends within about 1,500 steps: gamma falls below 0 after at most
@@ -179,7 +181,7 @@ at::Generator seeded_generator(const c10::Device& device, uint64_t seed) {
   return generator;
 }
 
-/// The gradient quantizer GQ of METHODS.md 4.1 on a layer's output y:
+/// The gradient quantizer GQ (docs/methods/lbt.md, G1-G5) on a layer's output y:
 /// forward returns y; backward replaces the gradient G arriving at y with
 /// lbt::quantize_gradient(G, gamma, b, U(-0.5, 0.5)).
 ///
@@ -187,7 +189,7 @@ at::Generator seeded_generator(const c10::Device& device, uint64_t seed) {
 /// noise of draw k comes from lbt::draw_seed(seed, k, g_max), so a resumed
 /// run is exact) and, with the adaptive gamma, "initialized" (whether the
 /// first-iteration walk has run). With gamma=adaptive:
-/// - the first nonzero gradient runs the walk of METHODS.md 4.3 (skipped,
+/// - the first nonzero gradient runs the first-iteration walk of docs/methods/lbt.md (skipped,
 ///   and gamma left at 1, while gradients are all zero), and G is then
 ///   quantized with the walked gamma. The official code does no optimizer
 ///   step in that iteration; the ewgs trainer always steps, so the weights
@@ -233,7 +235,7 @@ class LbtImpl : public QuantizerImpl {
         ",eta=" + c10::str(eta_) + ",gamma=adaptive" + tail;
   }
 
-  /// The interval update of METHODS.md 4.3 (adaptive gamma only).
+  /// The interval update U of docs/methods/lbt.md (adaptive gamma only).
   void after_optimizer_step() override {
     if (!update_pending_) {
       return;

@@ -1,4 +1,4 @@
-// The formulas of LBT's gradient quantizer (Kim et al., ECCV 2024; METHODS.md 4.1, 4.3) as
+// The formulas of LBT's gradient quantizer (Kim et al., ECCV 2024; docs/methods/lbt.md) as
 // free functions, so that tests and golden files check each one on its own (used by lbt.cpp).
 #pragma once
 
@@ -9,7 +9,7 @@
 
 namespace ewgs::quant::lbt {
 
-/// Bounds of the clipping factor gamma (METHODS.md 4.3).
+/// Bounds of the clipping factor gamma (docs/methods/lbt.md, U).
 constexpr double kMinGamma = 1e-3;
 constexpr double kMaxGamma = 1.0;
 
@@ -18,7 +18,7 @@ constexpr double kMaxGamma = 1.0;
 void check_bits(int64_t bits, const std::string& name);
 
 /// The clip ratio the interval update drives R to: alpha / (2^b - 1)
-/// (METHODS.md 4.2, optimal condition; 4.3, the code's target).
+/// (docs/methods/lbt.md, Target clip ratio: the optimal condition, the code's target).
 double target_clip_ratio(int64_t bits, double alpha);
 
 /// One quantized gradient and the statistics of its FP32 value.
@@ -31,7 +31,7 @@ struct QuantizedGradient {
   at::Tensor clip_ratio;
 };
 
-/// The gradient quantizer of METHODS.md 4.1, given the uniform noise:
+/// The gradient quantizer G1-G5 of docs/methods/lbt.md, given the uniform noise:
 ///   g_max = max|G|,  c = gamma g_max,  Delta = 2c / (2^b - 2)
 ///   q = round(clamp((G + c) / Delta + noise, 0, 2^b - 2)),  G^ = q Delta - c
 /// with noise ~ U(-0.5, 0.5) of G's shape (stochastic rounding, unbiased:
@@ -43,14 +43,14 @@ QuantizedGradient quantize_gradient(
     int64_t bits,
     const at::Tensor& noise);
 
-/// The first-iteration walk of METHODS.md 4.3: gamma = 1, m = 0; repeat
+/// The first-iteration walk of docs/methods/lbt.md: gamma = 1, m = 0; repeat
 /// m <- 0.999 m + 0.001 R(gamma), s = sign(m - alpha / (2^b - 1)),
 /// gamma <- gamma + 0.001 s until s > 0; then clamp gamma to [0.001, 1].
 /// R(gamma) = mean(|G| > gamma g_max), compared as in double precision;
 /// gamma and m are doubles. G needs a nonzero element and finite values.
 double initial_gamma(const at::Tensor& g, int64_t bits, double alpha);
 
-/// The interval update of METHODS.md 4.3, run after each optimizer step:
+/// The interval update U of docs/methods/lbt.md, run after each optimizer step:
 ///   gamma <- clamp(gamma + eta sign(R - alpha / (2^b - 1)), 0.001, 1)
 /// and gamma unchanged where g_max = 0. All tensors 0-dim; returns the new
 /// gamma (same dtype and device as `gamma`), computed without a host sync.

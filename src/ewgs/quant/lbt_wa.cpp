@@ -1,6 +1,7 @@
 // LBT's weight and activation quantizers for fixed-point training (Kim et al., ECCV 2024; the
-// official `DSQConv_a`, METHODS.md 4.1): 2^b - 1 symmetric levels on [-s, s] for weights, 2^b
-// levels on [0, u] for activations, one learnable bound each, STE rounding, output on x's scale.
+// official `DSQConv_a`; docs/methods/lbt.md, W and A): 2^b - 1 symmetric levels on [-s, s] for
+// weights, 2^b levels on [0, u] for activations, one learnable bound each, STE rounding, output
+// on x's scale.
 #include <c10/util/Exception.h>
 #include <torch/torch.h>
 
@@ -18,7 +19,7 @@ namespace {
 /// unsigned activation bound spans 3 s of the underlying Gaussian.
 const double kHalfNormalStdFactor = std::sqrt(1.0 - 2.0 / M_PI);
 
-/// The quantizers of METHODS.md 4.1 with the learnable bound u (parameter
+/// The quantizers W and A of docs/methods/lbt.md with the learnable bound u (parameter
 /// "upper"; the paper's s_W for weights, u_A for activations):
 ///   symmetric: t = clamp((x / u + 1) / 2, 0, 1),
 ///              t_q = round((2^b - 2) t) / (2^b - 2),  Q = (2 t_q - 1) u
@@ -41,7 +42,7 @@ class LbtWaImpl : public QuantizerImpl {
 
   /// Weights: u = 3 std(w). Activations: symmetric with u = 3 std(x) when
   /// min(x) < 0, else unsigned with u = 3 std(x) / sqrt(1 - 2/pi)
-  /// (METHODS.md 4.1).
+  /// (docs/methods/lbt.md, W and A).
   void initialize(const torch::Tensor& x) override {
     torch::NoGradGuard no_grad;
     TORCH_CHECK(

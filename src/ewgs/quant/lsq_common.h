@@ -23,7 +23,7 @@ struct LsqRange {
 ///   ∂v̂/∂v = inside                                          (LSQ Eq. 5)
 ///   ∂v̂/∂s = round(r) - r inside, -q_n below, q_p above       (LSQ Eq. 3)
 ///         = v̄ - r·inside
-///   ∂v̂/∂β = 1 - inside                        (LSQ+, METHODS.md 5)
+///   ∂v̂/∂β = 1 - inside                        (LSQ+; docs/methods/lsq.md, P2)
 /// The gradients of s and β are multiplied by `grad_scale` (LSQ Sec. 2.2).
 /// `offset` (β) may be undefined: then v̂ = v̄ s (LSQ, symmetric LSQ+).
 torch::Tensor lsq_quantize(

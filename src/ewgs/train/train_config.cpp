@@ -167,7 +167,7 @@ models::QuantSpec TrainConfig::quant_spec() const {
     return spec;
   }
   std::string extra = quant_options.empty() ? "" : "," + quant_options;
-  // A Hessian-driven delta starts at the method's default, 0 (paper Sec. 3.3);
+  // A Hessian-driven delta starts at the method's default, 0 (paper Sec. 4.1);
   // a fixed one is passed on, and methods without a delta reject it.
   if (!hessian_delta() && quant_delta != "0") {
     extra += ",delta=" + quant_delta;
