@@ -10,6 +10,8 @@ packages=(
   libturbojpeg0-dev zlib1g-dev libpng-dev libarchive-dev libgtest-dev libbenchmark-dev
   libonnx-dev libprotobuf-dev
   dataset-fashion-mnist
+  # `ewgs plot` and `ewgs report --html` draw their figures with gnuplot.
+  gnuplot-nox
   # LibTorch's BLAS: Debian's default is the unoptimized reference libblas;
   # OpenBLAS (OpenMP build, as LibTorch) makes the convolution double
   # backward of Hessian-vector products about 1.4x faster on 2 cores.

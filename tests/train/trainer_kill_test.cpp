@@ -30,7 +30,7 @@ std::string read_all(const std::string& path) {
 /// Wall-clock fields differ between any two runs; everything else must not.
 void drop_timings(nlohmann::json& value) {
   if (value.is_object()) {
-    for (const char* key : {"epoch_time_s", "images_per_s", "wall_s", "probe_seconds"}) {
+    for (const char* key : {"epoch_time_s", "eval_time_s", "images_per_s", "wall_s", "probe_seconds"}) {
       value.erase(key);
     }
   }

@@ -22,8 +22,12 @@ void add_bench_command(CLI::App& app);
 void add_export_command(CLI::App& app);
 /// `ewgs infer`: test accuracy of a packed model with the inference engine.
 void add_infer_command(CLI::App& app);
-/// `ewgs report`: a table of finished runs.
+/// `ewgs report`: intervals over seeds and paired differences of runs and sweeps.
 void add_report_command(CLI::App& app);
+/// `ewgs sweep`: the cells of a sweep plan, resumable.
+void add_sweep_command(CLI::App& app);
+/// `ewgs plot`: figures of runs and sweeps.
+void add_plot_command(CLI::App& app);
 
 /// "--section.key=value" / "--section.key value" arguments CLI11 left over,
 /// as "section.key=value"; anything else is an error naming it.

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   ewgs::cli::add_infer_command(app);
   ewgs::cli::add_bench_command(app);
   ewgs::cli::add_report_command(app);
+  ewgs::cli::add_sweep_command(app);
+  ewgs::cli::add_plot_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,57 +1,68 @@
-// `ewgs report`: one table row per finished run (method, bits, test accuracy,
-// time) from the runs' summary.json files.
-#include <c10/util/Exception.h>
+// `ewgs report`: runs and sweeps analyzed: cells over seeds with their 95 %
+// intervals, paired differences against a baseline with a verdict, as Markdown,
+// CSV or JSON; --html also draws the figures and writes one static page.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "commands.h"
+#include "ewgs/experiments/analysis.h"
+#include "ewgs/experiments/html_report.h"
+#include "ewgs/experiments/run_record.h"
+#include "ewgs/train/atomic_file.h"
 
 namespace ewgs::cli {
 namespace {
 
-nlohmann::json read_summary(const std::string& run_dir) {
-  const auto path = std::filesystem::path(run_dir) / "summary.json";
-  std::ifstream in(path);
-  TORCH_CHECK(in.good(), run_dir, " has no summary.json (the run has not ended)");
-  try {
-    auto summary = nlohmann::json::parse(in);
-    summary["run"] = run_dir;
-    return summary;
-  } catch (const nlohmann::json::exception& e) {
-    TORCH_CHECK(false, path.string(), " is not valid JSON: ", e.what());
+struct ReportArgs {
+  std::vector<std::string> paths;
+  std::string format = "markdown";
+  bool json = false;
+  std::string baseline;
+  std::string html;
+  std::string title = "ewgs report";
+};
+
+/// The baseline a sweep's plan names, when the report is of one sweep.
+std::string plan_baseline(const std::vector<std::string>& paths) {
+  if (paths.size() == 1 && std::filesystem::exists(std::filesystem::path(paths[0]) / "sweep.json")) {
+    return experiments::read_json_file((std::filesystem::path(paths[0]) / "sweep.json").string()).value("baseline", "");
   }
+  return "";
 }
 
 } // namespace
 
 void add_report_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("report", "Table of finished runs from their run directories");
-  auto dirs = std::make_shared<std::vector<std::string>>();
-  auto json = std::make_shared<bool>(false);
-  cmd->add_option("runs", *dirs, "Run directories")->required();
-  cmd->add_flag("--json", *json, "Print one JSON array");
-  cmd->callback([dirs, json] {
-    nlohmann::json rows = nlohmann::json::array();
-    for (const auto& d : *dirs) {
-      rows.push_back(read_summary(d));
+  auto* cmd = app.add_subcommand(
+      "report", "Analysis of runs and sweeps: intervals over seeds and paired differences with a verdict");
+  auto args = std::make_shared<ReportArgs>();
+  cmd->add_option("runs", args->paths, "Run directories or sweep folders")->required();
+  cmd->add_option("--format", args->format, "markdown, csv or json")
+      ->check(CLI::IsMember({"markdown", "csv", "json"}))
+      ->capture_default_str();
+  cmd->add_flag("--json", args->json, "Same as --format json");
+  cmd->add_option("--baseline", args->baseline, "Cell the differences are taken against (default: the plan's, or the first)");
+  cmd->add_option("--html", args->html, "Also write DIR/index.html with the tables and every figure");
+  cmd->add_option("--title", args->title, "Title of the HTML page")->capture_default_str();
+  cmd->callback([args] {
+    const auto runs = experiments::read_runs(args->paths);
+    const std::string baseline = args->baseline.empty() ? plan_baseline(args->paths) : args->baseline;
+    const auto analysis = experiments::analyze(runs, baseline);
+    const std::string format = args->json ? "json" : args->format;
+    if (format == "json") {
+      std::cout << experiments::to_json(analysis).dump(2) << "\n";
+    } else if (format == "csv") {
+      std::cout << experiments::to_csv(analysis);
+    } else {
+      std::cout << experiments::to_markdown(analysis);
     }
-    if (*json) {
-      std::cout << rows.dump() << "\n";
-      return;
-    }
-    std::cout << fmt::format(
-        "{:<10} {:<8} {:>6} {:>8} {:>10} {:>9} {:>9}  {}\n", "model", "method", "bits", "delta", "test top1",
-        "best", "time", "run");
-    for (const auto& r : rows) {
-      std::cout << fmt::format(
-          "{:<10} {:<8} {:>6} {:>8} {:>9.2f}% {:>8.2f}% {:>8.1f}s  {}\n", r.value("model", ""),
-          r.value("method", ""), fmt::format("W{}A{}", r.value("wbits", 32), r.value("abits", 32)),
-          r.value("method", "") == "ewgs" ? r.value("delta", "") : "-", r.value("final_top1", -1.0),
-          r.value("best_top1", -1.0), r.value("wall_s", 0.0), r.value("run", ""));
+    if (!args->html.empty()) {
+      const auto figures = experiments::write_figures(runs, {args->html, "gnuplot"});
+      const std::string page = (std::filesystem::path(args->html) / "index.html").string();
+      train::write_file_atomically(page, experiments::to_html(args->title, analysis, figures));
+      std::cerr << "wrote " << page << " with " << figures.size() << " figures\n";
     }
   });
 }

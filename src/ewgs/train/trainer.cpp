@@ -304,6 +304,8 @@ struct Trainer::Impl {
         {"lr", model_lr},
         {"quant_lr", quant_schedule->at(state.epoch)},
         {"images_per_s", images_per_s},
+        {"train_images", meter.seen},
+        {"batches_per_epoch", data->train().batches_per_epoch()},
         {"global_step", state.global_step}};
     if (!std::isfinite(meter.loss())) {
       return diverged("the mean training loss is " + number_text(meter.loss()));
@@ -313,7 +315,9 @@ struct Trainer::Impl {
     }
     const bool last_epoch = state.epoch + 1 == config.train_epochs;
     if (last_epoch || (state.epoch + 1) % config.train_eval_every == 0) {
+      const auto eval_start = std::chrono::steady_clock::now();
       const auto test = evaluate(*model, data->test(), device);
+      record["eval_time_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
       if (!std::isfinite(test.loss())) {
         return diverged("the test loss is " + number_text(test.loss()));
       }
