@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "ewgs/train/train_config.h"
+
 namespace ewgs::experiments {
 
 /// "section.key=value" overrides in order.
@@ -62,6 +64,9 @@ struct SweepPlan {
 
   /// Every cell: variants in file order, then the grid, its last key varying fastest.
   std::vector<SweepCell> cells() const;
+
+  /// The resolved training config of `cell`: the base recipe, then its overrides.
+  train::TrainConfig config_of(const SweepCell& cell) const;
 };
 
 } // namespace ewgs::experiments

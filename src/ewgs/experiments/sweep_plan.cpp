@@ -9,7 +9,6 @@
 #include <set>
 
 #include "ewgs/core/strings.h"
-#include "ewgs/train/train_config.h"
 
 namespace ewgs::experiments {
 namespace {
@@ -105,12 +104,7 @@ void parse_grid(const toml::table& table, SweepPlan& plan) {
 
 void check_cell(const SweepPlan& plan, const SweepCell& cell) {
   try {
-    train::TrainConfig config;
-    config.schema().apply_file(plan.base);
-    for (const auto& [key, value] : cell.overrides) {
-      config.schema().apply_override(key + "=" + value);
-    }
-    config.validate();
+    plan.config_of(cell).validate();
   } catch (const c10::Error& e) {
     TORCH_CHECK(false, plan.path, ": cell ", cell.dir, ": ", e.what_without_backtrace());
   }
@@ -240,6 +234,15 @@ std::vector<SweepCell> SweepPlan::cells() const {
     }
   }
   return out;
+}
+
+train::TrainConfig SweepPlan::config_of(const SweepCell& cell) const {
+  train::TrainConfig config;
+  config.schema().apply_file(base);
+  for (const auto& [key, value] : cell.overrides) {
+    config.schema().apply_override(key + "=" + value);
+  }
+  return config;
 }
 
 } // namespace ewgs::experiments

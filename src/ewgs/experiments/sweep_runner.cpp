@@ -28,7 +28,6 @@
 #include "ewgs/experiments/run_record.h"
 #include "ewgs/train/atomic_file.h"
 #include "ewgs/train/stop_signal.h"
-#include "ewgs/train/train_config.h"
 
 namespace fs = std::filesystem;
 
@@ -104,13 +103,10 @@ class SweepLock {
   int fd_ = -1;
 };
 
-train::TrainConfig cell_config(const SweepPlan& plan, const SweepCell& cell) {
-  train::TrainConfig config;
-  config.schema().apply_file(plan.base);
-  for (const auto& [key, value] : cell.overrides) {
-    config.schema().apply_override(key + "=" + value);
-  }
-  return config;
+/// LibTorch threads of each cell: the cores split between the cells run at once.
+int threads_per_cell(const SweepOptions& options) {
+  const int cores = options.cores > 0 ? options.cores : static_cast<int>(std::thread::hardware_concurrency());
+  return std::max(1, cores / std::max(1, options.parallel));
 }
 
 /// Measured costs of one variant: seconds per training image, per evaluation and
@@ -174,7 +170,7 @@ void fill_estimates(
     if (s.state == CellState::kDone || s.state == CellState::kFailed) {
       s.remaining_s = 0.0;
     } else if (c != costs.end() && c->second.epochs > 0) {
-      s.remaining_s = c->second.seconds(cell_config(plan, s.cell), s.epochs_done);
+      s.remaining_s = c->second.seconds(plan.config_of(s.cell), s.epochs_done);
     }
   }
 }
@@ -227,7 +223,7 @@ std::vector<CellStatus> inspect_sweep(const SweepPlan& plan, const std::string& 
   for (const auto& cell : plan.cells()) {
     CellStatus s;
     s.cell = cell;
-    s.epochs = cell_config(plan, cell).train_epochs;
+    s.epochs = plan.config_of(cell).train_epochs;
     const fs::path dir = fs::path(sweep_dir) / cell.dir;
     if (fs::exists(dir / "summary.json")) {
       const auto summary = read_json_file((dir / "summary.json").string());
@@ -270,8 +266,7 @@ std::vector<CellStatus> estimate_with_probes(
       probe.cell.overrides.emplace_back(key, value);
     }
     const std::string dir = (scratch / std::to_string(measured.size())).string();
-    const int cores = options.cores > 0 ? options.cores : static_cast<int>(std::thread::hardware_concurrency());
-    auto argv = train_argv(plan, probe, dir, options, std::max(1, cores / std::max(1, options.parallel)));
+    auto argv = train_argv(plan, probe, dir, options, threads_per_cell(options));
     if (options.out) {
       *options.out << "timing " << s.cell.dir << ": two epochs of 3 batches, one evaluation, one delta update if it has them\n";
     }
@@ -293,8 +288,7 @@ int run_sweep(const SweepPlan& plan, const std::string& sweep_dir, const SweepOp
   fs::create_directories(fs::path(sweep_dir) / "logs");
   SweepLock lock(sweep_dir);
   write_or_check_manifest(plan, sweep_dir);
-  const int cores = options.cores > 0 ? options.cores : static_cast<int>(std::thread::hardware_concurrency());
-  const int threads = std::max(1, cores / options.parallel);
+  const int threads = threads_per_cell(options);
   std::ostream& out = options.out ? *options.out : std::cout;
 
   std::vector<CellStatus> pending;
