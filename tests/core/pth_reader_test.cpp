@@ -426,5 +426,31 @@ TEST_F(PthReaderTest, DeepNestingIsAnErrorNotACrash) {
   EWGS_EXPECT_THROWS_WITH(load_pth(path), "values nested deeper than 1000 levels");
 }
 
+// A container placed inside itself would never be freed (reference counting cannot
+// collect cycles), so each way of making a cycle is refused; an acyclic shared
+// reference (the same list in two places) stays accepted.
+TEST_F(PthReaderTest, ReferenceCyclesAreRefused) {
+  using namespace std::string_literals;
+  const std::string path = (dir_ / "cycle.pth").string();
+  const auto load_bytes = [&](const std::string& pickle) {
+    write_mutated(path, [&](std::string& bytes) { bytes = "\x80\x02"s + pickle; });
+    return load_pth(path);
+  };
+  // list L; L.append(L)
+  EWGS_EXPECT_THROWS_WITH(load_bytes("]q\x00h\x00" "a."s), "placed inside itself");
+  // dict D; D["k"] = D
+  EWGS_EXPECT_THROWS_WITH(
+      load_bytes("}q\x00X\x01\x00\x00\x00kh\x00s."s), "placed inside itself");
+  // list L; T = (L,); L.append(T)
+  EWGS_EXPECT_THROWS_WITH(load_bytes("]q\x00h\x00\x85" "a."s), "placed inside itself");
+  // list L; M = [L]; L.append(M)
+  EWGS_EXPECT_THROWS_WITH(
+      load_bytes("]q\x00]q\x01h\x00" "ah\x00h\x01" "a0."s), "placed inside itself");
+  // shared, acyclic: L = []; [L, L]
+  const c10::IValue shared = load_bytes("]q\x00(h\x00h\x00l."s);
+  ASSERT_TRUE(shared.isList());
+  EXPECT_EQ(shared.toListRef().size(), 2u);
+}
+
 } // namespace
 } // namespace ewgs

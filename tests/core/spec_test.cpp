@@ -38,6 +38,15 @@ TEST(SpecTest, RejectsValuesOfTheWrongType) {
   EWGS_EXPECT_THROWS_WITH(s.get_bool("flag", false), "flag must be true or false");
 }
 
+TEST(SpecTest, RejectsNumbersFloatCannotHold) {
+  for (const std::string value : {"1e39", "-4e38", "nan", "inf", "-inf"}) {
+    const Spec s = Spec::parse("ewgs:delta=" + value);
+    EWGS_EXPECT_THROWS_WITH(
+        s.get_double("delta", 0), "delta must be a finite number within float range");
+  }
+  EXPECT_FLOAT_EQ(Spec::parse("ewgs:delta=3e38").get_double("delta", 0), 3e38f);
+}
+
 TEST(SpecTest, UnusedKeyIsAnErrorWithSuggestion) {
   const Spec s = Spec::parse("ewgs:bits=1,detla=0.1", "weight_quant");
   s.get_int("bits", 4);

@@ -239,18 +239,60 @@ class Unpickler {
     stack_.push_back(it->second);
   }
 
+  static bool is_container(const c10::IValue& v) {
+    return v.isList() || v.isGenericDict() || v.isTuple();
+  }
+
   /// Nesting depth of a value made here: 0 for scalars and tensors, 1 for an empty container.
   int depth_of(const c10::IValue& v) const {
-    if (!v.isList() && !v.isGenericDict() && !v.isTuple()) {
+    if (!is_container(v)) {
       return 0;
     }
     const auto it = depth_.find(v.internalToPointer());
     return it == depth_.end() ? 1 : it->second;
   }
 
+  void record_parent(const c10::IValue& child, const c10::IValue& parent) {
+    if (is_container(child)) {
+      parents_[child.internalToPointer()].push_back(parent.internalToPointer());
+    }
+  }
+
+  /// Whether `inner` is `outer` or sits, at any depth, inside it: walks up from `inner`
+  /// through the recorded parents. Placing `outer` into `inner` would then make a cycle,
+  /// which reference-counted values never free.
+  bool contains(const c10::IValue& outer, const c10::IValue& inner) const {
+    if (!is_container(outer)) {
+      return false;
+    }
+    const void* target = outer.internalToPointer();
+    std::vector<const void*> pending{inner.internalToPointer()};
+    std::unordered_set<const void*> seen;
+    while (!pending.empty()) {
+      const void* node = pending.back();
+      pending.pop_back();
+      if (node == target) {
+        return true;
+      }
+      if (!seen.insert(node).second) {
+        continue;
+      }
+      const auto it = parents_.find(node);
+      if (it != parents_.end()) {
+        pending.insert(pending.end(), it->second.begin(), it->second.end());
+      }
+    }
+    return false;
+  }
+
   /// Records that `child` now sits inside `parent`, rejecting too deep nesting. Depths
   /// are recorded as containers fill, so a later change to a child is not seen.
   void nest(const c10::IValue& parent, const c10::IValue& child) {
+    TORCH_CHECK(
+        !contains(child, parent),
+        where(),
+        "a container placed inside itself; pickles with reference cycles are not accepted");
+    record_parent(child, parent);
     const int depth = depth_of(child) + 1;
     TORCH_CHECK(
         depth <= kMaxNesting, where(), "values nested deeper than ", kMaxNesting, " levels");
@@ -261,6 +303,7 @@ class Unpickler {
 
   c10::IValue fresh(c10::IValue container) {
     depth_[container.internalToPointer()] = 1;
+    made_.push_back(container);
     return container;
   }
 
@@ -271,8 +314,12 @@ class Unpickler {
     }
     TORCH_CHECK(
         depth <= kMaxNesting, where(), "values nested deeper than ", kMaxNesting, " levels");
-    c10::IValue result = make_tuple(std::move(items));
+    c10::IValue result = make_tuple(items);
+    for (const auto& item : items) {
+      record_parent(item, result);
+    }
     depth_[result.internalToPointer()] = depth;
+    made_.push_back(result);
     return result;
   }
 
@@ -343,6 +390,10 @@ class Unpickler {
   std::unordered_set<const void*> objects_;
   /// Nesting depth of the containers made here, by address.
   std::unordered_map<const void*, int> depth_;
+  /// Every container made here, held so that no address in depth_ or parents_ is reused.
+  std::vector<c10::IValue> made_;
+  /// The containers each container made here was placed into, by address.
+  std::unordered_map<const void*, std::vector<const void*>> parents_;
 };
 
 c10::IValue Unpickler::call(const c10::IValue& callable, const std::vector<c10::IValue>& args) {

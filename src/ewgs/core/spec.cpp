@@ -4,7 +4,9 @@
 #include <c10/util/Exception.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 
 #include "ewgs/core/strings.h"
 
@@ -86,6 +88,16 @@ double Spec::get_double(const std::string& key, double fallback) const {
       errno == 0 && !v->empty() && *end == '\0',
       where(key),
       " must be a number, got '",
+      *v,
+      "'");
+  // Quantizer parameters live in float32 tensors: a value float cannot hold would
+  // otherwise fail later, inside LibTorch, without naming the key.
+  TORCH_CHECK(
+      std::isfinite(parsed) && std::fabs(parsed) <= std::numeric_limits<float>::max(),
+      where(key),
+      " must be a finite number within float range (|value| <= ",
+      std::numeric_limits<float>::max(),
+      "), got '",
       *v,
       "'");
   return parsed;
