@@ -9,6 +9,8 @@ packages=(
   libtorch-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev
   libturbojpeg0-dev zlib1g-dev libpng-dev libarchive-dev libgtest-dev libbenchmark-dev
   libonnx-dev libprotobuf-dev
+  # Headers of Gloo, which LibTorch's c10d Gloo process group includes.
+  libgloo-dev
   dataset-fashion-mnist
   # `ewgs plot` and `ewgs report --html` draw their figures with gnuplot.
   gnuplot-nox

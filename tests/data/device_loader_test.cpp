@@ -33,6 +33,7 @@ void expect_same_batches(data::BatchSource& a, data::BatchSource& b, int64_t epo
       break;
     }
     EXPECT_EQ(x->index, y->index);
+    EXPECT_EQ(x->global_size, y->global_size);
     EXPECT_TRUE(all_equal(x->images, y->images)) << "epoch " << epoch << " batch " << x->index;
     EXPECT_TRUE(all_equal(x->labels, y->labels));
     ++batches;
@@ -54,6 +55,22 @@ TEST(DeviceLoaderTest, MatchesTheThreadedLoaderWithCropPaddingFlipAndNormalizati
     expect_same_batches(threaded, resident, epoch, 0);
   }
   expect_same_batches(threaded, resident, 3, 4); // resume mid-epoch
+}
+
+TEST(DeviceLoaderTest, ShardsMatchTheThreadedLoadersShards) {
+  auto set = synthetic(203, 3, 32);
+  data::LoaderOptions options;
+  options.batch_size = 32;
+  options.seed = 11;
+  options.workers = 2;
+  options.shards = 3;
+  const auto transform = data::train_transform("cifar10");
+  for (int64_t shard : {0, 2}) {
+    options.shard = shard;
+    data::DataLoader threaded(set, transform, options);
+    data::DeviceLoader resident(*set, transform, options, torch::kCPU);
+    expect_same_batches(threaded, resident, 1, 0);
+  }
 }
 
 TEST(DeviceLoaderTest, MatchesWithoutAugmentationDropLastAndOneChannel) {

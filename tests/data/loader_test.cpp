@@ -169,6 +169,53 @@ TEST(LoaderTest, SkipBatchesResumesWithIdenticalBatches) {
   EWGS_EXPECT_THROWS_WITH(loader.start_epoch(-1), "epoch must be >= 0, got -1");
 }
 
+TEST(LoaderTest, ShardsSplitEveryBatchInRankOrderWithItsAugmentation) {
+  using Range = std::pair<int64_t, int64_t>;
+  EXPECT_EQ(shard_range(9, 0, 2), Range(0, 4));
+  EXPECT_EQ(shard_range(9, 1, 2), Range(4, 9));
+  EXPECT_EQ(shard_range(2, 2, 3), Range(1, 2));
+  EXPECT_EQ(shard_range(2, 0, 3), Range(0, 0));
+  const auto data = numbered(37, 3, 8, 8);
+  TransformOptions t = train_transform("cifar10");
+  t.crop_padding = 2;
+  DataLoader whole(data, t, options(6, true, 0, 5));
+  const auto want = epoch(whole, 1);
+  for (const int64_t shards : {2, 3, 6}) {
+    std::vector<std::vector<Batch>> parts;
+    for (int64_t shard = 0; shard < shards; ++shard) {
+      LoaderOptions o = options(6, true, 2, 5);
+      o.shard = shard;
+      o.shards = shards;
+      DataLoader loader(data, t, o);
+      EXPECT_EQ(loader.batches_per_epoch(), whole.batches_per_epoch());
+      parts.push_back(epoch(loader, 1));
+    }
+    for (size_t k = 0; k < want.size(); ++k) {
+      std::vector<at::Tensor> images;
+      std::vector<at::Tensor> labels;
+      for (const auto& part : parts) {
+        ASSERT_EQ(part.size(), want.size());
+        EXPECT_EQ(part[k].global_size, want[k].images.size(0));
+        images.push_back(part[k].images);
+        labels.push_back(part[k].labels);
+      }
+      EXPECT_TRUE(ewgs::test::all_equal(torch::cat(images), want[k].images)) << shards << " shards, batch " << k;
+      EXPECT_TRUE(torch::equal(torch::cat(labels), want[k].labels)) << shards << " shards, batch " << k;
+    }
+  }
+  // The last batch holds one sample: one shard gets it, the others are empty.
+  LoaderOptions o = options(6, true, 0, 5);
+  o.shard = 0;
+  o.shards = 2;
+  DataLoader first_half(data, t, o);
+  EXPECT_EQ(epoch(first_half, 1).back().images.size(0), 0);
+  o.shard = 2;
+  EWGS_EXPECT_THROWS_WITH(DataLoader(data, t, o), "LoaderOptions: shard must be in [0, shards - 1 = 1], got 2");
+  o.shard = 0;
+  o.shards = 7;
+  EWGS_EXPECT_THROWS_WITH(DataLoader(data, t, o), "batch_size 6 cannot be split into 7 shards");
+}
+
 TEST(LoaderTest, AbandonedEpochsAndShutdownDoNotLeakBatches) {
   const auto data = numbered(200, 3, 8, 8);
   DataLoader loader(data, train_transform("cifar10"), options(4, true, 2, 9));

@@ -7,100 +7,17 @@
 #include "ewgs/nn/qconv2d.h"
 #include "ewgs/nn/qlinear.h"
 #include "ewgs/nn/state_dict.h"
+#include "hessian/tiny_quantized_net.h"
 #include "support/support.h"
 
 namespace ewgs::test {
 namespace {
 
-/// conv(W2A2 ewgs) -> BN -> ReLU -> pool -> linear(W2A2 ewgs) -> logits.
-struct TinyNetImpl : torch::nn::Module {
-  TinyNetImpl()
-      : conv(register_module(
-            "conv", nn::QConv2d(nn::QConv2dOptions(2, 3, 3).padding(1).weight_quant("ewgs:bits=2").act_quant("ewgs:bits=2")))),
-        bn(register_module("bn", torch::nn::BatchNorm2d(3))),
-        fc(register_module("fc", nn::QLinear(nn::QLinearOptions(12, 4).weight_quant("ewgs:bits=2").act_quant("ewgs:bits=2")))) {}
-
-  torch::Tensor forward(const torch::Tensor& x) {
-    auto h = torch::relu(bn->forward(conv->forward(x)));
-    return fc->forward(torch::adaptive_avg_pool2d(h, {2, 2}).flatten(1));
-  }
-
-  nn::QConv2d conv;
-  torch::nn::BatchNorm2d bn;
-  nn::QLinear fc;
-};
-TORCH_MODULE(TinyNet);
-
-struct Fixture {
-  TinyNet net;
-  std::vector<hessian::Batch> batches;
-  hessian::ForwardFn forward;
-
-  Fixture() {
-    torch::manual_seed(4);
-    for (int i = 0; i < 2; ++i) {
-      batches.emplace_back(torch::randn({6, 2, 4, 4}), torch::randint(0, 4, {6}));
-    }
-    net->train();
-    net->forward(batches[0].first); // paper initialization
-    forward = [this](const torch::Tensor& x) { return net->forward(x); };
-  }
-};
-
-/// Per quantizer, from Hessians formed column by column by autograd: the
-/// exact delta term (Tr(H)/N)/G averaged over batches, and the standard
-/// deviation of one Hutchinson sample of that term, sqrt(2 (|H|_F^2 -
-/// sum diag^2)) / N / G, per batch.
-struct Exact {
-  double delta = 0;
-  std::vector<double> sample_std;
-};
-
-std::map<std::string, Exact> exact_deltas(Fixture& f) {
-  std::map<std::string, Exact> out;
-  std::vector<std::pair<std::string, quant::QuantizerPtr>> qs = {
-      {"conv/act", f.net->conv->act_quant}, {"fc/act", f.net->fc->act_quant},
-      {"conv/weight", f.net->conv->weight_quant}, {"fc/weight", f.net->fc->weight_quant}};
-  auto state = nn::module_state(*f.net);
-  std::vector<torch::Tensor> saved;
-  for (auto& [n, t] : state) {
-    saved.push_back(t.clone());
-  }
-  for (const auto& [images, labels] : f.batches) {
-    for (auto& [name, q] : qs) {
-      q->set_capture(true);
-    }
-    const auto loss = torch::nn::functional::cross_entropy(f.net->forward(images), labels);
-    for (auto& [name, q] : qs) {
-      const auto x_q = q->captured();
-      const auto g = torch::autograd::grad({loss}, {x_q}, {}, true, true)[0];
-      const auto flat = g.flatten();
-      std::vector<torch::Tensor> rows;
-      for (int64_t k = 0; k < flat.numel(); ++k) {
-        rows.push_back(torch::autograd::grad({flat[k]}, {x_q}, {}, true, false)[0].flatten().to(torch::kDouble));
-      }
-      const auto h = torch::stack(rows);
-      const double scale = 1.0 / static_cast<double>(x_q.numel()) / (3 * g.std().item<double>());
-      const double off_diagonal = (h.pow(2).sum() - h.diagonal().pow(2).sum()).item<double>();
-      out[name].delta += h.trace().item<double>() * scale / static_cast<double>(f.batches.size());
-      out[name].sample_std.push_back(std::sqrt(2 * off_diagonal) * scale);
-    }
-    for (auto& [name, q] : qs) {
-      q->set_capture(false);
-    }
-  }
-  torch::NoGradGuard no_grad;
-  for (size_t i = 0; i < state.size(); ++i) {
-    state[i].second.copy_(saved[i]); // undo BN running-stat updates
-  }
-  return out;
-}
-
 TEST(DeltaEstimatorTest, FaithfulAtItsProbeCapMatchesExactTracesWithThePredictedError) {
   // The error of the estimate at a known probe count. The official stopping
   // rule itself (tolerance 1e-3) is tested on a converging positive trace in
   // hutchinson_test.cpp and value for value in official_golden_test.cpp.
-  Fixture f;
+  HessianFixture f;
   const auto exact = exact_deltas(f);
   hessian::EstimatorOptions options;
   options.estimator = "faithful";
@@ -137,7 +54,7 @@ TEST(DeltaEstimatorTest, FastMatchesExactTracesWithinTheErrorOfItsProbeCount) {
   // Targets it cannot meet make every quantizer take exactly kProbes probes
   // per batch; the tolerance then follows from the exact per-probe variance
   // and that count, not from the error the estimator reports.
-  Fixture f;
+  HessianFixture f;
   const auto exact = exact_deltas(f);
   hessian::EstimatorOptions options;
   constexpr int64_t kProbes = 64;
@@ -175,9 +92,9 @@ TEST(DeltaEstimatorTest, CudaEstimateMatchesTheCpuEstimate_CUDA) {
   options.target_abs_error = 0;
   options.settle_z = 1e300;
   options.seed = 5;
-  Fixture cpu;
+  HessianFixture cpu;
   const auto on_cpu = hessian::estimate_deltas(*cpu.net, cpu.forward, cpu.batches, options);
-  Fixture gpu;
+  HessianFixture gpu;
   gpu.net->to(torch::kCUDA);
   for (auto& [images, labels] : gpu.batches) {
     images = images.to(torch::kCUDA);
@@ -195,7 +112,7 @@ TEST(DeltaEstimatorTest, CudaEstimateMatchesTheCpuEstimate_CUDA) {
 }
 
 TEST(DeltaEstimatorTest, FastStopsEachQuantizerAtItsTargetError) {
-  Fixture f;
+  HessianFixture f;
   hessian::EstimatorOptions options;
   options.target_rse = 0.1;
   options.target_abs_error = 0;
@@ -225,7 +142,7 @@ TEST(DeltaEstimatorTest, TargetIsARelativeOrAbsoluteErrorOrASettledZero) {
 }
 
 TEST(DeltaEstimatorTest, LeavesTheModelExactlyAsFound) {
-  Fixture f;
+  HessianFixture f;
   f.net->eval();
   for (auto& p : f.net->parameters()) {
     p.mutable_grad() = torch::full_like(p, 0.5);
@@ -252,7 +169,7 @@ TEST(DeltaEstimatorTest, LeavesTheModelExactlyAsFound) {
 }
 
 TEST(DeltaEstimatorTest, ApplySetsEveryEstimatedDelta) {
-  Fixture f;
+  HessianFixture f;
   hessian::EstimatorOptions options;
   options.max_probes = 6;
   const auto e = hessian::estimate_deltas(*f.net, f.forward, f.batches, options);
@@ -267,7 +184,7 @@ TEST(DeltaEstimatorTest, ApplySetsEveryEstimatedDelta) {
 }
 
 TEST(DeltaEstimatorTest, ZeroGradientsKeepThePreviousDelta) {
-  Fixture f;
+  HessianFixture f;
   f.net->conv->weight_quant->set_delta(0.123);
   {
     torch::NoGradGuard no_grad;
@@ -288,7 +205,7 @@ TEST(DeltaEstimatorTest, ZeroGradientsKeepThePreviousDelta) {
 }
 
 TEST(DeltaEstimatorTest, RejectsBadOptions) {
-  Fixture f;
+  HessianFixture f;
   hessian::EstimatorOptions options;
   options.estimator = "exact";
   EWGS_EXPECT_THROWS_WITH(

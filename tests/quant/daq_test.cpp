@@ -278,7 +278,8 @@ TEST_F(DaqTest, RejectsBadSpecsAndInputs) {
       quant::make_quantizer("daq:gamma=0", QuantTarget::kWeight),
       "daq weight quantizer: gamma must be finite and > 0, got 0");
   EWGS_EXPECT_THROWS_WITH(
-      quant::make_quantizer("daq:gamma=nan", QuantTarget::kActivation), "gamma must be finite");
+      quant::make_quantizer("daq:gamma=nan", QuantTarget::kActivation),
+      "gamma must be a finite number within float range");
   EWGS_EXPECT_THROWS_WITH(
       quant::make_quantizer("daq:sigma=-1", QuantTarget::kActivation),
       "daq activation quantizer: sigma must be finite and > 0, got -1");

@@ -43,6 +43,11 @@ TEST(QuantRegistryTest, RejectsUnknownMethodsKeysAndBits) {
       quant::make_quantizer("ewgs:bits=9", QuantTarget::kWeight), "got 9");
   EWGS_EXPECT_THROWS_WITH(
       quant::make_quantizer("ewgs:bits=2,delta=-1", QuantTarget::kWeight), "delta must be finite");
+  // Out of float range: named by key here, not by LibTorch's conversion later.
+  EWGS_EXPECT_THROWS_WITH(
+      quant::make_quantizer(
+          "dorefa:bits=1,estimator=ewgs,delta=4" + std::string(60, '4'), QuantTarget::kWeight),
+      "delta must be a finite number within float range");
 }
 
 } // namespace

@@ -1,4 +1,4 @@
-// `ewgs bench`: the benchmark subcommands (step, quantizer, hessian, infer); results go
+// `ewgs bench`: the benchmark subcommands (step, quantizer, hessian, infer, ddp); results go
 // into BENCHMARKS.md with machine, date and command.
 #include "commands.h"
 
@@ -8,6 +8,7 @@ void add_bench_step_command(CLI::App& bench);
 void add_bench_quantizer_command(CLI::App& bench);
 void add_bench_hessian_command(CLI::App& bench);
 void add_bench_infer_command(CLI::App& bench);
+void add_bench_ddp_command(CLI::App& bench);
 
 void add_bench_command(CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "Benchmarks; each prints its numbers (--json for one object)");
@@ -16,6 +17,7 @@ void add_bench_command(CLI::App& app) {
   add_bench_quantizer_command(*bench);
   add_bench_hessian_command(*bench);
   add_bench_infer_command(*bench);
+  add_bench_ddp_command(*bench);
 }
 
 } // namespace ewgs::cli

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
 
 #include "ewgs/data/dataset.h"
 #include "ewgs/data/transforms.h"
@@ -30,7 +32,20 @@ struct LoaderOptions {
   int64_t workers = hardware_threads();
   /// Batches built ahead of the one next() returns; <= 0: 2 * workers.
   int64_t prefetch = 0;
+  /// Data parallelism: the loader yields part `shard` of `shards` of every
+  /// batch (shard_range() of the batch_size samples), so the samples of a
+  /// global step are the same whatever the number of ranks.
+  int64_t shard = 0;
+  int64_t shards = 1;
 };
+
+/// The positions [first, last) of shard `shard` of `shards` in a batch of
+/// `count` samples: consecutive parts whose sizes differ by at most one. A
+/// last batch smaller than `shards` leaves some shards empty.
+std::pair<int64_t, int64_t> shard_range(int64_t count, int64_t shard, int64_t shards);
+
+/// Checks batch_size, shard and shards of `options`; errors begin with `where`.
+void check_loader_options(const LoaderOptions& options, const std::string& where);
 
 /// One batch: images float32 (B,C,H,W) contiguous, labels int64 (B), and the
 /// batch's position in its epoch.
@@ -38,6 +53,8 @@ struct Batch {
   at::Tensor images;
   at::Tensor labels;
   int64_t index = 0;
+  /// Samples of the whole batch over all shards (images.size(0) unsharded).
+  int64_t global_size = 0;
 };
 
 /// Anything that yields the batches of an epoch in order: the threaded

@@ -6,8 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
 
+#include "ewgs/core/collective.h"
+
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,6 +62,12 @@ struct EstimatorOptions {
   double settle_z = 3.0;
   /// Seed of the Rademacher probes (the global generator is not used).
   uint64_t seed = 0;
+  /// Ranks that share the fast estimator's probes: every rank calls
+  /// estimate_deltas with the same model and batches, draws probes of its own
+  /// (rank 0 those of `seed`), and every rank gets the one estimate made from
+  /// the probes of all, so N ranks reach the error target about N times
+  /// sooner. The faithful estimator runs whole on every rank. Null: alone.
+  std::shared_ptr<Collective> ranks;
   /// Called after each quantizer and batch with a one-line report (optional).
   std::function<void(const std::string&)> progress;
 };

@@ -18,7 +18,7 @@ enum class LayerOp {
   kInput,           ///< the images (N, C, H, W)
   kConv,            ///< nn::QConv2d (quantized or full precision)
   kLinear,          ///< nn::QLinear on (N, features)
-  kBatchNorm,       ///< torch::nn::BatchNorm1d or BatchNorm2d
+  kBatchNorm,       ///< nn::SyncBatchNorm1d or SyncBatchNorm2d (LibTorch BatchNorm subclasses)
   kRelu,            ///< max(x, 0)
   kRelu6,           ///< min(max(x, 0), 6)
   kHardTanh,        ///< min(max(x, -1), 1)

@@ -5,9 +5,11 @@
 #include <torch/nn/module.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "ewgs/core/collective.h"
 #include "ewgs/quant/quantizer.h"
 
 namespace ewgs::nn {
@@ -35,6 +37,11 @@ class QuantizedLayer {
 
   /// Quantizers that are on (weight, activation, gradient; 0 to 3 of them).
   std::vector<quant::QuantizerPtr> quantizers() const;
+
+  /// In training, the gradient of the quantized weight is averaged over
+  /// `group` before the weight quantizer's backward (nullptr: not); see
+  /// nn::average_quantized_weight_gradients.
+  void average_weight_gradient_over(std::shared_ptr<Collective> group) { weight_gradient_group_ = std::move(group); }
 
   quant::QuantizerPtr weight_quant;
   quant::QuantizerPtr act_quant;
@@ -71,6 +78,7 @@ class QuantizedLayer {
       const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& op);
 
   torch::Tensor initialized_;
+  std::shared_ptr<Collective> weight_gradient_group_;
   /// Once the buffer reads 1 it stays 1: skip reading it (a device sync).
   mutable bool known_initialized_ = false;
 };

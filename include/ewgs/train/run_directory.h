@@ -30,6 +30,10 @@ class RunDirectory {
   /// crashed writes are removed.
   static RunDirectory for_resume(const std::string& dir, WriteObserver observer = {});
 
+  /// The run directory as seen by a rank other than 0 of a multi-process run:
+  /// it names the files (a resume reads last.pt) but writes, checks and
+  /// recovers nothing; rank 0 owns the folder.
+  static RunDirectory for_follower(const std::string& dir);
   RunDirectory(RunDirectory&& other) noexcept;
   RunDirectory& operator=(RunDirectory&&) = delete;
   /// Removes the folder when this object created it and keep() was not
@@ -37,6 +41,8 @@ class RunDirectory {
   ~RunDirectory();
 
   const std::string& dir() const { return dir_; }
+  /// False for a follower's view (for_follower).
+  bool writes() const { return writes_; }
   std::string path(const std::string& name) const;
 
   /// Start-up is over: the folder stays whatever happens next.
@@ -67,6 +73,7 @@ class RunDirectory {
   WriteObserver observer_;
   bool created_ = false;
   bool keep_ = false;
+  bool writes_ = true;
 };
 
 } // namespace ewgs::train

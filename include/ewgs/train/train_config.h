@@ -31,6 +31,11 @@ struct TrainConfig {
   // [model]
   std::string model_name = "small_cnn";
   int64_t model_num_classes = 0;
+  bool model_sync_bn = false;
+
+  // [dist]
+  std::string dist_backend = "auto";
+  double dist_timeout_s = 300.0;
 
   // [quant]
   std::string quant_method = "off";
@@ -52,6 +57,7 @@ struct TrainConfig {
   std::string train_init_entry;
   int64_t train_eval_every = 1;
   int64_t train_max_batches = 0;
+  int64_t train_log_steps = 0;
 
   // [optim]
   std::string optim_optimizer = "sgd";

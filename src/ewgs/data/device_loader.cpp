@@ -39,7 +39,7 @@ struct DeviceLoader::Impl {
         device_transform_supported(transform.options()),
         "device-resident data: ", dataset.name(),
         " needs a transform of crop/pad, flip and normalization only (no resize or center crop)");
-    TORCH_CHECK(options.batch_size > 0, "device-resident data: batch_size must be > 0, got ", options.batch_size);
+    check_loader_options(options, "device-resident data");
     images = dataset.images().to(device);
     labels = dataset.labels().to(device);
     size = dataset.size();
@@ -86,8 +86,11 @@ struct DeviceLoader::Impl {
     if (next_batch >= batches()) {
       return std::nullopt;
     }
-    const int64_t begin = next_batch * options.batch_size;
-    const int64_t end = std::min(size, begin + options.batch_size);
+    const int64_t global_begin = next_batch * options.batch_size;
+    const int64_t global_size = std::min(size, global_begin + options.batch_size) - global_begin;
+    const auto [first, last] = shard_range(global_size, options.shard, options.shards);
+    const int64_t begin = global_begin + first;
+    const int64_t end = global_begin + last;
     const int64_t b = end - begin;
     const auto idx = order.slice(0, begin, end);
     const int64_t pad = transform.options().crop_padding;
@@ -110,6 +113,7 @@ struct DeviceLoader::Impl {
     batch.images = table.flatten().take(channel_base + pixels);
     batch.labels = labels.index_select(0, idx);
     batch.index = next_batch++;
+    batch.global_size = global_size;
     return batch;
   }
 };

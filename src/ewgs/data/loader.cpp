@@ -23,6 +23,21 @@ int64_t hardware_threads() {
   return std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
 }
 
+std::pair<int64_t, int64_t> shard_range(int64_t count, int64_t shard, int64_t shards) {
+  return {count * shard / shards, count * (shard + 1) / shards};
+}
+
+void check_loader_options(const LoaderOptions& options, const std::string& where) {
+  TORCH_CHECK(options.batch_size > 0, where, ": batch_size must be > 0, got ", options.batch_size);
+  TORCH_CHECK(options.shards >= 1, where, ": shards must be >= 1, got ", options.shards);
+  TORCH_CHECK(
+      options.shard >= 0 && options.shard < options.shards, where, ": shard must be in [0, shards - 1 = ",
+      options.shards - 1, "], got ", options.shard);
+  TORCH_CHECK(
+      options.batch_size >= options.shards, where, ": batch_size ", options.batch_size,
+      " cannot be split into ", options.shards, " shards (one per rank): every shard needs a sample");
+}
+
 struct DataLoader::Impl {
   /// A finished batch or the error that stopped it.
   struct Result {
@@ -85,8 +100,7 @@ DataLoader::Impl::Impl(
     std::shared_ptr<const Dataset> data, TransformOptions transform_options, LoaderOptions o)
     : dataset(std::move(data)), transform(std::move(transform_options)), options(o) {
   TORCH_CHECK(dataset != nullptr, "DataLoader: the data set is null");
-  TORCH_CHECK(
-      options.batch_size > 0, "LoaderOptions: batch_size must be > 0, got ", options.batch_size);
+  check_loader_options(options, "LoaderOptions");
   TORCH_CHECK(options.workers >= 0, "LoaderOptions: workers must be >= 0, got ", options.workers);
   if (options.prefetch <= 0) {
     options.prefetch = std::max<int64_t>(1, 2 * options.workers);
@@ -211,8 +225,10 @@ bool DataLoader::Impl::build(
     const std::vector<int64_t>& epoch_positions,
     Sample& sample,
     Batch& out) {
-  const int64_t begin = k * options.batch_size;
-  const int64_t count = std::min(options.batch_size, dataset->size() - begin);
+  const int64_t global_count = std::min(options.batch_size, dataset->size() - k * options.batch_size);
+  const auto [first, last] = shard_range(global_count, options.shard, options.shards);
+  const int64_t begin = k * options.batch_size + first;
+  const int64_t count = last - first;
   at::Tensor images = acquire(count);
   at::Tensor labels = at::empty({count}, at::kLong);
   float* pixels = images.data_ptr<float>();
@@ -258,6 +274,7 @@ bool DataLoader::Impl::build(
   out.images = std::move(images);
   out.labels = std::move(labels);
   out.index = k;
+  out.global_size = global_count;
   return true;
 }
 

@@ -6,6 +6,7 @@
 
 #include "ewgs/nn/qconv2d.h"
 #include "ewgs/nn/qlinear.h"
+#include "ewgs/nn/sync_batch_norm.h"
 
 namespace ewgs::deploy {
 
@@ -42,16 +43,16 @@ LayerView view_of(const models::LayerNode& node) {
 
 BatchNormView batch_norm_view(const models::LayerNode& node) {
   BatchNormView v;
-  if (auto* bn = node.module->as<torch::nn::BatchNorm2d>()) {
-    v.mean = bn->running_mean, v.var = bn->running_var, v.weight = bn->weight, v.bias = bn->bias;
-    v.eps = bn->options.eps();
+  const auto view_of = [&v](const auto& bn) {
+    v.mean = bn.running_mean, v.var = bn.running_var, v.weight = bn.weight, v.bias = bn.bias;
+    v.eps = bn.options.eps();
+  };
+  if (auto* bn2d = node.module->as<nn::SyncBatchNorm2d>()) {
+    view_of(*bn2d);
   } else {
-    auto* bn1 = node.module->as<torch::nn::BatchNorm1d>();
-    TORCH_INTERNAL_ASSERT(
-        bn1, "export: layer ", node.name, " is neither a BatchNorm1d nor a BatchNorm2d");
-    v.mean = bn1->running_mean, v.var = bn1->running_var, v.weight = bn1->weight,
-    v.bias = bn1->bias;
-    v.eps = bn1->options.eps();
+    auto* bn1d = node.module->as<nn::SyncBatchNorm1d>();
+    TORCH_INTERNAL_ASSERT(bn1d, "export: layer ", node.name, " is neither a SyncBatchNorm1d nor a SyncBatchNorm2d");
+    view_of(*bn1d);
   }
   TORCH_CHECK(
       v.mean.defined() && v.var.defined(),

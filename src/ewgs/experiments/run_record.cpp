@@ -59,9 +59,10 @@ RunRecord read_run(const std::string& dir) {
     } catch (const nlohmann::json::exception& e) {
       TORCH_CHECK(false, (root / "metrics.jsonl").string(), ":", line_number, " is not JSON: ", e.what());
     }
-    if (record.value("event", "") == "delta_update") {
+    const std::string event = record.value("event", "");
+    if (event == "delta_update") {
       run.delta_updates.push_back(std::move(record));
-    } else if (record.contains("epoch")) {
+    } else if (event.empty() && record.contains("epoch")) { // "steps" records (train.log_steps) are not epochs
       run.epochs.push_back(std::move(record));
     }
   }

@@ -11,10 +11,12 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "ewgs/nn/quantized_layers.h"
 #include "hutchinson.h"
 #include "model_state_guard.h"
+#include "probe_ranks.h"
 
 namespace ewgs::hessian {
 namespace {
@@ -101,7 +103,8 @@ TraceEstimate probe_faithful(
 /// batches meets it. With `split_rows` (x_q's rows are the batch's samples)
 /// each probe also yields B per-sample probes, whose spread bounds the
 /// probe's variance: the error is the larger of that bound and the spread
-/// across probes, and 2 probes may suffice.
+/// across probes, and 2 probes may suffice. Each round, every rank (up to
+/// the probe cap) draws one probe and all ranks test the pooled statistics.
 TraceEstimate probe_fast(
     const at::Tensor& grad,
     const at::Tensor& x_q,
@@ -109,6 +112,7 @@ TraceEstimate probe_fast(
     int64_t batches,
     bool split_rows,
     at::Generator& generator,
+    ProbeRanks& ranks,
     const EstimatorOptions& options) {
   const double widen = std::sqrt(static_cast<double>(batches));
   const int64_t min_probes = split_rows ? 2 : options.min_probes;
@@ -116,10 +120,15 @@ TraceEstimate probe_fast(
   double row_variance_sum = 0.0;
   double se = std::numeric_limits<double>::infinity();
   while (stats.count() < options.max_probes) {
-    const auto rows = hutchinson_sample_rows(grad, x_q, generator);
-    stats.add(rows.sum().item<double>());
-    if (split_rows) {
-      row_variance_sum += variance_from_rows(rows);
+    const int64_t drawing = std::min(ranks.world_size(), options.max_probes - stats.count());
+    std::optional<ProbeResult> mine;
+    if (ranks.rank() < drawing) {
+      const auto rows = hutchinson_sample_rows(grad, x_q, generator);
+      mine = ProbeResult{rows.sum().item<double>(), split_rows ? variance_from_rows(rows) : 0.0};
+    }
+    for (const auto& probe : ranks.gather(mine, drawing, x_q.device())) {
+      stats.add(probe.sample);
+      row_variance_sum += probe.row_variance;
     }
     const auto n = static_cast<double>(stats.count());
     se = stats.count() >= 2 ? stats.stderr_of_mean() : 0.0;
@@ -191,7 +200,10 @@ DeltaEstimate estimate_deltas(
   }
   std::vector<Accumulator> acc(targets.size());
   std::vector<int64_t> numel(targets.size(), 0);
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
+  // The faithful loop runs whole on every rank, with the same probes.
+  ProbeRanks ranks(options.ranks);
+  const bool fast = options.estimator == "fast";
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(fast ? ranks.probe_seed(options.seed) : options.seed);
   {
     ModelStateGuard state_guard(model);
     CaptureGuard capture_guard(targets);
@@ -210,7 +222,10 @@ DeltaEstimate estimate_deltas(
       for (size_t i = 0; i < targets.size(); ++i) {
         auto& a = acc[i];
         numel[i] = x_q[i].numel();
-        const double g = representative_value(grads[i], options.representative);
+        double g = representative_value(grads[i], options.representative);
+        if (fast) {
+          g = ranks.rank_zero_value(g, x_q[i].device());
+        }
         a.representative_sum += g;
         if (!(std::isfinite(g) && g > 1e-30)) {
           a.unusable = true;
@@ -221,9 +236,9 @@ DeltaEstimate estimate_deltas(
         const auto probe_start = std::chrono::steady_clock::now();
         const bool split_rows = options.split_samples && targets[i].which == "act" && x_q[i].dim() > 0 &&
             x_q[i].size(0) == images.size(0) && images.size(0) > 1;
-        const auto stats = options.estimator == "faithful"
-            ? probe_faithful(grads[i], x_q[i], generator, options)
-            : probe_fast(grads[i], x_q[i], per_element / g, result.batches, split_rows, generator, options);
+        const auto stats = fast
+            ? probe_fast(grads[i], x_q[i], per_element / g, result.batches, split_rows, generator, ranks, options)
+            : probe_faithful(grads[i], x_q[i], generator, options);
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - probe_start).count();
         a.probe_seconds += seconds;
         a.probes += stats.probes;

@@ -13,9 +13,9 @@ BasicBlockImpl::BasicBlockImpl(
     const QuantSpec& quant)
     : conv1(register_module(
           "conv1", nn::QConv2d(quant.conv(in_planes, planes, 3).stride(stride).padding(1)))),
-      bn1(register_module("bn1", torch::nn::BatchNorm2d(planes))),
+      bn1(register_module("bn1", nn::SyncBatchNorm2d(planes))),
       conv2(register_module("conv2", nn::QConv2d(quant.conv(planes, planes, 3).padding(1)))),
-      bn2(register_module("bn2", torch::nn::BatchNorm2d(planes))) {
+      bn2(register_module("bn2", nn::SyncBatchNorm2d(planes))) {
   if (stride == 1 && in_planes == planes) {
     return;
   }
@@ -34,7 +34,7 @@ BasicBlockImpl::BasicBlockImpl(
         "downsample",
         torch::nn::Sequential(
             nn::QConv2d(quant.conv(in_planes, planes, 1).stride(stride)),
-            torch::nn::BatchNorm2d(planes)));
+            nn::SyncBatchNorm2d(planes)));
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include "ewgs/models/layer_graph.h"
 #include "ewgs/models/quant_spec.h"
+#include "ewgs/nn/sync_batch_norm.h"
 
 namespace ewgs::models {
 
@@ -36,9 +37,9 @@ class BasicBlockImpl : public torch::nn::Module {
   LayerGraph::Value append_to(LayerGraph& graph, const std::string& prefix, LayerGraph::Value x);
 
   nn::QConv2d conv1;
-  torch::nn::BatchNorm2d bn1;
+  nn::SyncBatchNorm2d bn1;
   nn::QConv2d conv2;
-  torch::nn::BatchNorm2d bn2;
+  nn::SyncBatchNorm2d bn2;
   /// Defined for projection shortcuts only.
   torch::nn::Sequential downsample{nullptr};
 

@@ -6,6 +6,7 @@
 
 #include "ewgs/nn/qconv2d.h"
 #include "ewgs/nn/qlinear.h"
+#include "ewgs/nn/sync_batch_norm.h"
 
 namespace ewgs::models {
 
@@ -73,8 +74,8 @@ LayerGraph::Value LayerGraph::linear(
 LayerGraph::Value LayerGraph::batch_norm(
     const std::string& name, std::shared_ptr<torch::nn::Module> bn, Value x) {
   TORCH_CHECK(
-      bn && (bn->as<torch::nn::BatchNorm2d>() || bn->as<torch::nn::BatchNorm1d>()),
-      "layer graph: ", name, " is not a BatchNorm1d or BatchNorm2d");
+      bn && (bn->as<nn::SyncBatchNorm2d>() || bn->as<nn::SyncBatchNorm1d>()),
+      "layer graph: ", name, " is not a SyncBatchNorm1d or SyncBatchNorm2d");
   return append({LayerOp::kBatchNorm, name, {x}, std::move(bn), {}});
 }
 
@@ -155,10 +156,10 @@ torch::Tensor run_node(const LayerNode& node, const std::vector<torch::Tensor>& 
     case LayerOp::kLinear:
       return node.module->as<nn::QLinear>()->forward(x);
     case LayerOp::kBatchNorm:
-      if (auto* bn2d = node.module->as<torch::nn::BatchNorm2d>()) {
+      if (auto* bn2d = node.module->as<nn::SyncBatchNorm2d>()) {
         return bn2d->forward(x);
       }
-      return node.module->as<torch::nn::BatchNorm1d>()->forward(x);
+      return node.module->as<nn::SyncBatchNorm1d>()->forward(x);
     case LayerOp::kDropout:
       return node.module->as<torch::nn::Dropout>()->forward(x);
     case LayerOp::kRelu:

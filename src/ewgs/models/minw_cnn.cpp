@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ewgs/models/registry.h"
+#include "ewgs/nn/sync_batch_norm.h"
 
 namespace ewgs::models {
 namespace {
@@ -35,7 +36,7 @@ class MinwCnnImpl : public ClassifierImpl {
       auto conv = i == 0 ? quant.first_conv(in, out, 3) : quant.conv(in, out, 3);
       const std::string index = std::to_string(i + 1);
       convs_.push_back(register_module("conv" + index, nn::QConv2d(conv.padding(1))));
-      conv_bns_.push_back(register_module("bn" + index, torch::nn::BatchNorm2d(out)));
+      conv_bns_.push_back(register_module("bn" + index, nn::SyncBatchNorm2d(out)));
       in = out;
     }
     const auto hidden = [&quant](int64_t in_features) {
@@ -45,9 +46,9 @@ class MinwCnnImpl : public ClassifierImpl {
                              .grad_quant(quant.grad));
     };
     fc1_ = register_module("fc1", hidden(in * kPooledSize * kPooledSize));
-    bn7_ = register_module("bn7", torch::nn::BatchNorm1d(kFcWidth));
+    bn7_ = register_module("bn7", nn::SyncBatchNorm1d(kFcWidth));
     fc2_ = register_module("fc2", hidden(kFcWidth));
-    bn8_ = register_module("bn8", torch::nn::BatchNorm1d(kFcWidth));
+    bn8_ = register_module("bn8", nn::SyncBatchNorm1d(kFcWidth));
     const int64_t classes = options.num_classes > 0 ? options.num_classes : 10;
     fc3_ = register_module("fc3", nn::QLinear(quant.classifier(kFcWidth, classes)));
     build_graph();
@@ -73,11 +74,11 @@ class MinwCnnImpl : public ClassifierImpl {
   }
 
   std::vector<nn::QConv2d> convs_;
-  std::vector<torch::nn::BatchNorm2d> conv_bns_;
+  std::vector<nn::SyncBatchNorm2d> conv_bns_;
   nn::QLinear fc1_{nullptr};
-  torch::nn::BatchNorm1d bn7_{nullptr};
+  nn::SyncBatchNorm1d bn7_{nullptr};
   nn::QLinear fc2_{nullptr};
-  torch::nn::BatchNorm1d bn8_{nullptr};
+  nn::SyncBatchNorm1d bn8_{nullptr};
   nn::QLinear fc3_{nullptr};
 };
 

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "ewgs/models/registry.h"
+#include "ewgs/nn/sync_batch_norm.h"
 
 namespace ewgs::models {
 namespace {
@@ -15,7 +16,7 @@ class ConvBnRelu6Impl : public torch::nn::SequentialImpl {
     const int64_t k = (*options.kernel_size())[0];
     const int64_t out = options.out_channels();
     push_back(nn::QConv2d(options.padding((k - 1) / 2)));
-    push_back(torch::nn::BatchNorm2d(out));
+    push_back(nn::SyncBatchNorm2d(out));
     push_back(torch::nn::ReLU6());
   }
 
@@ -37,7 +38,7 @@ class InvertedResidualImpl : public torch::nn::Module {
     }
     conv->push_back(ConvBnRelu6(quant.conv(hidden, hidden, 3).stride(stride).groups(hidden)));
     conv->push_back(nn::QConv2d(quant.conv(hidden, out, 1)));
-    conv->push_back(torch::nn::BatchNorm2d(out));
+    conv->push_back(nn::SyncBatchNorm2d(out));
     register_module("conv", conv);
   }
 

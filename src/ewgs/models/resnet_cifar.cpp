@@ -4,6 +4,7 @@
 
 #include "basic_block.h"
 #include "ewgs/models/registry.h"
+#include "ewgs/nn/sync_batch_norm.h"
 
 namespace ewgs::models {
 namespace {
@@ -16,14 +17,14 @@ class CifarResNetImpl : public ClassifierImpl {
     const auto& quant = options.quant;
     conv1_ = register_module(
         "conv1", nn::QConv2d(quant.first_conv(options.in_channels, 16, 3).padding(1)));
-    bn1_ = register_module("bn1", torch::nn::BatchNorm2d(16));
+    bn1_ = register_module("bn1", nn::SyncBatchNorm2d(16));
     const int64_t widths[] = {16, 16, 32, 64};
     for (int64_t s = 1; s <= 3; ++s) {
       stages_.push_back(register_module(
           "layer" + std::to_string(s),
           make_stage(widths[s - 1], widths[s], blocks_per_stage, s == 1 ? 1 : 2, Shortcut::kZeroPad, quant)));
     }
-    bn2_ = register_module("bn2", torch::nn::BatchNorm1d(64));
+    bn2_ = register_module("bn2", nn::SyncBatchNorm1d(64));
     linear_ = register_module(
         "linear", nn::QLinear(quant.classifier(64, options.num_classes > 0 ? options.num_classes : 10)));
     // The official code: Kaiming-normal (fan_in) on every conv and linear weight.
@@ -46,9 +47,9 @@ class CifarResNetImpl : public ClassifierImpl {
 
  private:
   nn::QConv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr};
+  nn::SyncBatchNorm2d bn1_{nullptr};
   std::vector<torch::nn::ModuleList> stages_;
-  torch::nn::BatchNorm1d bn2_{nullptr};
+  nn::SyncBatchNorm1d bn2_{nullptr};
   nn::QLinear linear_{nullptr};
 };
 

@@ -4,6 +4,7 @@
 
 #include "basic_block.h"
 #include "ewgs/models/registry.h"
+#include "ewgs/nn/sync_batch_norm.h"
 
 namespace ewgs::models {
 namespace {
@@ -15,7 +16,7 @@ class ImageNetResNetImpl : public ClassifierImpl {
     const auto& quant = options.quant;
     conv1_ = register_module(
         "conv1", nn::QConv2d(quant.first_conv(options.in_channels, 64, 7).stride(2).padding(3)));
-    bn1_ = register_module("bn1", torch::nn::BatchNorm2d(64));
+    bn1_ = register_module("bn1", nn::SyncBatchNorm2d(64));
     int64_t in_planes = 64;
     for (size_t s = 0; s < blocks.size(); ++s) {
       const int64_t planes = int64_t{64} << s;
@@ -44,7 +45,7 @@ class ImageNetResNetImpl : public ClassifierImpl {
 
  private:
   nn::QConv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr};
+  nn::SyncBatchNorm2d bn1_{nullptr};
   std::vector<torch::nn::ModuleList> stages_;
   nn::QLinear fc_{nullptr};
 };

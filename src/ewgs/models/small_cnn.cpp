@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "ewgs/models/registry.h"
+#include "ewgs/nn/sync_batch_norm.h"
 
 namespace ewgs::models {
 namespace {
@@ -14,11 +15,11 @@ class SmallCnnImpl : public ClassifierImpl {
  public:
   explicit SmallCnnImpl(const ModelOptions& options)
       : conv1_(register_module("conv1", nn::QConv2d(options.quant.first_conv(options.in_channels, 32, 3).padding(1)))),
-        bn1_(register_module("bn1", torch::nn::BatchNorm2d(32))),
+        bn1_(register_module("bn1", nn::SyncBatchNorm2d(32))),
         conv2_(register_module("conv2", nn::QConv2d(options.quant.conv(32, 64, 3).padding(1)))),
-        bn2_(register_module("bn2", torch::nn::BatchNorm2d(64))),
+        bn2_(register_module("bn2", nn::SyncBatchNorm2d(64))),
         conv3_(register_module("conv3", nn::QConv2d(options.quant.conv(64, 128, 3).padding(1)))),
-        bn3_(register_module("bn3", torch::nn::BatchNorm2d(128))),
+        bn3_(register_module("bn3", nn::SyncBatchNorm2d(128))),
         fc_(register_module(
             "fc", nn::QLinear(options.quant.classifier(128, options.num_classes > 0 ? options.num_classes : 10)))) {
     torch::NoGradGuard no_grad;
@@ -34,11 +35,11 @@ class SmallCnnImpl : public ClassifierImpl {
 
  private:
   nn::QConv2d conv1_;
-  torch::nn::BatchNorm2d bn1_;
+  nn::SyncBatchNorm2d bn1_;
   nn::QConv2d conv2_;
-  torch::nn::BatchNorm2d bn2_;
+  nn::SyncBatchNorm2d bn2_;
   nn::QConv2d conv3_;
-  torch::nn::BatchNorm2d bn3_;
+  nn::SyncBatchNorm2d bn3_;
   nn::QLinear fc_;
 };
 

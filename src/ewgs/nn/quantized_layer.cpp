@@ -6,6 +6,7 @@
 #include <c10/util/Exception.h>
 #include <torch/torch.h>
 
+#include "ewgs/nn/rank_gradients.h"
 #include "ewgs/quant/registry.h"
 
 namespace ewgs::nn {
@@ -127,6 +128,9 @@ torch::Tensor QuantizedLayer::quantized_forward(
   }
   const auto x_q = act_quant ? act_quant->forward(x) : x;
   auto w_q = weight_quant ? weight_quant->forward(weight) : weight;
+  if (training && weight_quant && weight_gradient_group_ && weight_gradient_group_->world_size() > 1) {
+    w_q = mean_gradient_over_ranks(w_q, *weight_gradient_group_);
+  }
   torch::Tensor y;
   if (!output_scale.defined()) {
     y = op(x_q, w_q);

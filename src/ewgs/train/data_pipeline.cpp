@@ -3,6 +3,8 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
+
 #include "ewgs/data/class_names.h"
 #include "ewgs/data/device_loader.h"
 #include "ewgs/data/in_memory_dataset.h"
@@ -15,8 +17,9 @@ namespace {
 /// Seeds of the Hessian batches differ from the training order's.
 constexpr uint64_t kHessianSeedOffset = 0x9e3779b97f4a7c15ULL;
 
-int64_t workers(const TrainConfig& config) {
-  return config.data_workers > 0 ? config.data_workers : data::hardware_threads();
+int64_t workers(const TrainConfig& config, const DataShard& shard) {
+  return config.data_workers > 0 ? config.data_workers
+                                 : std::max<int64_t>(1, data::hardware_threads() / shard.local_processes);
 }
 
 data::TransformOptions train_transform(const TrainConfig& config) {
@@ -25,8 +28,12 @@ data::TransformOptions train_transform(const TrainConfig& config) {
 
 } // namespace
 
-DataPipeline::DataPipeline(const TrainConfig& config, bool with_train)
-    : config_(config), device_(config.run_device == "cuda" ? c10::kCUDA : c10::kCPU) {
+DataPipeline::DataPipeline(const TrainConfig& config, bool with_train, DataShard shard)
+    : config_(config),
+      shard_(shard),
+      device_(
+          config.run_device == "cuda" ? c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(shard.cuda_index))
+                                      : c10::Device(c10::kCPU)) {
   const auto& kind = config.data_dataset;
   const auto& mode = config.data_device_resident;
   resident_ = mode == "on" || (mode == "auto" && device_.is_cuda());
@@ -41,7 +48,9 @@ DataPipeline::DataPipeline(const TrainConfig& config, bool with_train)
   data::LoaderOptions test_options;
   test_options.batch_size = config.train_batch_size;
   test_options.shuffle = false;
-  test_options.workers = workers(config);
+  test_options.workers = workers(config, shard_);
+  test_options.shard = shard_.rank;
+  test_options.shards = shard_.ranks;
   test_ = make_source(test_set, data::eval_transform(kind), test_options);
   if (!with_train) {
     return;
@@ -52,12 +61,33 @@ DataPipeline::DataPipeline(const TrainConfig& config, bool with_train)
       "the training split '" + config.data_train_split + "'",
       class_names_,
       "the test split '" + config.data_test_split + "'");
-  data::LoaderOptions train_options;
-  train_options.batch_size = config.train_batch_size;
-  train_options.shuffle = true;
-  train_options.seed = static_cast<uint64_t>(config.run_seed);
-  train_options.workers = workers(config);
-  train_ = make_source(train_set_, train_transform(config), train_options);
+  train_ = make_source(train_set_, train_transform(config), train_options());
+}
+
+data::LoaderOptions DataPipeline::train_options() const {
+  data::LoaderOptions options;
+  options.batch_size = config_.train_batch_size;
+  options.shuffle = true;
+  options.seed = static_cast<uint64_t>(config_.run_seed);
+  options.workers = workers(config_, shard_);
+  options.shard = shard_.rank;
+  options.shards = shard_.ranks;
+  // A last batch too small to give every rank a sample is left out.
+  const int64_t tail = train_set_->size() % config_.train_batch_size;
+  options.drop_last = tail > 0 && tail < shard_.ranks;
+  return options;
+}
+
+data::Batch DataPipeline::whole_train_batch(int64_t epoch, int64_t batch) {
+  auto options = train_options();
+  options.shard = 0;
+  options.shards = 1;
+  options.prefetch = 1;
+  auto source = make_source(train_set_, train_transform(config_), options);
+  source->start_epoch(epoch, batch);
+  auto whole = source->next();
+  TORCH_CHECK(whole.has_value(), "epoch ", epoch, " of the training split has no batch ", batch);
+  return std::move(*whole);
 }
 
 std::unique_ptr<data::BatchSource> DataPipeline::make_source(
@@ -74,7 +104,7 @@ std::unique_ptr<data::BatchSource> DataPipeline::make_source(
       " has images of varying size");
   auto in_memory = std::dynamic_pointer_cast<data::InMemoryDataset>(set);
   if (!in_memory) {
-    in_memory = data::load_in_memory(*set, workers(config_));
+    in_memory = data::load_in_memory(*set, workers(config_, shard_));
   }
   return std::make_unique<data::DeviceLoader>(*in_memory, transform, options, device_);
 }
@@ -86,7 +116,7 @@ std::vector<hessian::Batch> DataPipeline::hessian_batches(int64_t update) {
   options.shuffle = true;
   options.drop_last = true;
   options.seed = static_cast<uint64_t>(config_.run_seed) ^ kHessianSeedOffset;
-  options.workers = workers(config_);
+  options.workers = workers(config_, shard_);
   options.prefetch = config_.hessian_batches;
   if (!hessian_) {
     hessian_ = make_source(train_set_, train_transform(config_), options);

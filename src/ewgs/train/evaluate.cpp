@@ -12,6 +12,9 @@ MeanMeter evaluate(models::ClassifierImpl& model, data::BatchSource& batches, co
   RunningMeter meter(MeanMeter{}, device, 5);
   batches.start_epoch(0);
   while (auto batch = batches.next()) {
+    if (batch->images.size(0) == 0) {
+      continue; // a data-parallel shard of a last batch smaller than the ranks
+    }
     const auto images = batch->images.to(device);
     const auto labels = batch->labels.to(device);
     const auto logits = model.forward(images);

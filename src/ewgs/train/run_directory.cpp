@@ -26,7 +26,11 @@ RunDirectory::RunDirectory(std::string dir, WriteObserver observer, bool created
     : dir_(std::move(dir)), observer_(std::move(observer)), created_(created) {}
 
 RunDirectory::RunDirectory(RunDirectory&& other) noexcept
-    : dir_(std::move(other.dir_)), observer_(std::move(other.observer_)), created_(other.created_), keep_(other.keep_) {
+    : dir_(std::move(other.dir_)),
+      observer_(std::move(other.observer_)),
+      created_(other.created_),
+      keep_(other.keep_),
+      writes_(other.writes_) {
   other.created_ = false;
 }
 
@@ -68,6 +72,12 @@ RunDirectory RunDirectory::for_resume(const std::string& dir, WriteObserver obse
   return out;
 }
 
+RunDirectory RunDirectory::for_follower(const std::string& dir) {
+  RunDirectory out(dir, {}, /*created=*/false);
+  out.writes_ = false;
+  return out;
+}
+
 void RunDirectory::remove_leftovers() const {
   remove_stale_temporaries(dir_);
 }
@@ -77,10 +87,16 @@ std::string RunDirectory::path(const std::string& name) const {
 }
 
 void RunDirectory::write(const std::string& name, std::string_view content) const {
+  if (!writes_) {
+    return;
+  }
   write_file_atomically(path(name), content, observer_);
 }
 
 void RunDirectory::check_room(uint64_t checkpoint_bytes) const {
+  if (!writes_) {
+    return;
+  }
   uint64_t present = 0;
   for (const char* name : {kLast, kBest, kPending}) {
     present += size_if_present(path(name));
@@ -102,6 +118,9 @@ void RunDirectory::check_room(uint64_t checkpoint_bytes) const {
 }
 
 void RunDirectory::commit(std::string_view checkpoint, bool best) const {
+  if (!writes_) {
+    return;
+  }
   if (best) {
     write(kPending, checkpoint);
   }
@@ -113,7 +132,7 @@ void RunDirectory::commit(std::string_view checkpoint, bool best) const {
 
 std::string RunDirectory::recover(const TrainProgress& committed) const {
   const std::string pending = path(kPending);
-  if (!fs::exists(pending)) {
+  if (!writes_ || !fs::exists(pending)) {
     return "";
   }
   int64_t pending_epoch = -1;

@@ -46,6 +46,14 @@ void TrainConfig::bind() {
 
   s.add("model.name", &model_name, "model (ewgs info lists them)");
   s.add("model.num_classes", &model_num_classes, "classes; 0: from the data set").at_least(0);
+  s.add("model.sync_bn", &model_sync_bn,
+        "BatchNorm statistics over the batches of all ranks of a multi-process run (as one process)");
+
+  s.add("dist.backend", &dist_backend, "collectives of a multi-process run: auto (nccl on cuda, else gloo)")
+      .one_of({"auto", "gloo", "nccl"});
+  s.add("dist.timeout_s", &dist_timeout_s,
+        "seconds a rank waits for the others (rendezvous, every collective) before failing")
+      .between(1, 86400);
 
   s.add("quant.method", &quant_method, "quantizer / gradient estimator; off: full precision");
   s.add("quant.wbits", &quant_wbits, "weight bits of quantized layers (1-8, 32: off)");
@@ -62,11 +70,14 @@ void TrainConfig::bind() {
   s.add("quant.grad_options", &quant_grad_options, "extra gradient quantizer spec keys, \"key=value,...\"");
 
   s.add("train.epochs", &train_epochs, "epochs").at_least(1);
-  s.add("train.batch_size", &train_batch_size, "mini-batch size").at_least(1);
+  s.add("train.batch_size", &train_batch_size, "mini-batch size (of all ranks together)").at_least(1);
   s.add("train.init_from", &train_init_from, "checkpoint or .pth to start from (paper: the FP model)");
   s.add("train.init_entry", &train_init_entry, "key of the state dict inside a .pth dict (e.g. model)");
   s.add("train.eval_every", &train_eval_every, "evaluate every N epochs (and after the last)").at_least(1);
   s.add("train.max_batches", &train_max_batches, "stop each epoch after N batches; 0: all").at_least(0);
+  s.add("train.log_steps", &train_log_steps,
+        "also record the training loss of every N steps in metrics.jsonl; 0: per epoch only")
+      .at_least(0);
 
   s.add("optim.optimizer", &optim_optimizer, "optimizer of model parameters").one_of({"sgd", "adam"});
   s.add("optim.lr", &optim_lr, "learning rate of model parameters").at_least(0);

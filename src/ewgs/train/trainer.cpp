@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -16,11 +17,16 @@
 #include "ewgs/core/threads.h"
 #include "ewgs/core/version.h"
 #include "ewgs/data/class_names.h"
+#include "ewgs/dist/gradient_reducer.h"
+#include "ewgs/dist/launch_env.h"
+#include "ewgs/dist/process_group.h"
 #include "ewgs/hessian/delta_estimator.h"
 #include "ewgs/models/model_summary.h"
 #include "ewgs/models/registry.h"
 #include "ewgs/nn/quantized_layers.h"
+#include "ewgs/nn/rank_gradients.h"
 #include "ewgs/nn/state_dict.h"
+#include "ewgs/nn/sync_batch_norm.h"
 #include "ewgs/train/checkpoint.h"
 #include "ewgs/train/data_pipeline.h"
 #include "ewgs/train/delta_schedule.h"
@@ -50,10 +56,18 @@ nlohmann::json TrainResult::to_json() const {
 /// the non-finite check, which then names the exact step after the fact).
 constexpr int64_t kGpuReadEvery = 50;
 
+/// Where ranks other than 0 send their progress: nowhere.
+std::ostream& discarded_output() {
+  static std::ostream nowhere(nullptr);
+  return nowhere;
+}
+
 struct Trainer::Impl {
   /// First member: signals are caught from the start of start-up on.
   StopSignalGuard signals;
   TrainConfig config;
+  /// This process's place in a multi-process run (rank 0 of 1 alone).
+  dist::LaunchEnv launch;
   RunDirectory dir;
   ProgressReporter progress;
   std::function<void(int64_t)> on_step;
@@ -70,11 +84,18 @@ struct Trainer::Impl {
   std::unique_ptr<MetricsLog> metrics;
   /// Whether some quantizer adds a penalty to the loss (PACT).
   bool has_regularizer = false;
+  /// All ranks of the run; rank 0 writes the run directory and reports.
+  std::shared_ptr<dist::ProcessGroup> group = dist::ProcessGroup::single();
+  /// Averages gradients over the ranks (multi-process runs only).
+  std::unique_ptr<dist::GradientReducer> reducer;
 
-  Impl(TrainConfig c, RunDirectory d, const TrainerOptions& options)
+  Impl(TrainConfig c, dist::LaunchEnv l, RunDirectory d, const TrainerOptions& options)
       : config(std::move(c)),
+        launch(std::move(l)),
         dir(std::move(d)),
-        progress(ProgressReporter::choose_mode(options.json), options.out ? *options.out : std::cout),
+        progress(
+            ProgressReporter::choose_mode(options.json),
+            launch.rank != 0 ? discarded_output() : options.out ? *options.out : std::cout),
         on_step(options.on_step),
         on_startup(options.on_startup) {}
 
@@ -90,13 +111,28 @@ struct Trainer::Impl {
 
   /// Builds data, model, optimizers and schedules from the config.
   void build() {
-    set_cpu_threads(config.run_threads);
+    // Ranks on one machine share its cores.
+    set_cpu_threads(
+        config.run_threads > 0 ? config.run_threads
+                               : std::max<int64_t>(1, data::hardware_threads() / launch.local_world_size));
     if (config.run_device == "cuda") {
       TORCH_CHECK(torch::cuda::is_available(), "run.device = \"cuda\" but no CUDA device is available");
-      device = torch::Device(torch::kCUDA);
+      device = launch.distributed()
+          ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(launch.local_rank % torch::cuda::device_count()))
+          : torch::Device(torch::kCUDA);
+    }
+    if (launch.distributed()) {
+      startup_stage("connecting to the other ranks", [&] { connect(); });
     }
     torch::manual_seed(static_cast<uint64_t>(config.run_seed));
-    startup_stage("loading data", [&] { data = std::make_unique<DataPipeline>(config, /*with_train=*/true); });
+    startup_stage("loading data", [&] {
+      DataShard shard;
+      shard.rank = group->rank();
+      shard.ranks = group->world_size();
+      shard.local_processes = launch.local_world_size;
+      shard.cuda_index = device.is_cuda() ? device.index() : -1;
+      data = std::make_unique<DataPipeline>(config, /*with_train=*/true, shard);
+    });
     startup_stage("building the model", [&] {
       models::ModelOptions model_options;
       model_options.num_classes = config.model_num_classes > 0 ? config.model_num_classes : data->num_classes();
@@ -121,6 +157,128 @@ struct Trainer::Impl {
         config.optim_schedule, config.optim_quant_lr, config.train_epochs, milestones, config.optim_gamma);
   }
 
+  /// Joins the other ranks and checks that they run the same config.
+  void connect() {
+    group = dist::ProcessGroup::connect(launch, {config.dist_backend, config.dist_timeout_s}, device.is_cuda());
+    TORCH_CHECK(
+        config.train_batch_size >= group->world_size(), "train.batch_size = ", config.train_batch_size,
+        " cannot be split over WORLD_SIZE = ", group->world_size(), " ranks: each needs at least one sample");
+    const std::string mine = config.to_toml();
+    const std::string leaders = group->broadcast_text(mine);
+    if (!any_rank(mine != leaders)) {
+      return;
+    }
+    const auto my_lines = split(mine, '\n');
+    const auto leader_lines = split(leaders, '\n');
+    for (size_t i = 0; i < std::max(my_lines.size(), leader_lines.size()); ++i) {
+      const std::string here = i < my_lines.size() ? my_lines[i] : "(end)";
+      const std::string there = i < leader_lines.size() ? leader_lines[i] : "(end)";
+      TORCH_CHECK(
+          here == there, "rank ", group->rank(), " runs another config than rank 0: '", here, "' here, '", there,
+          "' on rank 0; every rank must run the same config");
+    }
+    TORCH_CHECK(
+        false, "rank ", group->rank(), ": another rank runs a config that differs from rank 0's (that rank's ",
+        "error names the setting); every rank must run the same config");
+  }
+
+  /// Whether `flag` holds on some rank (every rank gets the same answer).
+  bool any_rank(bool flag) {
+    auto t = torch::full({1}, flag ? 1.0f : 0.0f, group->tensor_options().dtype(torch::kFloat));
+    group->all_reduce_max(t);
+    return t.item<float>() > 0.0f;
+  }
+
+  /// The largest `value` over the ranks.
+  int64_t max_over_ranks(int64_t value) {
+    auto t = torch::full({1}, value, group->tensor_options().dtype(torch::kLong));
+    group->all_reduce_max(t);
+    return t.item<int64_t>();
+  }
+
+  /// Sums of every rank's meter: the meter of the whole batches.
+  MeanMeter summed(const MeanMeter& local) {
+    if (group->world_size() == 1) {
+      return local;
+    }
+    auto t = torch::tensor(
+        {local.loss_sum, static_cast<double>(local.top1), static_cast<double>(local.topk),
+         static_cast<double>(local.seen)},
+        group->tensor_options().dtype(torch::kDouble));
+    group->all_reduce_sum(t);
+    const auto sums = t.cpu();
+    const auto* v = sums.data_ptr<double>();
+    MeanMeter out;
+    out.loss_sum = v[0];
+    out.top1 = static_cast<int64_t>(std::llround(v[1]));
+    out.topk = static_cast<int64_t>(std::llround(v[2]));
+    out.seen = static_cast<int64_t>(std::llround(v[3]));
+    return out;
+  }
+
+  /// Copies rank 0's parameters and buffers to every rank.
+  void broadcast_model_state() {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, tensor] : nn::module_state(*model)) {
+      group->broadcast(tensor);
+    }
+  }
+
+  /// Whether every quantized layer has run the paper's first-batch initialization.
+  bool quantizers_initialized() const {
+    for (const auto& module : model->modules()) {
+      if (const auto* layer = dynamic_cast<const nn::QuantizedLayer*>(module.get());
+          layer != nullptr && !layer->quant_initialized()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /// Ranks start alike: quantizers initialized from the whole first batch (paper
+  /// Sec. 4.1, what one process sees; BatchNorm's running statistics are left
+  /// as they were), then rank 0's model state everywhere.
+  void start_ranks() {
+    if (!quantizers_initialized()) {
+      const auto whole = data->whole_train_batch(state.epoch, state.batch);
+      std::vector<std::pair<torch::Tensor, torch::Tensor>> running;
+      for (const auto& item : model->named_buffers()) {
+        const auto& name = item.key();
+        if (name.find("running_") != std::string::npos || name.find("num_batches_tracked") != std::string::npos) {
+          running.emplace_back(item.value(), item.value().clone());
+        }
+      }
+      torch::NoGradGuard no_grad;
+      model->train();
+      model->forward(whole.images.to(device));
+      for (auto& [buffer, saved] : running) {
+        buffer.copy_(saved);
+      }
+    }
+    broadcast_model_state();
+    // Gradients of quantized weights are averaged in backward, before their
+    // quantizers' (non-additive) estimators; the reducer averages the rest.
+    const auto in_backward = synchronize_ranks(true);
+    std::vector<torch::Tensor> rest;
+    for (const auto& p : model->parameters()) {
+      const bool reduced = std::any_of(in_backward.begin(), in_backward.end(), [&](const torch::Tensor& q) {
+        return q.unsafeGetTensorImpl() == p.unsafeGetTensorImpl();
+      });
+      if (!reduced) {
+        rest.push_back(p);
+      }
+    }
+    reducer = std::make_unique<dist::GradientReducer>(group, rest);
+  }
+
+  /// Turns the collectives inside forward and backward on or off (off for
+  /// Hessian-vector products, which differentiate twice); returns the
+  /// parameters whose gradients backward then averages itself.
+  std::vector<torch::Tensor> synchronize_ranks(bool on) {
+    nn::synchronize_batch_norm(*model, on && config.model_sync_bn ? group : nullptr);
+    return nn::average_quantized_weight_gradients(*model, on ? group : nullptr);
+  }
+
   CheckpointParts parts() { return {*model, optimizers.model.get(), optimizers.quant.get()}; }
 
   std::string checkpoint() {
@@ -134,6 +292,9 @@ struct Trainer::Impl {
 
   /// Start-up ends: the run directory can hold its checkpoints, and stays.
   void finish_startup() {
+    if (!dir.writes()) {
+      return; // rank 0 checks and keeps the folder
+    }
     startup_stage("checking the run directory", [&] {
       uint64_t bytes = checkpoint().size();
       if (state.global_step == 0) {
@@ -149,7 +310,9 @@ struct Trainer::Impl {
 
   /// Writes the state as last.pt (and best.pt) atomically: an epoch's unit.
   void commit(bool best) {
-    dir.commit(checkpoint(), best);
+    if (dir.writes()) {
+      dir.commit(checkpoint(), best);
+    }
     committed = state;
   }
 
@@ -177,15 +340,27 @@ struct Trainer::Impl {
 
   /// Updates every EWGS delta from the Hessian (paper Algorithm 1).
   void update_deltas() {
-    const auto options = config.estimator_options(
+    auto options = config.estimator_options(
         static_cast<uint64_t>(config.run_seed) * 1000003ULL + static_cast<uint64_t>(state.global_step));
     std::vector<hessian::Batch> batches;
     for (auto& [images, labels] : data->hessian_batches(state.global_step)) {
       batches.emplace_back(images.to(device), labels.to(device));
     }
     auto forward = [this](const at::Tensor& x) { return model->forward(x); };
+    // Every rank estimates on the same batches, the fast estimator's probes
+    // shared among the ranks; Hessian-vector products need BatchNorm's local
+    // (twice differentiable) form.
+    const bool distributed = group->world_size() > 1;
+    if (distributed) {
+      options.ranks = group;
+      synchronize_ranks(false);
+    }
     const auto estimate = hessian::estimate_deltas(*model, forward, batches, options);
     hessian::apply_deltas(*model, estimate);
+    if (distributed) {
+      broadcast_model_state();
+      synchronize_ranks(true);
+    }
     state.last_delta_update = state.global_step;
     auto record = estimate.to_json();
     record["event"] = "delta_update";
@@ -213,12 +388,15 @@ struct Trainer::Impl {
     loader.start_epoch(state.epoch, std::min(state.batch, batches));
     model->train();
     progress.begin_epoch(state.epoch, config.train_epochs, batches);
-    RunningMeter running(meter, device, 5);
+    const bool distributed = group->world_size() > 1;
+    // A resumed epoch's sums (of all ranks) count once: on rank 0.
+    RunningMeter running(group->rank() == 0 ? meter : MeanMeter{}, device, 5);
     // Loss and accuracy stay on the device; reading them is a host sync, done
     // every step on the CPU and every kGpuReadEvery steps on a GPU.
     const int64_t read_every = device.is_cuda() ? kGpuReadEvery : 1;
     const auto start = std::chrono::steady_clock::now();
     int64_t images_this_session = 0;
+    MeanMeter logged = meter; // the sums at the last train.log_steps record
     while (state.batch < batches) {
       auto batch = loader.next();
       TORCH_INTERNAL_ASSERT(batch.has_value(), "loader ended before batch ", state.batch);
@@ -226,25 +404,47 @@ struct Trainer::Impl {
       const auto labels = batch->labels.to(device);
       optimizers.zero_grad();
       const auto logits = model->forward(images);
-      auto loss = torch::nn::functional::cross_entropy(logits, labels);
-      if (has_regularizer) {
-        loss = loss + nn::quantizer_regularizer(*model);
+      const auto data_loss = torch::nn::functional::cross_entropy(logits, labels);
+      const auto regularizer = has_regularizer ? nn::quantizer_regularizer(*model) : torch::Tensor();
+      const auto loss = regularizer.defined() ? data_loss + regularizer : data_loss;
+      if (distributed) {
+        // Weighted so that the mean over the ranks, which the reducer takes,
+        // is the loss of the whole batch.
+        const auto weighted =
+            data_loss * dist::local_loss_weight(images.size(0), batch->global_size, group->world_size());
+        (regularizer.defined() ? weighted + regularizer : weighted).backward();
+        reducer->average();
+      } else {
+        loss.backward();
       }
-      loss.backward();
       optimizers.step();
       nn::notify_optimizer_step(*model);
       running.add(loss, logits.detach(), labels, state.global_step);
       ++state.batch;
       ++state.global_step;
-      images_this_session += images.size(0);
-      const bool stop = StopSignalGuard::received() != 0;
-      if (stop || state.batch % read_every == 0 || state.batch == batches) {
-        const int64_t bad_step = running.first_non_finite_step();
+      images_this_session += batch->global_size;
+      bool stop = StopSignalGuard::received() != 0;
+      const bool log_now = config.train_log_steps > 0 && state.global_step % config.train_log_steps == 0;
+      const bool read_now = log_now || state.batch % read_every == 0 || state.batch == batches;
+      // Ranks decide together, at steps they agree on: a signal to any rank
+      // stops all of them, and a non-finite loss on any rank fails all.
+      if (distributed ? read_now : (stop || read_now)) {
+        int64_t bad_step = running.first_non_finite_step();
+        meter = summed(running.read());
+        if (distributed) {
+          stop = any_rank(stop);
+          bad_step = max_over_ranks(bad_step);
+        }
         if (bad_step >= 0) {
           return diverged(fmt::format("the loss became non-finite at global step {}", bad_step));
         }
-        meter = running.read();
         progress.step(state.batch, meter.loss(), meter.top1_percent(), images_this_session);
+        if (log_now) {
+          log_steps(meter, logged);
+          logged = meter;
+        }
+      } else if (distributed) {
+        stop = false; // decided at the next agreed step
       }
       if (on_step) {
         on_step(state.global_step);
@@ -252,14 +452,28 @@ struct Trainer::Impl {
       if (delta_update_due(config, state, /*at_epoch_start=*/false)) {
         update_deltas();
       }
-      if (stop || StopSignalGuard::received() != 0) {
-        return interrupted_in_epoch(running.read());
+      if (stop || (!distributed && StopSignalGuard::received() != 0)) {
+        return interrupted_in_epoch(distributed ? meter : running.read());
       }
     }
-    meter = running.read();
+    if (!distributed) {
+      meter = running.read();
+    }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     images_per_s = elapsed > 0 ? static_cast<double>(images_this_session) / elapsed : 0.0;
     return std::nullopt;
+  }
+
+  /// The train.log_steps record of the steps between the sums `since` and `now`.
+  void log_steps(const MeanMeter& now, const MeanMeter& since) {
+    const auto seen = static_cast<double>(now.seen - since.seen);
+    metrics->add({
+        {"event", "steps"},
+        {"epoch", state.epoch + 1},
+        {"global_step", state.global_step},
+        {"train_loss", (now.loss_sum - since.loss_sum) / seen},
+        {"train_top1", 100.0 * static_cast<double>(now.top1 - since.top1) / seen},
+        {"train_images", now.seen - since.seen}});
   }
 
   /// Saves the epoch in progress after a stop signal, unless it diverged.
@@ -307,6 +521,10 @@ struct Trainer::Impl {
         {"train_images", meter.seen},
         {"batches_per_epoch", data->train().batches_per_epoch()},
         {"global_step", state.global_step}};
+    if (reducer) {
+      record["ranks"] = group->world_size();
+      record["gradient_allreduce_s"] = reducer->take_seconds();
+    }
     if (!std::isfinite(meter.loss())) {
       return diverged("the mean training loss is " + number_text(meter.loss()));
     }
@@ -316,7 +534,7 @@ struct Trainer::Impl {
     const bool last_epoch = state.epoch + 1 == config.train_epochs;
     if (last_epoch || (state.epoch + 1) % config.train_eval_every == 0) {
       const auto eval_start = std::chrono::steady_clock::now();
-      const auto test = evaluate(*model, data->test(), device);
+      const auto test = summed(evaluate(*model, data->test(), device));
       record["eval_time_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
       if (!std::isfinite(test.loss())) {
         return diverged("the test loss is " + number_text(test.loss()));
@@ -341,6 +559,9 @@ struct Trainer::Impl {
     if (const int signal = StopSignalGuard::received()) {
       outcome = result("interrupted");
       outcome.message = fmt::format("stopped by signal {} before the first step; nothing was trained", signal);
+    }
+    if (group->world_size() > 1 && outcome.status == "completed") {
+      start_ranks();
     }
     while (outcome.status == "completed" && state.epoch < config.train_epochs) {
       const double model_lr = model_schedule->at(state.epoch);
@@ -416,7 +637,9 @@ Trainer::Trainer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Trainer::Trainer(TrainConfig config, std::string run_dir, TrainerOptions options) {
   config.validate(); // before any folder exists
-  impl_ = std::make_unique<Impl>(std::move(config), RunDirectory::for_new_run(run_dir, options.on_write), options);
+  auto launch = dist::LaunchEnv::from_environment();
+  auto dir = launch.rank == 0 ? RunDirectory::for_new_run(run_dir, options.on_write) : RunDirectory::for_follower(run_dir);
+  impl_ = std::make_unique<Impl>(std::move(config), std::move(launch), std::move(dir), options);
   auto& impl = *impl_;
   impl.progress.message("config", "resolved config:\n" + impl.config.to_toml());
   impl.dir.write("config.toml", impl.config.to_toml()); // the folder is writable before anything is loaded
@@ -449,7 +672,9 @@ std::unique_ptr<Trainer> Trainer::resume(
     const std::string& run_dir,
     const std::vector<std::string>& overrides,
     TrainerOptions options) {
-  auto dir = RunDirectory::for_resume(run_dir, options.on_write);
+  auto launch = dist::LaunchEnv::from_environment();
+  // Every rank reads last.pt (a shared file system, as with PyTorch DDP); rank 0 owns the folder.
+  auto dir = launch.rank == 0 ? RunDirectory::for_resume(run_dir, options.on_write) : RunDirectory::for_follower(run_dir);
   CheckpointFile last(dir.path("last.pt"));
   const auto header = last.header();
   const std::string recovered = dir.recover(header.progress);
@@ -476,7 +701,7 @@ std::unique_ptr<Trainer> Trainer::resume(
     }
   }
   config.validate();
-  auto impl = std::make_unique<Impl>(std::move(config), std::move(dir), options);
+  auto impl = std::make_unique<Impl>(std::move(config), std::move(launch), std::move(dir), options);
   if (!recovered.empty()) {
     impl->progress.message("recover", recovered);
   }
