@@ -27,8 +27,9 @@ int main(int argc, char** argv) {
     std::ifstream in(argv[2], std::ios::binary | std::ios::ate);
     const auto bytes = static_cast<int64_t>(in.tellg());
     if (!in || bytes <= 0 || bytes % (image_floats * 4) != 0) {
-      std::cerr << argv[2] << ": expected a multiple of " << image_floats * 4 << " bytes (" << input.channels << "x"
-                << input.height << "x" << input.width << " float32 images), got " << bytes << "\n";
+      std::cerr << argv[2] << ": expected a multiple of " << image_floats * 4 << " bytes ("
+                << input.channels << "x" << input.height << "x" << input.width
+                << " float32 images), got " << bytes << "\n";
       return 1;
     }
     const int64_t batch = bytes / (image_floats * 4);

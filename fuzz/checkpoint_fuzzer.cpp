@@ -24,7 +24,7 @@ void load(std::string bytes) {
   }
 }
 
-} // namespace
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   load(std::string(reinterpret_cast<const char*>(data), size));

@@ -15,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string records = parts.rest();
   const std::string dir = ewgs::fuzz::scratch_folder();
   const auto write = [&](const std::string& name, const std::string& bytes) {
-    ewgs::fuzz::write_bytes(dir + "/" + name, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    ewgs::fuzz::write_bytes(
+        dir + "/" + name, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   };
   write(cifar100 ? "fine_label_names.txt" : "batches.meta.txt", names);
   write(cifar100 ? "test.bin" : "test_batch.bin", records);

@@ -29,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text = config.to_toml();
   const auto again = ewgs::train::TrainConfig::from_toml(text, "round trip");
   if (again.to_toml() != text) {
-    __builtin_trap(); // the config file ewgs writes must read back as the same config
+    __builtin_trap();  // the config file ewgs writes must read back as the same config
   }
   return 0;
 }

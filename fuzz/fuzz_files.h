@@ -29,7 +29,8 @@ inline void read_every_sample(const data::Dataset& set) {
 inline std::string scratch_folder() {
   static const std::string base = [] {
     const std::filesystem::path shm("/dev/shm");
-    const auto root = std::filesystem::is_directory(shm) ? shm : std::filesystem::temp_directory_path();
+    const auto root =
+        std::filesystem::is_directory(shm) ? shm : std::filesystem::temp_directory_path();
     return (root / ("ewgs-fuzz-" + std::to_string(::getpid()))).string();
   }();
   std::filesystem::remove_all(base);
@@ -74,4 +75,4 @@ class Parts {
   size_t at_ = 0;
 };
 
-} // namespace ewgs::fuzz
+}  // namespace ewgs::fuzz

@@ -37,7 +37,7 @@ std::string safe_path(const std::string& raw) {
   return out;
 }
 
-} // namespace
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) {
@@ -51,7 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       continue;
     }
     const size_t split = entry.find('\0');
-    const std::string name = safe_path(entry.substr(1, split == std::string::npos ? std::string::npos : split - 1));
+    const std::string name =
+        safe_path(entry.substr(1, split == std::string::npos ? std::string::npos : split - 1));
     const std::string content = split == std::string::npos ? "" : entry.substr(split + 1);
     if (name.empty()) {
       continue;
@@ -64,16 +65,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         fs::create_directories(path, ec);
         break;
       case 1:
-        ewgs::fuzz::write_bytes(path.string(), reinterpret_cast<const uint8_t*>(content.data()), content.size());
+        ewgs::fuzz::write_bytes(
+            path.string(), reinterpret_cast<const uint8_t*>(content.data()), content.size());
         break;
       default:
-        fs::create_symlink(safe_path(content), path, ec); // relative, possibly dangling or a loop
+        fs::create_symlink(safe_path(content), path, ec);  // relative, possibly dangling or a loop
         break;
     }
   }
   ewgs::data::ImageFolderOptions options;
   options.threads = 1;
-  options.cache = (data[0] & 1) != 0 ? ewgs::data::FolderCache::kAuto : ewgs::data::FolderCache::kNever;
+  options.cache =
+      (data[0] & 1) != 0 ? ewgs::data::FolderCache::kAuto : ewgs::data::FolderCache::kNever;
   try {
     ewgs::fuzz::read_every_sample(*ewgs::data::open_image_folder(root, "train", options));
   } catch (const c10::Error&) {

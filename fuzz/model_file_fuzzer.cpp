@@ -61,7 +61,7 @@ void run_everywhere(const Model& model) {
     if (path == KernelPath::kReference) {
       reference = logits;
     } else if (std::memcmp(logits.data(), reference.data(), logits.size() * sizeof(float)) != 0) {
-      __builtin_trap(); // a kernel path disagrees with the specification
+      __builtin_trap();  // a kernel path disagrees with the specification
     }
   }
 }
@@ -88,12 +88,13 @@ std::vector<uint8_t> seal(const std::string& description, const uint8_t* data, s
   return writer.finish(json);
 }
 
-} // namespace
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   load(std::vector<uint8_t>(data, data + size));
   const auto* nul = std::find(data, data + size, uint8_t{0});
-  const std::string description(reinterpret_cast<const char*>(data), static_cast<size_t>(nul - data));
+  const std::string description(
+      reinterpret_cast<const char*>(data), static_cast<size_t>(nul - data));
   const auto* section = nul == data + size ? nul : nul + 1;
   auto sealed = seal(description, section, static_cast<size_t>(data + size - section));
   if (!sealed.empty()) {

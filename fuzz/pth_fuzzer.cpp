@@ -15,7 +15,8 @@ namespace {
 
 /// Storage records "archive/data/0" .. "archive/data/3" of 0, 8, 64 and 4096 bytes.
 std::map<std::string, std::string> fixed_records(std::string program) {
-  std::map<std::string, std::string> records{{"archive/data.pkl", std::move(program)}, {"archive/version", "3\n"}};
+  std::map<std::string, std::string> records{
+      {"archive/data.pkl", std::move(program)}, {"archive/version", "3\n"}};
   const size_t sizes[] = {0, 8, 64, 4096};
   for (size_t i = 0; i < 4; ++i) {
     records["archive/data/" + std::to_string(i)] = std::string(sizes[i], static_cast<char>(0x3f));
@@ -23,7 +24,7 @@ std::map<std::string, std::string> fixed_records(std::string program) {
   return records;
 }
 
-} // namespace
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) {

@@ -18,7 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   static const torch::Tensor input = torch::linspace(-2, 2, 24).reshape({2, 3, 4});
   for (const auto target :
-       {ewgs::quant::QuantTarget::kWeight, ewgs::quant::QuantTarget::kActivation, ewgs::quant::QuantTarget::kGradient}) {
+       {ewgs::quant::QuantTarget::kWeight,
+        ewgs::quant::QuantTarget::kActivation,
+        ewgs::quant::QuantTarget::kGradient}) {
     ewgs::quant::QuantizerPtr q;
     try {
       q = ewgs::quant::make_quantizer(text, target);
@@ -26,11 +28,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       continue;
     }
     if (!q) {
-      continue; // "off"
+      continue;  // "off"
     }
     const auto again = ewgs::quant::make_quantizer(q->spec(), target);
     if (!again || again->spec() != q->spec()) {
-      __builtin_trap(); // spec() must name the quantizer it came from
+      __builtin_trap();  // spec() must name the quantizer it came from
     }
     try {
       q->forward(input.clone().requires_grad_(true)).sum().backward();

@@ -34,7 +34,8 @@ void checkpoint_seeds(const std::filesystem::path& corpus) {
   ewgs::train::CheckpointHeader header;
   header.config_toml = ewgs::train::TrainConfig().to_toml();
   header.class_names = {"cat", "dog", "bird"};
-  write(corpus / "seed-fresh", ewgs::train::checkpoint_bytes(header, {*model, &optimizer, nullptr}));
+  write(
+      corpus / "seed-fresh", ewgs::train::checkpoint_bytes(header, {*model, &optimizer, nullptr}));
   model->forward(torch::randn({2, 4})).sum().backward();
   optimizer.step();
   header.progress.epoch = 1;
@@ -42,7 +43,9 @@ void checkpoint_seeds(const std::filesystem::path& corpus) {
   header.progress.best_top1 = 50.0;
   header.progress.best_epoch = 0;
   header.metrics = "{\"epoch\":0,\"test_top1\":50.0}\n";
-  write(corpus / "seed-stepped", ewgs::train::checkpoint_bytes(header, {*model, &optimizer, nullptr}));
+  write(
+      corpus / "seed-stepped",
+      ewgs::train::checkpoint_bytes(header, {*model, &optimizer, nullptr}));
 }
 
 /// small_cnn at W1A1 on 4x4 images as `ewgs export` writes it, whole and in the
@@ -63,13 +66,14 @@ void exported_model_seeds(const std::filesystem::path& corpus) {
   write(corpus / "seed-small-cnn-w1a1.ewgsm", std::string(bytes.begin(), bytes.end()));
   const auto file = ewgs::infer::ModelFile::parse(bytes, "exported model");
   uint64_t data_offset = 0;
-  std::memcpy(&data_offset, bytes.data() + 24, sizeof(data_offset)); // docs/MODEL_FORMAT.md
-  write(corpus / "seed-small-cnn-w1a1.json",
-        file.description().dump() + '\0' + std::string(bytes.begin() + static_cast<std::ptrdiff_t>(data_offset),
-                                                       bytes.end()));
+  std::memcpy(&data_offset, bytes.data() + 24, sizeof(data_offset));  // docs/MODEL_FORMAT.md
+  write(
+      corpus / "seed-small-cnn-w1a1.json",
+      file.description().dump() + '\0' +
+          std::string(bytes.begin() + static_cast<std::ptrdiff_t>(data_offset), bytes.end()));
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 2) {

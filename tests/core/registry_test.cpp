@@ -39,5 +39,5 @@ TEST(RegistryTest, UnknownNameListsRegisteredOnesAndSuggests) {
   EWGS_EXPECT_THROWS_WITH(r.get("vgg"), "registered: resnet20, resnet18");
 }
 
-} // namespace
-} // namespace ewgs
+}  // namespace
+}  // namespace ewgs

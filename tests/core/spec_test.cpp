@@ -55,5 +55,5 @@ TEST(SpecTest, UnusedKeyIsAnErrorWithSuggestion) {
       s.check_all_used(), "weight_quant 'ewgs' has no key 'detla'; did you mean 'delta'?");
 }
 
-} // namespace
-} // namespace ewgs
+}  // namespace
+}  // namespace ewgs

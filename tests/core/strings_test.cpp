@@ -24,5 +24,5 @@ TEST(StringsTest, SuggestsOnlyCloseCandidates) {
   EXPECT_EQ(did_you_mean("zzzzzz", {"epochs", "seed"}), "");
 }
 
-} // namespace
-} // namespace ewgs
+}  // namespace
+}  // namespace ewgs

@@ -15,7 +15,9 @@ using test::TarMember;
 namespace fs = std::filesystem;
 
 std::vector<TarMember> folder_with(const std::string& file, const std::vector<uint8_t>& content) {
-  return {{"top/", TarMember::Kind::kFolder, {}, ""}, {"top/" + file, TarMember::Kind::kFile, content, ""}};
+  return {
+      {"top/", TarMember::Kind::kFolder, {}, ""},
+      {"top/" + file, TarMember::Kind::kFile, content, ""}};
 }
 
 TEST_F(DataTest, AMissingArchiveIsAnErrorEvenWithACachedCopy) {
@@ -24,10 +26,12 @@ TEST_F(DataTest, AMissingArchiveIsAnErrorEvenWithACachedCopy) {
   const auto cache = path("cache");
   const auto extracted = extract_once(archive, "top", cache);
   EXPECT_TRUE(fs::exists(extracted + "/x.txt"));
-  EXPECT_EQ(extract_once(archive, "top", cache), extracted); // extracted once
+  EXPECT_EQ(extract_once(archive, "top", cache), extracted);  // extracted once
   fs::remove(archive);
-  EWGS_EXPECT_THROWS_WITH(extract_once(archive, "top", cache), "archive " + archive + " does not exist");
-  EWGS_EXPECT_THROWS_WITH(extract_once(path("none.tar.gz"), "top", cache), "none.tar.gz does not exist");
+  EWGS_EXPECT_THROWS_WITH(
+      extract_once(archive, "top", cache), "archive " + archive + " does not exist");
+  EWGS_EXPECT_THROWS_WITH(
+      extract_once(path("none.tar.gz"), "top", cache), "none.tar.gz does not exist");
 }
 
 TEST_F(DataTest, AnotherOrAChangedArchiveGetsItsOwnCopy) {
@@ -52,11 +56,15 @@ TEST_F(DataTest, AnotherOrAChangedArchiveGetsItsOwnCopy) {
 TEST_F(DataTest, MembersThatEscapeTheFolderAreRefused) {
   const auto cache = path("cache");
   const std::vector<std::pair<TarMember, std::string>> cases = {
-      {{"top/../../evil.txt", TarMember::Kind::kFile, {'x'}, ""}, "member 'top/../../evil.txt' escapes"},
+      {{"top/../../evil.txt", TarMember::Kind::kFile, {'x'}, ""},
+       "member 'top/../../evil.txt' escapes"},
       {{"/tmp/evil.txt", TarMember::Kind::kFile, {'x'}, ""}, "member '/tmp/evil.txt' escapes"},
-      {{"top/link", TarMember::Kind::kSymlink, {}, "/etc"}, "symbolic link 'top/link' -> '/etc' points outside"},
-      {{"top/up", TarMember::Kind::kSymlink, {}, "../../x"}, "symbolic link 'top/up' -> '../../x' points outside"},
-      {{"top/hard", TarMember::Kind::kHardlink, {}, "../x"}, "hard link 'top/hard' -> '../x' escapes"},
+      {{"top/link", TarMember::Kind::kSymlink, {}, "/etc"},
+       "symbolic link 'top/link' -> '/etc' points outside"},
+      {{"top/up", TarMember::Kind::kSymlink, {}, "../../x"},
+       "symbolic link 'top/up' -> '../../x' points outside"},
+      {{"top/hard", TarMember::Kind::kHardlink, {}, "../x"},
+       "hard link 'top/hard' -> '../x' escapes"},
   };
   int index = 0;
   for (const auto& [member, message] : cases) {

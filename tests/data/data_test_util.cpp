@@ -106,7 +106,12 @@ void write_tar_gz(const std::string& path, const std::vector<TarMember>& members
         archive_entry_set_hardlink(entry, m.link.c_str());
         break;
     }
-    TORCH_CHECK(archive_write_header(a, entry) == ARCHIVE_OK, "cannot add ", m.name, ": ", archive_error_string(a));
+    TORCH_CHECK(
+        archive_write_header(a, entry) == ARCHIVE_OK,
+        "cannot add ",
+        m.name,
+        ": ",
+        archive_error_string(a));
     if (!m.content.empty()) {
       archive_write_data(a, m.content.data(), m.content.size());
     }

@@ -54,7 +54,7 @@ TEST(DeviceLoaderTest, MatchesTheThreadedLoaderWithCropPaddingFlipAndNormalizati
   for (int64_t epoch : {0, 1, 5}) {
     expect_same_batches(threaded, resident, epoch, 0);
   }
-  expect_same_batches(threaded, resident, 3, 4); // resume mid-epoch
+  expect_same_batches(threaded, resident, 3, 4);  // resume mid-epoch
 }
 
 TEST(DeviceLoaderTest, ShardsMatchTheThreadedLoadersShards) {
@@ -115,5 +115,5 @@ TEST(DeviceLoaderTest, MatchesTheThreadedLoader_CUDA) {
   }
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

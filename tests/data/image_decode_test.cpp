@@ -133,7 +133,8 @@ TEST_F(DataTest, ForeignEmptyAndMissingFilesAreErrors) {
       decode_image_file(path("empty.png"), rgb),
       path("empty.png") + ": cannot decode image: empty");
   EWGS_EXPECT_THROWS_WITH(
-      decode_image_file(path("none.jpg"), rgb), "data file " + path("none.jpg") + " does not exist");
+      decode_image_file(path("none.jpg"), rgb),
+      "data file " + path("none.jpg") + " does not exist");
 }
 
 TEST_F(DataTest, TruncatedPngIsAnError) {

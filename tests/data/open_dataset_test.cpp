@@ -18,7 +18,11 @@ std::string make_archive(const std::string& dir) {
   std::vector<test::TarMember> members;
   for (const char* split : {"train", "test"}) {
     for (const char* cls : {"cat", "dog"}) {
-      members.push_back({std::string("cifar10-jpeg/") + split + "/" + cls + "/0.jpg", test::TarMember::Kind::kFile, jpeg, ""});
+      members.push_back(
+          {std::string("cifar10-jpeg/") + split + "/" + cls + "/0.jpg",
+           test::TarMember::Kind::kFile,
+           jpeg,
+           ""});
     }
   }
   const std::string archive = dir + "/c.tar.gz";
@@ -85,9 +89,11 @@ TEST_F(DataTest, AMissingArchiveIsNeverReplacedByACachedCopy) {
   options.cache_dir = dir_ + "/cache";
   EXPECT_EQ(open_dataset("cifar10-jpeg", archive, "test", options)->size(), 2);
   std::filesystem::remove(archive);
-  EWGS_EXPECT_THROWS_WITH(open_dataset("cifar10-jpeg", archive, "test", options), archive + " does not exist");
   EWGS_EXPECT_THROWS_WITH(
-      open_dataset("cifar10-jpeg", "/nonexistent.tar.gz", "test", options), "/nonexistent.tar.gz does not exist");
+      open_dataset("cifar10-jpeg", archive, "test", options), archive + " does not exist");
+  EWGS_EXPECT_THROWS_WITH(
+      open_dataset("cifar10-jpeg", "/nonexistent.tar.gz", "test", options),
+      "/nonexistent.tar.gz does not exist");
 }
 
 TEST_F(DataTest, ExtractOnceReportsBadArchives) {

@@ -9,8 +9,8 @@
 #include "ewgs/data/transforms.h"
 #include "ewgs/deploy/packed_export.h"
 #include "ewgs/infer/model.h"
-#include "ewgs/nn/qconv2d.h"
 #include "ewgs/nn/parameter_groups.h"
+#include "ewgs/nn/qconv2d.h"
 #include "ewgs/nn/qlinear.h"
 #include "ewgs/nn/quantized_layers.h"
 
@@ -30,11 +30,13 @@ nn::QuantizedLayer* quantized_layer(const models::LayerNode& node) {
 }
 
 torch::Tensor layer_weight(const models::LayerNode& node) {
-  return node.op == LayerOp::kConv ? node.module->as<nn::QConv2d>()->weight : node.module->as<nn::QLinear>()->weight;
+  return node.op == LayerOp::kConv ? node.module->as<nn::QConv2d>()->weight
+                                   : node.module->as<nn::QLinear>()->weight;
 }
 
 /// conv2d or linear of `x` with `w` as the layer computes it, without bias.
-torch::Tensor layer_op(const models::LayerNode& node, const torch::Tensor& x, const torch::Tensor& w) {
+torch::Tensor layer_op(
+    const models::LayerNode& node, const torch::Tensor& x, const torch::Tensor& w) {
   if (node.op == LayerOp::kLinear) {
     return torch::linear(x, w);
   }
@@ -44,8 +46,10 @@ torch::Tensor layer_op(const models::LayerNode& node, const torch::Tensor& x, co
 
 /// Engine NHWC buffer to an (N, C, H, W) tensor of the same type (a copy).
 template <typename T>
-torch::Tensor to_nchw(const T* data, int64_t batch, const infer::TensorInfo& t, torch::ScalarType type) {
-  const auto nhwc = torch::from_blob(const_cast<T*>(data), {batch, t.height, t.width, t.channels}, type);
+torch::Tensor to_nchw(
+    const T* data, int64_t batch, const infer::TensorInfo& t, torch::ScalarType type) {
+  const auto nhwc =
+      torch::from_blob(const_cast<T*>(data), {batch, t.height, t.width, t.channels}, type);
   // clone(): contiguous() would return a view of the engine's buffer for 1x1 images.
   return nhwc.permute({0, 3, 1, 2}).clone(torch::MemoryFormat::Contiguous);
 }
@@ -57,9 +61,10 @@ bool equal_values(const torch::Tensor& engine, const torch::Tensor& reference, i
   return differ == 0;
 }
 
-} // namespace
+}  // namespace
 
-LabelledImages eval_images(const std::string& kind, const std::string& root, const std::string& split, int64_t count) {
+LabelledImages eval_images(
+    const std::string& kind, const std::string& root, const std::string& split, int64_t count) {
   const auto set = data::open_dataset(kind, root, split);
   const data::Transform transform(data::eval_transform(kind));
   const auto shape = set->image_shape();
@@ -70,7 +75,8 @@ LabelledImages eval_images(const std::string& kind, const std::string& root, con
   // Evenly spread over the split: image folders list their files class by class.
   for (int64_t i = 0; i < count; ++i) {
     const auto sample = set->get(i * set->size() / count);
-    transform.apply(sample.image, transform.centered(shape[1], shape[2]), images[i].data_ptr<float>());
+    transform.apply(
+        sample.image, transform.centered(shape[1], shape[2]), images[i].data_ptr<float>());
     labels[i] = sample.label;
   }
   return {images, labels};
@@ -80,7 +86,8 @@ LabelledImages fashion_mnist(const std::string& split, int64_t count) {
   return eval_images("fashion-mnist", data::default_root("fashion-mnist"), split, count);
 }
 
-void train_briefly(models::ClassifierImpl& model, const LabelledImages& data, int64_t steps, double lr) {
+void train_briefly(
+    models::ClassifierImpl& model, const LabelledImages& data, int64_t steps, double lr) {
   torch::manual_seed(0);
   model.train();
   // The paper's fine-tuning split: quantizer intervals and output scales at 1e-5.
@@ -132,21 +139,24 @@ ExactReference exact_reference(models::ClassifierImpl& model, const torch::Tenso
     const auto grid = layer->act_quant->activation_grid();
     const auto x_q = layer->act_quant->forward(inputs[0]);
     const auto& a = grid.values;
-    const auto codes =
-        torch::round(((x_q - a.offset) / a.scale + static_cast<double>(a.zero)) / static_cast<double>(a.gain));
+    const auto codes = torch::round(
+        ((x_q - a.offset) / a.scale + static_cast<double>(a.zero)) / static_cast<double>(a.gain));
     const auto& w = weights.at(i);
     const auto w_int =
-        (w.values.gain * w.codes.to(torch::kDouble) - static_cast<double>(w.values.zero)).reshape(layer_weight(node).sizes());
+        (w.values.gain * w.codes.to(torch::kDouble) - static_cast<double>(w.values.zero))
+            .reshape(layer_weight(node).sizes());
     out.input_codes[node.name] = codes;
     out.sums[node.name] = layer_op(node, codes, w_int);
     auto y = layer_op(node, x_q, w.values.scale * w_int);
-    const auto bias = node.op == LayerOp::kConv ? node.module->as<nn::QConv2d>()->bias : node.module->as<nn::QLinear>()->bias;
+    const auto bias = node.op == LayerOp::kConv ? node.module->as<nn::QConv2d>()->bias
+                                                : node.module->as<nn::QLinear>()->bias;
     if (bias.defined()) {
       y = y + (node.op == LayerOp::kConv ? bias.reshape({1, -1, 1, 1}) : bias);
     }
     return layer->output_scale.defined() ? layer->output_scale.abs() * y : y;
   };
-  out.logits = models::run_layer_graph(model.layer_graph(), images.to(torch::kDouble), nullptr, exact_layer);
+  out.logits =
+      models::run_layer_graph(model.layer_graph(), images.to(torch::kDouble), nullptr, exact_layer);
   model.to(torch::kFloat);
   return out;
 }
@@ -155,7 +165,7 @@ EngineRun run_engine(infer::Engine& engine, const torch::Tensor& images) {
   const auto x = images.to(torch::kFloat).contiguous();
   const int64_t batch = x.size(0);
   const auto& model = engine.model();
-  std::map<int, torch::Tensor> codes; // tensor index -> (N, C H W)
+  std::map<int, torch::Tensor> codes;  // tensor index -> (N, C H W)
   EngineRun out;
   const auto logits = engine.run_traced(
       x.data_ptr<float>(), batch, infer::Layout::kNCHW, [&](size_t i, const infer::OpTrace& t) {
@@ -190,18 +200,21 @@ std::string compare_with_reference(const EngineRun& engine, const ExactReference
       problems += "layer " + name + ": " + std::to_string(sum_differ) + " integer sums differ\n";
     }
   }
-  const auto error = ((engine.logits - reference.logits).abs() / reference.logits.abs().clamp_min(1.0)).max();
+  const auto error =
+      ((engine.logits - reference.logits).abs() / reference.logits.abs().clamp_min(1.0)).max();
   if (error.item<double>() > 1e-9) {
     problems += "logits differ by " + std::to_string(error.item<double>()) + " (relative)\n";
   }
-  const auto mismatches = (engine.logits.argmax(1) != reference.logits.argmax(1)).sum().item<int64_t>();
+  const auto mismatches =
+      (engine.logits.argmax(1) != reference.logits.argmax(1)).sum().item<int64_t>();
   if (mismatches > 0) {
     problems += std::to_string(mismatches) + " predictions differ\n";
   }
   return problems;
 }
 
-std::map<std::string, torch::Tensor> float32_sums(models::ClassifierImpl& model, const EngineRun& run) {
+std::map<std::string, torch::Tensor> float32_sums(
+    models::ClassifierImpl& model, const EngineRun& run) {
   torch::NoGradGuard no_grad;
   model.eval();
   std::map<std::string, torch::Tensor> out;
@@ -221,9 +234,11 @@ std::map<std::string, torch::Tensor> float32_sums(models::ClassifierImpl& model,
     if (node.op == LayerOp::kLinear) {
       codes = codes.reshape({codes.size(0), -1});
     }
-    const auto x_q = (a.scale * (static_cast<double>(a.gain) * codes - static_cast<double>(a.zero))).to(torch::kFloat);
+    const auto x_q = (a.scale * (static_cast<double>(a.gain) * codes - static_cast<double>(a.zero)))
+                         .to(torch::kFloat);
     const auto w_q = layer->weight_quant->forward(weight);
-    const double alpha = layer->output_scale.defined() ? std::abs(layer->output_scale.item<double>()) : 1.0;
+    const double alpha =
+        layer->output_scale.defined() ? std::abs(layer->output_scale.item<double>()) : 1.0;
     // As the layer computes it: the output scale folded into the float32 weights.
     const auto scaled = layer->output_scale.defined() ? layer->output_scale.abs() * w_q : w_q;
     const auto y = layer_op(node, x_q, scaled).to(torch::kDouble);
@@ -233,16 +248,21 @@ std::map<std::string, torch::Tensor> float32_sums(models::ClassifierImpl& model,
   return out;
 }
 
-int64_t float32_prediction_mismatches(models::ClassifierImpl& model, const torch::Tensor& images,
-                                      const torch::Tensor& engine_logits) {
+int64_t float32_prediction_mismatches(
+    models::ClassifierImpl& model,
+    const torch::Tensor& images,
+    const torch::Tensor& engine_logits) {
   torch::NoGradGuard no_grad;
   model.eval();
   const auto logits = model.forward(images.to(torch::kFloat));
   return (logits.argmax(1) != engine_logits.argmax(1)).sum().item<int64_t>();
 }
 
-infer::Engine export_to_engine(models::ClassifierImpl& model, std::vector<int64_t> input_shape,
-                               infer::KernelPath path, int threads) {
+infer::Engine export_to_engine(
+    models::ClassifierImpl& model,
+    std::vector<int64_t> input_shape,
+    infer::KernelPath path,
+    int threads) {
   deploy::PackedExportOptions options;
   options.input_shape = std::move(input_shape);
   auto bytes = deploy::export_packed_bytes(model, options);
@@ -250,4 +270,4 @@ infer::Engine export_to_engine(models::ClassifierImpl& model, std::vector<int64_
   return infer::Engine(infer::Model::from_file(file), {threads, path});
 }
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

@@ -23,12 +23,14 @@ LabelledImages fashion_mnist(const std::string& split, int64_t count);
 
 /// `count` images spread evenly over a data set split (all of it when `count` is
 /// its size), through its evaluation transform.
-LabelledImages eval_images(const std::string& kind, const std::string& root, const std::string& split, int64_t count);
+LabelledImages eval_images(
+    const std::string& kind, const std::string& root, const std::string& split, int64_t count);
 
 /// Trains `model` for `steps` Adam steps of batch 64 from `data` (the first
 /// forward initializes the quantizers; their parameters learn at 1e-5), then
 /// leaves it in eval mode.
-void train_briefly(models::ClassifierImpl& model, const LabelledImages& data, int64_t steps, double lr = 2e-3);
+void train_briefly(
+    models::ClassifierImpl& model, const LabelledImages& data, int64_t steps, double lr = 2e-3);
 
 /// The fake-quantized model evaluated exactly: weights at their grid values
 /// (gain code - zero) scale in double, activations quantized by the model's own
@@ -60,14 +62,18 @@ std::string compare_with_reference(const EngineRun& engine, const ExactReference
 /// with its float32 quantized weights and output scale, divided by the layer's
 /// scale |alpha| S_A gain_A S_W and rounded. Layers whose activation grid has an
 /// offset (LSQ+, AQE, symmetric LBT) are left out: their sums carry a border term.
-std::map<std::string, torch::Tensor> float32_sums(models::ClassifierImpl& model, const EngineRun& run);
+std::map<std::string, torch::Tensor> float32_sums(
+    models::ClassifierImpl& model, const EngineRun& run);
 
 /// Images (float32 model in eval mode) whose top-1 differs from the engine's.
-int64_t float32_prediction_mismatches(models::ClassifierImpl& model, const torch::Tensor& images,
-                                      const torch::Tensor& engine_logits);
+int64_t float32_prediction_mismatches(
+    models::ClassifierImpl& model, const torch::Tensor& images, const torch::Tensor& engine_logits);
 
 /// Builds an engine for `model` through an in-memory export.
-infer::Engine export_to_engine(models::ClassifierImpl& model, std::vector<int64_t> input_shape,
-                               infer::KernelPath path, int threads = 1);
+infer::Engine export_to_engine(
+    models::ClassifierImpl& model,
+    std::vector<int64_t> input_shape,
+    infer::KernelPath path,
+    int threads = 1);
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

@@ -225,7 +225,8 @@ TEST_F(OnnxRuntimeTest, OneBitModelHasTheEnginesTop1OnTheWholeTestSet) {
               << (top1 != engine_top1).sum().item<int64_t>()
               << " differ from the packed engine's\n";
     EXPECT_EQ((top1 != engine_top1).sum().item<int64_t>(), 0) << "optimizations " << level;
-    EXPECT_GT(correct, 3000) << "optimizations " << level << ": trained, not degenerate (three times chance)";
+    EXPECT_GT(correct, 3000) << "optimizations " << level
+                             << ": trained, not degenerate (three times chance)";
   }
 }
 

@@ -34,8 +34,13 @@ std::string describe(const MethodCase& c) {
 
 /// Builds, briefly trains and checks a model against the exact reference on
 /// every kernel path (the slow reference path on a few images).
-void expect_exact(const std::string& name, const models::QuantSpec& quant, const LabelledImages& train,
-                  const LabelledImages& test, int64_t steps, const std::string& what) {
+void expect_exact(
+    const std::string& name,
+    const models::QuantSpec& quant,
+    const LabelledImages& train,
+    const LabelledImages& test,
+    int64_t steps,
+    const std::string& what) {
   torch::manual_seed(1);
   auto model = models::make_model(name, {10, 1, quant});
   try {
@@ -53,7 +58,8 @@ void expect_exact(const std::string& name, const models::QuantSpec& quant, const
       subset.input_codes[layer] = codes.slice(0, 0, n);
       subset.sums[layer] = reference.sums.at(layer).slice(0, 0, n);
     }
-    EXPECT_EQ(compare_with_reference(run, subset), "") << what << " on the " << infer::to_string(path) << " path";
+    EXPECT_EQ(compare_with_reference(run, subset), "")
+        << what << " on the " << infer::to_string(path) << " path";
   }
 }
 
@@ -76,17 +82,26 @@ LabelledImages* PackedExportTest::test_ = nullptr;
 
 TEST_F(PackedExportTest, EveryExportableMethodMatchesTheExactModel) {
   const MethodCase cases[] = {
-      {"ewgs:bits=1", "ewgs:bits=1", false},     {"ste:bits=2", "ste:bits=2", false},
-      {"ewgs:bits=4", "ewgs:bits=4", false},     {"ewgs:bits=2", "ewgs:bits=2", true},
-      {"dorefa:bits=1", "dorefa:bits=1", false}, {"dorefa:bits=2", "pact:bits=2", false},
-      {"lsq:bits=2", "lsq:bits=2", false},       {"lsq_plus:bits=4", "lsq_plus:bits=4", false},
-      {"daq:bits=1", "daq:bits=1", false},       {"daq:bits=2", "daq:bits=4", false},
-      {"aqe:bits=1", "aqe:bits=1", true},        {"aqe:bits=2", "aqe:bits=2", true},
-      {"lbt_wa:bits=2", "lbt_wa:bits=2", false}, {"lbt_wa:bits=4", "lbt_wa:bits=3", true},
-      {"ewgs:bits=1", "ewgs:bits=2", false},     {"ewgs:bits=4", "ewgs:bits=1", false},
+      {"ewgs:bits=1", "ewgs:bits=1", false},
+      {"ste:bits=2", "ste:bits=2", false},
+      {"ewgs:bits=4", "ewgs:bits=4", false},
+      {"ewgs:bits=2", "ewgs:bits=2", true},
+      {"dorefa:bits=1", "dorefa:bits=1", false},
+      {"dorefa:bits=2", "pact:bits=2", false},
+      {"lsq:bits=2", "lsq:bits=2", false},
+      {"lsq_plus:bits=4", "lsq_plus:bits=4", false},
+      {"daq:bits=1", "daq:bits=1", false},
+      {"daq:bits=2", "daq:bits=4", false},
+      {"aqe:bits=1", "aqe:bits=1", true},
+      {"aqe:bits=2", "aqe:bits=2", true},
+      {"lbt_wa:bits=2", "lbt_wa:bits=2", false},
+      {"lbt_wa:bits=4", "lbt_wa:bits=3", true},
+      {"ewgs:bits=1", "ewgs:bits=2", false},
+      {"ewgs:bits=4", "ewgs:bits=1", false},
   };
   for (const auto& c : cases) {
-    expect_exact("small_cnn", {c.weight, c.act, "off", c.first_last}, *train_, *test_, 30, describe(c));
+    expect_exact(
+        "small_cnn", {c.weight, c.act, "off", c.first_last}, *train_, *test_, 30, describe(c));
   }
 }
 
@@ -99,11 +114,14 @@ TEST_F(PackedExportTest, EveryModelMatchesTheExactModelAtOneTwoAndFourBits) {
       // bottlenecks) it leaves every 1-bit code 0. Those train with AQE (MINW-Net's
       // own method, 1 and 2 bits) and DoReFa (1 bit) instead.
       const std::string model(name);
-      const char* method = model == "minw_cnn" && bits <= 2 ? "aqe" : model == "mobilenet_v2" && bits == 1 ? "dorefa" : "ewgs";
+      const char* method = model == "minw_cnn" && bits <= 2       ? "aqe"
+                           : model == "mobilenet_v2" && bits == 1 ? "dorefa"
+                                                                  : "ewgs";
       const auto spec = std::string(method) + ":bits=" + std::to_string(bits);
       // MobileNetV2 quantizes every layer, as in the paper.
       const bool all = std::string(name) == "mobilenet_v2";
-      expect_exact(name, {spec, spec, "off", all}, *train_, test, 8, std::string(name) + " " + spec);
+      expect_exact(
+          name, {spec, spec, "off", all}, *train_, test, 8, std::string(name) + " " + spec);
     }
   }
 }
@@ -119,9 +137,11 @@ TEST_F(PackedExportTest, OneBitModelMatchesTheExactModelOnTheWholeTestSet) {
   for (int64_t begin = 0; begin < test.images.size(0); begin += 1000) {
     const auto images = test.images.slice(0, begin, begin + 1000);
     const auto run = run_engine(engine, images);
-    ASSERT_EQ(compare_with_reference(run, exact_reference(*model, images)), "") << "images from " << begin;
+    ASSERT_EQ(compare_with_reference(run, exact_reference(*model, images)), "")
+        << "images from " << begin;
     float32_mismatches += float32_prediction_mismatches(*model, images, run.logits);
-    correct += (run.logits.argmax(1) == test.labels.slice(0, begin, begin + 1000)).sum().item<int64_t>();
+    correct +=
+        (run.logits.argmax(1) == test.labels.slice(0, begin, begin + 1000)).sum().item<int64_t>();
   }
   // Trained, not degenerate: three times chance after 60 steps.
   EXPECT_GT(correct, 3000);
@@ -129,8 +149,8 @@ TEST_F(PackedExportTest, OneBitModelMatchesTheExactModelOnTheWholeTestSet) {
   // rounding boundary; it disagrees on at most 0.05 % of the predictions
   // (docs/DEPLOYMENT.md).
   EXPECT_LE(float32_mismatches, 5);
-  std::cout << "Fashion-MNIST W1A1 small CNN: engine top-1 " << correct / 100.0 << "%, " << float32_mismatches
-            << " predictions differ from the float32 graph\n";
+  std::cout << "Fashion-MNIST W1A1 small CNN: engine top-1 " << correct / 100.0 << "%, "
+            << float32_mismatches << " predictions differ from the float32 graph\n";
 }
 
 TEST_F(PackedExportTest, FloatGraphSumsDividedByTheScaleAreTheEngineIntegers) {
@@ -141,9 +161,10 @@ TEST_F(PackedExportTest, FloatGraphSumsDividedByTheScaleAreTheEngineIntegers) {
     auto engine = export_to_engine(*model, {1, 28, 28}, infer::default_kernel_path(), 2);
     const auto run = run_engine(engine, test_->images.slice(0, 0, 32));
     const auto sums = float32_sums(*model, run);
-    EXPECT_EQ(sums.size(), 18u) << spec; // the quantized convs of ResNet-20
+    EXPECT_EQ(sums.size(), 18u) << spec;  // the quantized convs of ResNet-20
     for (const auto& [layer, expected] : sums) {
-      EXPECT_TRUE(torch::equal(run.sums.at(layer).to(torch::kDouble), expected)) << spec << " layer " << layer;
+      EXPECT_TRUE(torch::equal(run.sums.at(layer).to(torch::kDouble), expected))
+          << spec << " layer " << layer;
     }
   }
 }
@@ -153,8 +174,10 @@ TEST_F(PackedExportTest, UnsupportedModelsAreRefusedNamingTheLayer) {
     models::QuantSpec quant;
     const char* message;
   } cases[] = {
-      {{"ewgs:bits=8", "ewgs:bits=8"}, "layer conv2: 8-bit weights; the packed format holds 1-4-bit weights"},
-      {{"aqe:bits=3", "aqe:bits=3"}, "layer conv2: aqe activation quantizer cannot be exported at 3 bits"},
+      {{"ewgs:bits=8", "ewgs:bits=8"},
+       "layer conv2: 8-bit weights; the packed format holds 1-4-bit weights"},
+      {{"aqe:bits=3", "aqe:bits=3"},
+       "layer conv2: aqe activation quantizer cannot be exported at 3 bits"},
       {{"ewgs:bits=2", "off"}, "layer conv2 quantizes its weights but not its input"},
   };
   for (const auto& c : cases) {
@@ -208,8 +231,8 @@ TEST_F(PackedExportTest, TheLibTorchFreeExampleGivesTheEnginePredictions) {
   std::ofstream((dir / "images.f32").string(), std::ios::binary)
       .write(reinterpret_cast<const char*>(images.data_ptr<float>()), images.numel() * 4);
   const std::string example = EWGS_PACKED_INFERENCE_EXAMPLE;
-  const auto printed = command_output(example + " " + (dir / "model.ewgsm").string() + " " +
-                                      (dir / "images.f32").string() + " 2");
+  const auto printed = command_output(
+      example + " " + (dir / "model.ewgsm").string() + " " + (dir / "images.f32").string() + " 2");
   auto engine = export_to_engine(*model, {1, 28, 28}, infer::default_kernel_path());
   const auto expected = run_engine(engine, images).logits.argmax(1);
   std::istringstream lines(printed);
@@ -232,7 +255,7 @@ TEST_F(PackedExportTest, ImagesInNhwcOrderGiveTheSameLogitsAsNchw) {
   {
     torch::NoGradGuard no_grad;
     model->train();
-    model->forward(images); // initializes the quantizers
+    model->forward(images);  // initializes the quantizers
   }
   auto engine = export_to_engine(*model, {3, 32, 32}, infer::default_kernel_path());
   const auto nhwc = images.permute({0, 2, 3, 1}).contiguous();
@@ -244,7 +267,8 @@ TEST_F(PackedExportTest, ImagesInNhwcOrderGiveTheSameLogitsAsNchw) {
   // per chunk), run_traced() all at once: the same logits.
   const auto whole = engine.run_traced(images.data_ptr<float>(), 6, infer::Layout::kNCHW, nullptr);
   EXPECT_EQ(std::vector<float>(whole.begin(), whole.end()), from_nchw);
-  const auto whole_nhwc = engine.run_traced(nhwc.data_ptr<float>(), 6, infer::Layout::kNHWC, nullptr);
+  const auto whole_nhwc =
+      engine.run_traced(nhwc.data_ptr<float>(), 6, infer::Layout::kNHWC, nullptr);
   EXPECT_EQ(std::vector<float>(whole_nhwc.begin(), whole_nhwc.end()), from_nchw);
   // Two threads take one chunk each, with engines of their own.
   engine.set_threads(2);
@@ -257,7 +281,8 @@ TEST_F(PackedExportTest, ImagesInNhwcOrderGiveTheSameLogitsAsNchw) {
     engine.run(bad.data_ptr<float>(), 6, infer::Layout::kNCHW);
     ADD_FAILURE() << "a NaN pixel was accepted";
   } catch (const infer::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("image 5 has a non-finite value"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("image 5 has a non-finite value"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -287,15 +312,17 @@ TEST_F(PackedExportTest, CifarResNet20MatchesTheExactModelOnEveryTestImage) {
   for (int64_t begin = 0; begin < test.images.size(0); begin += 250) {
     const auto images = test.images.slice(0, begin, begin + 250);
     const auto run = run_engine(engine, images);
-    ASSERT_EQ(compare_with_reference(run, exact_reference(*model, images)), "") << "images from " << begin;
+    ASSERT_EQ(compare_with_reference(run, exact_reference(*model, images)), "")
+        << "images from " << begin;
     float32_mismatches += float32_prediction_mismatches(*model, images, run.logits);
-    correct += (run.logits.argmax(1) == test.labels.slice(0, begin, begin + 250)).sum().item<int64_t>();
+    correct +=
+        (run.logits.argmax(1) == test.labels.slice(0, begin, begin + 250)).sum().item<int64_t>();
   }
-  EXPECT_GT(correct, 3000); // far above chance after 150 steps
+  EXPECT_GT(correct, 3000);  // far above chance after 150 steps
   EXPECT_LE(float32_mismatches, 10) << "of 10,000 (docs/DEPLOYMENT.md)";
-  std::cout << "CIFAR-10 W1A1 ResNet-20: engine top-1 " << correct / 100.0 << "%, " << float32_mismatches
-            << " predictions differ from the float32 graph\n";
+  std::cout << "CIFAR-10 W1A1 ResNet-20: engine top-1 " << correct / 100.0 << "%, "
+            << float32_mismatches << " predictions differ from the float32 graph\n";
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

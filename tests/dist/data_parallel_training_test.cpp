@@ -31,11 +31,23 @@ namespace fs = std::filesystem;
 /// steps per epoch, the last of 8 images), every step's loss recorded, one
 /// thread per process.
 std::vector<std::string> recipe(const std::string& data, int epochs, int abits = 1) {
-  return {"--data.dataset=cifar10-jpeg", "--data.root=" + data, "--model.name=small_cnn",
-          "--quant.method=ewgs", "--quant.wbits=1", "--quant.abits=" + std::to_string(abits), "--quant.delta=0.001",
-          "--model.sync_bn=true", "--train.batch_size=16", "--train.epochs=" + std::to_string(epochs),
-          "--optim.schedule=constant", "--optim.lr=0.05", "--train.log_steps=1", "--run.threads=1",
-          "--data.workers=1", "--json"};
+  return {
+      "--data.dataset=cifar10-jpeg",
+      "--data.root=" + data,
+      "--model.name=small_cnn",
+      "--quant.method=ewgs",
+      "--quant.wbits=1",
+      "--quant.abits=" + std::to_string(abits),
+      "--quant.delta=0.001",
+      "--model.sync_bn=true",
+      "--train.batch_size=16",
+      "--train.epochs=" + std::to_string(epochs),
+      "--optim.schedule=constant",
+      "--optim.lr=0.05",
+      "--train.log_steps=1",
+      "--run.threads=1",
+      "--data.workers=1",
+      "--json"};
 }
 
 /// The "steps" records' losses of a run, in order.
@@ -75,7 +87,8 @@ std::vector<std::pair<std::string, torch::Tensor>> scale_free_state(
   std::map<std::string, torch::Tensor> scales;
   for (const auto& [name, tensor] : state) {
     const std::string suffix = ".output_scale";
-    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
       // convK.output_scale scales what bnK normalizes.
       scales["bn" + name.substr(4, name.size() - suffix.size() - 4)] = tensor.to(torch::kDouble);
     }
@@ -112,7 +125,8 @@ class DataParallelTrainingTest : public ::testing::Test {
   }
 
   /// `ewgs train` with `extra` arguments, then the recipe; asserts success.
-  static fs::path train(const std::string& name, std::vector<std::string> extra, int epochs, int abits) {
+  static fs::path train(
+      const std::string& name, std::vector<std::string> extra, int epochs, int abits) {
     const auto dir = *root_ / name;
     std::vector<std::string> args{"train", "--run-dir", dir.string()};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -124,8 +138,8 @@ class DataParallelTrainingTest : public ::testing::Test {
   }
 
   static fs::path resume(const fs::path& dir, std::vector<std::string> extra, int epochs) {
-    std::vector<std::string> args{"train", "--resume", dir.string(), "--train.epochs=" + std::to_string(epochs),
-                                  "--json"};
+    std::vector<std::string> args{
+        "train", "--resume", dir.string(), "--train.epochs=" + std::to_string(epochs), "--json"};
     args.insert(args.end(), extra.begin(), extra.end());
     const auto result = run_process(EWGS_CLI, args, 600);
     EXPECT_EQ(result.status, 0) << result.stderr_text;
@@ -147,7 +161,8 @@ fs::path* DataParallelTrainingTest::root_ = nullptr;
 std::string* DataParallelTrainingTest::data_ = nullptr;
 
 /// |a - b| <= tolerance for the first `count` steps.
-void expect_same_steps(const std::vector<double>& a, const std::vector<double>& b, size_t count, double tolerance) {
+void expect_same_steps(
+    const std::vector<double>& a, const std::vector<double>& b, size_t count, double tolerance) {
   ASSERT_GE(a.size(), count);
   ASSERT_GE(b.size(), count);
   for (size_t i = 0; i < count; ++i) {
@@ -168,12 +183,15 @@ TEST_F(DataParallelTrainingTest, TwoRanksTrainAsOneProcessWithTheWholeBatch) {
   // rank's part of the weight gradient change losses by 1e-3 and more.
   expect_same_steps(losses_one, losses_two, losses_one.size(), 1e-5);
   EXPECT_EQ(test_accuracies(one), test_accuracies(two));
-  const auto model_one = scale_free_state(train::read_checkpoint_model_state((one / "last.pt").string()));
-  const auto model_two = scale_free_state(train::read_checkpoint_model_state((two / "last.pt").string()));
+  const auto model_one =
+      scale_free_state(train::read_checkpoint_model_state((one / "last.pt").string()));
+  const auto model_two =
+      scale_free_state(train::read_checkpoint_model_state((two / "last.pt").string()));
   ASSERT_EQ(model_one.size(), model_two.size());
   for (size_t i = 0; i < model_one.size(); ++i) {
     EXPECT_EQ(model_one[i].first, model_two[i].first);
-    EXPECT_TRUE(all_close(model_two[i].second, model_one[i].second, 1e-4, 1e-5)) << model_one[i].first;
+    EXPECT_TRUE(all_close(model_two[i].second, model_one[i].second, 1e-4, 1e-5))
+        << model_one[i].first;
   }
 }
 
@@ -204,12 +222,20 @@ TEST_F(DataParallelTrainingTest, ATorchrunStyleEnvironmentRunsTheSameRanks) {
   const std::string port = std::to_string(dist::free_loopback_port());
   std::vector<std::future<ProcessResult>> ranks;
   for (int r = 0; r < 2; ++r) {
-    std::vector<std::string> args{"RANK=" + std::to_string(r), "WORLD_SIZE=2", "LOCAL_RANK=" + std::to_string(r),
-                                  "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port, EWGS_CLI, "train", "--run-dir",
-                                  dir.string()};
+    std::vector<std::string> args{
+        "RANK=" + std::to_string(r),
+        "WORLD_SIZE=2",
+        "LOCAL_RANK=" + std::to_string(r),
+        "MASTER_ADDR=127.0.0.1",
+        "MASTER_PORT=" + port,
+        EWGS_CLI,
+        "train",
+        "--run-dir",
+        dir.string()};
     const auto rest = recipe(*data_, 3);
     args.insert(args.end(), rest.begin(), rest.end());
-    ranks.push_back(std::async(std::launch::async, [args] { return run_process("/usr/bin/env", args, 600); }));
+    ranks.push_back(
+        std::async(std::launch::async, [args] { return run_process("/usr/bin/env", args, 600); }));
   }
   for (auto& rank : ranks) {
     const auto result = rank.get();
@@ -235,7 +261,8 @@ TEST_F(DataParallelTrainingTest, RunsResumeWithAnotherNumberOfRanks) {
 TEST_F(DataParallelTrainingTest, ADeadRankStopsTheOthersWithAnError) {
   const auto dir = *root_ / "killed";
   const auto log = (*root_ / "killed.log").string();
-  std::vector<std::string> argv{EWGS_CLI, "train", "--nproc", "2", "--run-dir", dir.string(), "--dist.timeout_s=60"};
+  std::vector<std::string> argv{
+      EWGS_CLI, "train", "--nproc", "2", "--run-dir", dir.string(), "--dist.timeout_s=60"};
   const auto rest = recipe(*data_, 1000);
   argv.insert(argv.end(), rest.begin(), rest.end());
   const auto start = std::chrono::steady_clock::now();
@@ -247,10 +274,12 @@ TEST_F(DataParallelTrainingTest, ADeadRankStopsTheOthersWithAnError) {
     if (!fs::exists(dir / "last.pt")) {
       continue;
     }
-    std::ifstream children("/proc/" + std::to_string(launcher) + "/task/" + std::to_string(launcher) + "/children");
+    std::ifstream children(
+        "/proc/" + std::to_string(launcher) + "/task/" + std::to_string(launcher) + "/children");
     for (pid_t child; children >> child;) {
       std::ifstream environ("/proc/" + std::to_string(child) + "/environ");
-      const std::string env((std::istreambuf_iterator<char>(environ)), std::istreambuf_iterator<char>());
+      const std::string env(
+          (std::istreambuf_iterator<char>(environ)), std::istreambuf_iterator<char>());
       if (env.find(std::string("RANK=1") + '\0') != std::string::npos &&
           env.find(std::string("LOCAL_RANK=1") + '\0') != std::string::npos) {
         rank1 = child;
@@ -281,23 +310,35 @@ TEST_F(DataParallelTrainingTest, RanksWithDifferentConfigsFailNamingTheSetting) 
   const auto dir = *root_ / "mismatch";
   std::vector<std::future<ProcessResult>> ranks;
   for (int r = 0; r < 2; ++r) {
-    std::vector<std::string> args{"RANK=" + std::to_string(r), "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1",
-                                  "MASTER_PORT=" + port, EWGS_CLI, "train", "--run-dir", dir.string()};
+    std::vector<std::string> args{
+        "RANK=" + std::to_string(r),
+        "WORLD_SIZE=2",
+        "MASTER_ADDR=127.0.0.1",
+        "MASTER_PORT=" + port,
+        EWGS_CLI,
+        "train",
+        "--run-dir",
+        dir.string()};
     const auto rest = recipe(*data_, 1);
     args.insert(args.end(), rest.begin(), rest.end());
     args.push_back(r == 0 ? "--optim.lr=0.05" : "--optim.lr=0.1");
-    ranks.push_back(std::async(std::launch::async, [args] { return run_process("/usr/bin/env", args, 120); }));
+    ranks.push_back(
+        std::async(std::launch::async, [args] { return run_process("/usr/bin/env", args, 120); }));
   }
   const auto rank0 = ranks[0].get();
   const auto rank1 = ranks[1].get();
   EXPECT_EQ(rank0.status, 1);
   EXPECT_EQ(rank1.status, 1);
-  EXPECT_NE(rank1.stderr_text.find("rank 1 runs another config than rank 0: 'lr = 0.1' here, 'lr = 0.05' on rank 0"),
-            std::string::npos)
+  EXPECT_NE(
+      rank1.stderr_text.find(
+          "rank 1 runs another config than rank 0: 'lr = 0.1' here, 'lr = 0.05' on rank 0"),
+      std::string::npos)
       << rank1.stderr_text;
-  EXPECT_NE(rank0.stderr_text.find("another rank runs a config that differs from rank 0's"), std::string::npos)
+  EXPECT_NE(
+      rank0.stderr_text.find("another rank runs a config that differs from rank 0's"),
+      std::string::npos)
       << rank0.stderr_text;
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

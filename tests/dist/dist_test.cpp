@@ -35,14 +35,23 @@ class DistTest : public SeededTest {
 
   /// Runs `ranks` of a `world`-rank scenario concurrently; each is killed after `limit_s`.
   std::vector<ProcessResult> run_ranks(
-      const std::string& scenario, int world, std::vector<int> ranks, double timeout_s, int limit_s) {
+      const std::string& scenario,
+      int world,
+      std::vector<int> ranks,
+      double timeout_s,
+      int limit_s) {
     const std::string port = std::to_string(dist::free_loopback_port());
     std::vector<std::future<ProcessResult>> running;
     for (int r : ranks) {
       running.push_back(std::async(std::launch::async, [=] {
         return run_process(
             EWGS_DIST_WORKER,
-            {scenario, std::to_string(r), std::to_string(world), port, std::to_string(timeout_s), dir_.string()},
+            {scenario,
+             std::to_string(r),
+             std::to_string(world),
+             port,
+             std::to_string(timeout_s),
+             dir_.string()},
             limit_s);
       }));
     }
@@ -56,7 +65,8 @@ class DistTest : public SeededTest {
   /// Both ranks of a two-rank scenario that saves tensors, and what each
   /// saved (<scenario>_<rank>.pt); empty, with the failure reported, when a
   /// rank failed.
-  std::vector<std::vector<torch::Tensor>> saved_by_two_ranks(const std::string& scenario, int limit_s) {
+  std::vector<std::vector<torch::Tensor>> saved_by_two_ranks(
+      const std::string& scenario, int limit_s) {
     for (const auto& r : run_ranks(scenario, 2, {0, 1}, 60, limit_s)) {
       EXPECT_EQ(r.status, 0) << r.stderr_text;
       if (r.status != 0) {
@@ -108,8 +118,13 @@ TEST(LaunchEnvTest, ReadsTheVariablesOfPyTorchLaunchers) {
     EXPECT_EQ(alone.rank, 0);
   }
   {
-    Environment env({{"WORLD_SIZE", "4"}, {"RANK", "3"}, {"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "2"},
-                     {"MASTER_ADDR", "node0"}, {"MASTER_PORT", "29511"}});
+    Environment env(
+        {{"WORLD_SIZE", "4"},
+         {"RANK", "3"},
+         {"LOCAL_RANK", "1"},
+         {"LOCAL_WORLD_SIZE", "2"},
+         {"MASTER_ADDR", "node0"},
+         {"MASTER_PORT", "29511"}});
     const auto e = dist::LaunchEnv::from_environment();
     EXPECT_TRUE(e.distributed());
     EXPECT_EQ(e.rank, 3);
@@ -121,8 +136,13 @@ TEST(LaunchEnvTest, ReadsTheVariablesOfPyTorchLaunchers) {
   }
   {
     // One machine: the local rank and size default to the global ones.
-    Environment env({{"WORLD_SIZE", "2"}, {"RANK", "1"}, {"LOCAL_RANK", std::nullopt},
-                     {"LOCAL_WORLD_SIZE", std::nullopt}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "1234"}});
+    Environment env(
+        {{"WORLD_SIZE", "2"},
+         {"RANK", "1"},
+         {"LOCAL_RANK", std::nullopt},
+         {"LOCAL_WORLD_SIZE", std::nullopt},
+         {"MASTER_ADDR", "127.0.0.1"},
+         {"MASTER_PORT", "1234"}});
     const auto e = dist::LaunchEnv::from_environment();
     EXPECT_EQ(e.local_rank, 1);
     EXPECT_EQ(e.local_world_size, 2);
@@ -130,17 +150,27 @@ TEST(LaunchEnvTest, ReadsTheVariablesOfPyTorchLaunchers) {
 }
 
 TEST(LaunchEnvTest, BadVariablesAreErrorsNamingThem) {
-  Environment base({{"WORLD_SIZE", "2"}, {"RANK", "0"}, {"LOCAL_RANK", std::nullopt},
-                    {"LOCAL_WORLD_SIZE", std::nullopt}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "1234"}});
-  const std::vector<std::pair<std::map<std::string, std::optional<std::string>>, std::string>> cases = {
-      {{{"RANK", "2"}}, "environment variable RANK must be an integer in [0, WORLD_SIZE - 1 = 1], got '2'"},
-      {{{"RANK", std::nullopt}}, "environment variable RANK is not set"},
-      {{{"WORLD_SIZE", "two"}}, "environment variable WORLD_SIZE must be an integer in [1, 1048576], got 'two'"},
-      {{{"MASTER_PORT", "70000"}}, "environment variable MASTER_PORT must be an integer in [1, 65535], got '70000'"},
-      {{{"MASTER_ADDR", ""}}, "environment variable MASTER_ADDR is not set"},
-      {{{"LOCAL_WORLD_SIZE", "1"}}, "environment variable LOCAL_RANK is not set"},
-      {{{"LOCAL_WORLD_SIZE", "3"}}, "LOCAL_WORLD_SIZE must be an integer in [1, WORLD_SIZE = 2], got '3'"},
-  };
+  Environment base(
+      {{"WORLD_SIZE", "2"},
+       {"RANK", "0"},
+       {"LOCAL_RANK", std::nullopt},
+       {"LOCAL_WORLD_SIZE", std::nullopt},
+       {"MASTER_ADDR", "127.0.0.1"},
+       {"MASTER_PORT", "1234"}});
+  const std::vector<std::pair<std::map<std::string, std::optional<std::string>>, std::string>>
+      cases = {
+          {{{"RANK", "2"}},
+           "environment variable RANK must be an integer in [0, WORLD_SIZE - 1 = 1], got '2'"},
+          {{{"RANK", std::nullopt}}, "environment variable RANK is not set"},
+          {{{"WORLD_SIZE", "two"}},
+           "environment variable WORLD_SIZE must be an integer in [1, 1048576], got 'two'"},
+          {{{"MASTER_PORT", "70000"}},
+           "environment variable MASTER_PORT must be an integer in [1, 65535], got '70000'"},
+          {{{"MASTER_ADDR", ""}}, "environment variable MASTER_ADDR is not set"},
+          {{{"LOCAL_WORLD_SIZE", "1"}}, "environment variable LOCAL_RANK is not set"},
+          {{{"LOCAL_WORLD_SIZE", "3"}},
+           "LOCAL_WORLD_SIZE must be an integer in [1, WORLD_SIZE = 2], got '3'"},
+      };
   for (const auto& [values, message] : cases) {
     Environment env(values);
     EWGS_EXPECT_THROWS_WITH(dist::LaunchEnv::from_environment(), message);
@@ -163,12 +193,14 @@ TEST(ProcessGroupTest, OneProcessNeedsNoPeersAndChecksItsOptions) {
   options.backend = "gloo";
   options.timeout_s = 0;
   EWGS_EXPECT_THROWS_WITH(
-      dist::ProcessGroup::connect(dist::LaunchEnv{}, options, false), "dist.timeout_s must be in (0, 86400]");
+      dist::ProcessGroup::connect(dist::LaunchEnv{}, options, false),
+      "dist.timeout_s must be in (0, 86400]");
 #ifndef USE_C10D_NCCL
   options.timeout_s = 10;
   options.backend = "nccl";
   EWGS_EXPECT_THROWS_WITH(
-      dist::ProcessGroup::connect(dist::LaunchEnv{}, options, true), "this LibTorch was built without NCCL");
+      dist::ProcessGroup::connect(dist::LaunchEnv{}, options, true),
+      "this LibTorch was built without NCCL");
 #endif
 }
 
@@ -192,7 +224,7 @@ TEST_F(DistTest, AveragedGradientsOfTwoHalfBatchesAreThoseOfTheWholeBatch) {
       params.push_back(p);
     }
   }
-  ASSERT_EQ(params.size(), 4u); // the unused parameter has no gradient
+  ASSERT_EQ(params.size(), 4u);  // the unused parameter has no gradient
   ASSERT_EQ(rank0.size(), 4u);
   for (size_t i = 0; i < rank0.size(); ++i) {
     // Every rank holds the same reduced bits.
@@ -220,7 +252,8 @@ std::vector<torch::Tensor> whole_batch_norm(bool two_d) {
   auto x = c.x.clone().requires_grad_();
   const auto y = bn->forward(x);
   ((y * c.probe).sum() / static_cast<double>(c.x.size(0))).backward();
-  return {y.detach(), x.grad(), bn->weight.grad(), bn->bias.grad(), bn->running_mean, bn->running_var};
+  return {
+      y.detach(), x.grad(), bn->weight.grad(), bn->bias.grad(), bn->running_mean, bn->running_var};
 }
 
 TEST_F(DistTest, SynchronizedBatchNormIsOneBatchNormOverAllRanks) {
@@ -232,8 +265,13 @@ TEST_F(DistTest, SynchronizedBatchNormIsOneBatchNormOverAllRanks) {
   const auto one_d = whole_batch_norm<torch::nn::BatchNorm1d>(false);
   want.insert(want.end(), one_d.begin(), one_d.end());
   ASSERT_EQ(rank0.size(), want.size());
-  const char* names[] = {"output", "input gradient", "weight gradient", "bias gradient", "running mean",
-                         "running variance"};
+  const char* names[] = {
+      "output",
+      "input gradient",
+      "weight gradient",
+      "bias gradient",
+      "running mean",
+      "running variance"};
   for (size_t i = 0; i < want.size(); ++i) {
     const std::string what = std::string(i < 6 ? "2d " : "1d ") + names[i % 6];
     torch::Tensor got = rank1[i];
@@ -260,7 +298,8 @@ TEST_F(DistTest, TwoRanksShareTheHessianProbesAndAgreeOnOneEstimate) {
   ASSERT_EQ(rank1.size(), 2u);
   for (size_t run = 0; run < 2; ++run) {
     // Every rank pooled the same probes in the same order: the same bits.
-    EXPECT_TRUE(all_equal(rank0[run], rank1[run])) << (run == 0 ? "capped" : "adaptive") << " estimate";
+    EXPECT_TRUE(all_equal(rank0[run], rank1[run]))
+        << (run == 0 ? "capped" : "adaptive") << " estimate";
   }
   // The capped estimate: 63 probes per batch drawn by both ranks together,
   // within 4 standard errors (of 63 probes, from the exact Hessian) of the
@@ -268,7 +307,8 @@ TEST_F(DistTest, TwoRanksShareTheHessianProbesAndAgreeOnOneEstimate) {
   HessianFixture f;
   const auto exact = exact_deltas(f);
   HessianFixture alone;
-  const auto one_process = hessian::estimate_deltas(*alone.net, alone.forward, alone.batches, shared_estimate_options(true));
+  const auto one_process = hessian::estimate_deltas(
+      *alone.net, alone.forward, alone.batches, shared_estimate_options(true));
   const auto capped = rank0[0].accessor<double, 2>();
   ASSERT_EQ(rank0[0].size(0), static_cast<int64_t>(one_process.quantizers.size()));
   for (size_t i = 0; i < one_process.quantizers.size(); ++i) {
@@ -276,7 +316,8 @@ TEST_F(DistTest, TwoRanksShareTheHessianProbesAndAgreeOnOneEstimate) {
     const std::string what = q.layer + " " + q.target;
     const auto& want = exact.at(q.layer + "/" + q.target);
     const auto row = static_cast<int64_t>(i);
-    EXPECT_EQ(capped[row][2], static_cast<double>(kCappedProbes * 2)) << what << ": probes over 2 batches";
+    EXPECT_EQ(capped[row][2], static_cast<double>(kCappedProbes * 2))
+        << what << ": probes over 2 batches";
     double variance = 0;
     for (double s : want.sample_std) {
       variance += s * s / static_cast<double>(kCappedProbes);
@@ -295,7 +336,8 @@ TEST_F(DistTest, TwoRanksShareTheHessianProbesAndAgreeOnOneEstimate) {
 TEST_F(DistTest, ARankThatDiesIsAnErrorOnTheOthersNotAHang) {
   const auto start = std::chrono::steady_clock::now();
   const auto results = run_ranks("dies", 2, {0, 1}, 60, 120);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(results[1].status, 3);
   EXPECT_FALSE(results[0].timed_out);
   EXPECT_EQ(results[0].status, 2) << results[0].stderr_text;
@@ -308,17 +350,20 @@ TEST_F(DistTest, ARankThatStallsIsAnErrorAfterTheTimeout) {
   const auto results = run_ranks("stalls", 2, {0, 1}, 3, 30);
   EXPECT_FALSE(results[0].timed_out);
   EXPECT_EQ(results[0].status, 2) << results[0].stderr_text;
-  EXPECT_NE(results[0].stderr_text.find("within dist.timeout_s = 3 s"), std::string::npos) << results[0].stderr_text;
+  EXPECT_NE(results[0].stderr_text.find("within dist.timeout_s = 3 s"), std::string::npos)
+      << results[0].stderr_text;
 }
 
 TEST_F(DistTest, ARendezvousThatNeverCompletesTimesOut) {
   const auto results = run_ranks("collectives", 2, {0}, 3, 30);
   EXPECT_FALSE(results[0].timed_out);
   EXPECT_EQ(results[0].status, 2) << results[0].stderr_text;
-  EXPECT_NE(results[0].stderr_text.find("rank 0 of 2: rendezvous at MASTER_ADDR:MASTER_PORT = 127.0.0.1:"),
-            std::string::npos)
+  EXPECT_NE(
+      results[0].stderr_text.find(
+          "rank 0 of 2: rendezvous at MASTER_ADDR:MASTER_PORT = 127.0.0.1:"),
+      std::string::npos)
       << results[0].stderr_text;
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

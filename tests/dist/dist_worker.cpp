@@ -46,10 +46,12 @@ int collectives(ProcessGroup& group) {
   if (!torch::equal(from_one, torch::ones({3}))) {
     return wrong("broadcast from rank 1 gave " + c10::str(from_one));
   }
-  if (group.broadcast_text(group.rank() == 0 ? "config of rank 0" : "other", 0) != "config of rank 0") {
+  if (group.broadcast_text(group.rank() == 0 ? "config of rank 0" : "other", 0) !=
+      "config of rank 0") {
     return wrong("broadcast_text");
   }
-  const auto texts = group.all_gather_text(std::string(static_cast<size_t>(group.rank()) * 5 + 1, 'a' + group.rank()));
+  const auto texts = group.all_gather_text(
+      std::string(static_cast<size_t>(group.rank()) * 5 + 1, 'a' + group.rank()));
   if (texts.size() != 2 || texts[0] != "a" || texts[1] != "bbbbbb") {
     return wrong("all_gather_text");
   }
@@ -99,13 +101,22 @@ std::vector<torch::Tensor> sync_bn_case(const std::shared_ptr<ProcessGroup>& gro
     bn->weight.copy_(c.gamma);
     bn->bias.copy_(c.beta);
   }
-  const auto [first, last] = ewgs::data::shard_range(c.x.size(0), group->rank(), group->world_size());
+  const auto [first, last] =
+      ewgs::data::shard_range(c.x.size(0), group->rank(), group->world_size());
   auto local = c.x.slice(0, first, last).clone().requires_grad_();
   const auto y = bn->forward(local);
-  const double weight = ewgs::dist::local_loss_weight(last - first, c.x.size(0), group->world_size());
-  ((y * c.probe.slice(0, first, last)).sum() / static_cast<double>(last - first) * weight).backward();
+  const double weight =
+      ewgs::dist::local_loss_weight(last - first, c.x.size(0), group->world_size());
+  ((y * c.probe.slice(0, first, last)).sum() / static_cast<double>(last - first) * weight)
+      .backward();
   ewgs::dist::GradientReducer(group, bn->parameters()).average();
-  return {y.detach(), local.grad(), bn->weight.grad(), bn->bias.grad(), bn->running_mean, bn->running_var};
+  return {
+      y.detach(),
+      local.grad(),
+      bn->weight.grad(),
+      bn->bias.grad(),
+      bn->running_mean,
+      bn->running_var};
 }
 
 /// Both BatchNorm kinds, saved for the test to compare with one process.
@@ -125,7 +136,8 @@ int hessian_estimates(const std::shared_ptr<ProcessGroup>& group, const std::str
     ewgs::test::HessianFixture f;
     auto options = ewgs::test::shared_estimate_options(capped);
     options.ranks = group;
-    saved.push_back(ewgs::test::estimate_table(ewgs::hessian::estimate_deltas(*f.net, f.forward, f.batches, options)));
+    saved.push_back(ewgs::test::estimate_table(
+        ewgs::hessian::estimate_deltas(*f.net, f.forward, f.batches, options)));
   }
   torch::save(saved, out + "/hessian_" + std::to_string(group->rank()) + ".pt");
   return 0;
@@ -145,7 +157,7 @@ int lost_peer(ProcessGroup& group, bool dies) {
   return wrong("the all-reduce without rank 1 returned");
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 7) {
@@ -162,7 +174,8 @@ int main(int argc, char** argv) {
     ewgs::dist::ProcessGroupOptions options;
     options.backend = "gloo";
     options.timeout_s = std::stod(argv[5]);
-    const auto group = ProcessGroup::connect(ewgs::dist::LaunchEnv::from_environment(), options, /*cuda=*/false);
+    const auto group =
+        ProcessGroup::connect(ewgs::dist::LaunchEnv::from_environment(), options, /*cuda=*/false);
     if (scenario == "collectives") {
       return collectives(*group);
     }

@@ -34,9 +34,12 @@ inline torch::Tensor estimate_table(const hessian::DeltaEstimate& estimate) {
   for (const auto& q : estimate.quantizers) {
     values.insert(
         values.end(),
-        {q.delta_unclipped, q.delta_stderr, static_cast<double>(q.probes), q.met_target ? 1.0 : 0.0});
+        {q.delta_unclipped,
+         q.delta_stderr,
+         static_cast<double>(q.probes),
+         q.met_target ? 1.0 : 0.0});
   }
   return torch::tensor(values, torch::kDouble).reshape({-1, 4});
 }
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

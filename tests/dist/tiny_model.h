@@ -41,9 +41,14 @@ struct BatchNormCase {
 
 inline BatchNormCase batch_norm_case(bool two_d) {
   torch::manual_seed(two_d ? 3 : 4);
-  const std::vector<int64_t> shape = two_d ? std::vector<int64_t>{7, 3, 4, 4} : std::vector<int64_t>{7, 5};
+  const std::vector<int64_t> shape =
+      two_d ? std::vector<int64_t>{7, 3, 4, 4} : std::vector<int64_t>{7, 5};
   const int64_t channels = shape[1];
-  return {torch::randn(shape) * 2 + 1, torch::randn(shape), torch::rand({channels}) + 0.5, torch::randn({channels})};
+  return {
+      torch::randn(shape) * 2 + 1,
+      torch::randn(shape),
+      torch::rand({channels}) + 0.5,
+      torch::randn({channels})};
 }
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

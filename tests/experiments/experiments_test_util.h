@@ -30,7 +30,8 @@ inline void write_text(const std::string& path, const std::string& text) {
 /// variants (ste with the paper's 84.7, ewgs with a fixed delta, ewgs with a
 /// Hessian delta updated at the start of epoch 2) over three seeds, with a full
 /// (3 epochs) and a budget (2 epochs) profile. Returns the plan's path.
-inline std::string write_three_method_plan(const std::string& folder, const std::string& data_root) {
+inline std::string write_three_method_plan(
+    const std::string& folder, const std::string& data_root) {
   std::filesystem::create_directories(folder);
   write_text(folder + "/base.toml", R"([run]
 threads = 1
@@ -86,4 +87,4 @@ name = "ewgs-hessian"
   return folder + "/plan.toml";
 }
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

@@ -17,8 +17,12 @@ using experiments::summarize;
 TEST(StatisticsTest, StudentTQuantilesMatchTheTables) {
   // t(0.975, df) and t(0.995, 5), to the digits of standard tables (R's qt()).
   const std::pair<double, double> t975[] = {
-      {1, 12.706204736174707}, {2, 4.302652729749464}, {4, 2.7764451051977934},
-      {10, 2.2281388519649385}, {30, 2.0422724563012373}, {1000, 1.9623390808264074}};
+      {1, 12.706204736174707},
+      {2, 4.302652729749464},
+      {4, 2.7764451051977934},
+      {10, 2.2281388519649385},
+      {30, 2.0422724563012373},
+      {1000, 1.9623390808264074}};
   for (const auto& [df, expected] : t975) {
     EXPECT_NEAR(student_t_quantile(0.975, df), expected, 1e-9 * expected) << "df " << df;
   }
@@ -39,8 +43,10 @@ TEST(StatisticsTest, SummaryIsMeanSampleDeviationAndTheTInterval) {
   const auto s = summarize({84.0, 85.0, 86.5});
   EXPECT_EQ(s.n, 3);
   EXPECT_DOUBLE_EQ(s.mean, 85.166666666666671);
-  const double sd = std::sqrt(((84 - s.mean) * (84 - s.mean) + (85 - s.mean) * (85 - s.mean) +
-                               (86.5 - s.mean) * (86.5 - s.mean)) / 2.0);
+  const double sd = std::sqrt(
+      ((84 - s.mean) * (84 - s.mean) + (85 - s.mean) * (85 - s.mean) +
+       (86.5 - s.mean) * (86.5 - s.mean)) /
+      2.0);
   EXPECT_DOUBLE_EQ(s.sd, sd);
   EXPECT_NEAR(s.ci95, 4.302652729749464 * sd / std::sqrt(3.0), 1e-12);
   const auto one = summarize({85.0});
@@ -58,10 +64,14 @@ TEST(StatisticsTest, PairedDifferencesSayOnlyWhatTheIntervalShows) {
   EXPECT_EQ(behind.verdict, "ste behind ewgs by 0.60 ± 0.25 points (95 % CI, 3 seeds)");
   // Differences 1, -0.6, 0.2: mean 0.2, the interval holds 0.
   const auto none = paired_difference("ewgs", {86.0, 84.4, 85.2}, "ste", {85.0, 85.0, 85.0});
-  EXPECT_EQ(none.verdict.rfind("no difference detectable at 3 seeds (ewgs - ste = 0.20 ± ", 0), 0u) << none.verdict;
-  EXPECT_EQ(paired_difference("a", {1.0}, "b", {0.0}).verdict, "one shared seed (a - b = 1.00 points): no interval, run more seeds");
-  EXPECT_EQ(paired_difference("a", {}, "b", {}).verdict, "a and b share no seed: no paired comparison");
+  EXPECT_EQ(none.verdict.rfind("no difference detectable at 3 seeds (ewgs - ste = 0.20 ± ", 0), 0u)
+      << none.verdict;
+  EXPECT_EQ(
+      paired_difference("a", {1.0}, "b", {0.0}).verdict,
+      "one shared seed (a - b = 1.00 points): no interval, run more seeds");
+  EXPECT_EQ(
+      paired_difference("a", {}, "b", {}).verdict, "a and b share no seed: no paired comparison");
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

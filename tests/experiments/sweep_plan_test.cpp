@@ -58,28 +58,40 @@ TEST(SweepPlanTest, MistakesAreErrorsNamingThePlanAndTheCell) {
     write_text(dir + "/bad.toml", "[sweep]\nbase = \"base.toml\"\n" + body);
     return dir + "/bad.toml";
   };
-  EWGS_EXPECT_THROWS_WITH(SweepPlan::load(dir + "/plan.toml", "quick"), "no profile 'quick' (the plan has budget, full)");
-  EWGS_EXPECT_THROWS_WITH(SweepPlan::load(plan_with(""), "budget"), "the plan defines no [profile.NAME] tables");
-  EWGS_EXPECT_THROWS_WITH(SweepPlan::load(plan_with("[grids]\n")), "bad.toml: unknown table 'grids'");
-  EWGS_EXPECT_THROWS_WITH(SweepPlan::load(plan_with("[grid]\n\"run.seed\" = []\n")), "grid key 'run.seed' must be a non-empty array");
   EWGS_EXPECT_THROWS_WITH(
-      SweepPlan::load(plan_with("[[variant]]\nname = \"a\"\n[[variant]]\nname = \"a\"\n")), "variant 'a' is defined twice");
+      SweepPlan::load(dir + "/plan.toml", "quick"),
+      "no profile 'quick' (the plan has budget, full)");
   EWGS_EXPECT_THROWS_WITH(
-      SweepPlan::load(plan_with("[[variant]]\nname = \"bad\"\nset = { \"quant.method\" = \"egws\" }\n")),
+      SweepPlan::load(plan_with(""), "budget"), "the plan defines no [profile.NAME] tables");
+  EWGS_EXPECT_THROWS_WITH(
+      SweepPlan::load(plan_with("[grids]\n")), "bad.toml: unknown table 'grids'");
+  EWGS_EXPECT_THROWS_WITH(
+      SweepPlan::load(plan_with("[grid]\n\"run.seed\" = []\n")),
+      "grid key 'run.seed' must be a non-empty array");
+  EWGS_EXPECT_THROWS_WITH(
+      SweepPlan::load(plan_with("[[variant]]\nname = \"a\"\n[[variant]]\nname = \"a\"\n")),
+      "variant 'a' is defined twice");
+  EWGS_EXPECT_THROWS_WITH(
+      SweepPlan::load(
+          plan_with("[[variant]]\nname = \"bad\"\nset = { \"quant.method\" = \"egws\" }\n")),
       "bad.toml: cell bad/run: quant.method: unknown method 'egws'; did you mean 'ewgs'?");
   EWGS_EXPECT_THROWS_WITH(
-      SweepPlan::load(plan_with("[grid]\n\"train.epoch\" = [1]\n")), "cell epoch=1: unknown config key 'train.epoch'");
+      SweepPlan::load(plan_with("[grid]\n\"train.epoch\" = [1]\n")),
+      "cell epoch=1: unknown config key 'train.epoch'");
   write_text(dir + "/nobase.toml", "[sweep]\nbase = \"missing.toml\"\n");
-  EWGS_EXPECT_THROWS_WITH(SweepPlan::load(dir + "/nobase.toml"), "sweep.base " + dir + "/missing.toml is not a file");
+  EWGS_EXPECT_THROWS_WITH(
+      SweepPlan::load(dir + "/nobase.toml"), "sweep.base " + dir + "/missing.toml is not a file");
   write_text(dir + "/baseline.toml", "[sweep]\nbase = \"base.toml\"\nbaseline = \"sté\"\n");
-  EWGS_EXPECT_THROWS_WITH(SweepPlan::load(dir + "/baseline.toml"), "sweep.baseline 'sté' is not a variant's name");
+  EWGS_EXPECT_THROWS_WITH(
+      SweepPlan::load(dir + "/baseline.toml"), "sweep.baseline 'sté' is not a variant's name");
   EWGS_EXPECT_THROWS_WITH(SweepPlan::load(dir + "/absent.toml"), "absent.toml");
 }
 
 TEST(SweepPlanTest, EveryShippedPlanLoadsWithEachOfItsProfiles) {
   int checked = 0;
   for (const char* folder : {"reproduce", "sweeps"}) {
-    for (const auto& entry : std::filesystem::directory_iterator(std::string(EWGS_CONFIGS_DIR) + "/" + folder)) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(std::string(EWGS_CONFIGS_DIR) + "/" + folder)) {
       SCOPED_TRACE(entry.path().string());
       const auto plan = SweepPlan::load(entry.path().string(), "", {"train.init_from=fp.pt"});
       EXPECT_FALSE(plan.title.empty());
@@ -93,5 +105,5 @@ TEST(SweepPlanTest, EveryShippedPlanLoadsWithEachOfItsProfiles) {
   EXPECT_GE(checked, 5);
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

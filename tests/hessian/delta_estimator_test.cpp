@@ -23,11 +23,11 @@ TEST(DeltaEstimatorTest, FaithfulAtItsProbeCapMatchesExactTracesWithThePredicted
   options.estimator = "faithful";
   constexpr int64_t kProbes = 150;
   options.max_probes = kProbes;
-  options.tolerance = 0; // no relative-change stop: only the signed-mean stop remains
+  options.tolerance = 0;  // no relative-change stop: only the signed-mean stop remains
   options.seed = 9;
   const auto e = hessian::estimate_deltas(*f.net, f.forward, f.batches, options);
   ASSERT_EQ(e.quantizers.size(), 4u);
-  EXPECT_EQ(e.quantizers[0].target, "act"); // activations first, as the official code
+  EXPECT_EQ(e.quantizers[0].target, "act");  // activations first, as the official code
   int64_t at_cap = 0;
   for (const auto& q : e.quantizers) {
     const auto& want = exact.at(q.layer + "/" + q.target);
@@ -35,7 +35,7 @@ TEST(DeltaEstimatorTest, FaithfulAtItsProbeCapMatchesExactTracesWithThePredicted
     EXPECT_DOUBLE_EQ(q.delta, std::max(0.0, q.delta_unclipped));
     EXPECT_LE(q.probes, 2 * kProbes) << what;
     if (q.probes < 2 * kProbes) {
-      continue; // a running mean went negative: the official loop stops there
+      continue;  // a running mean went negative: the official loop stops there
     }
     ++at_cap;
     double variance = 0;
@@ -76,7 +76,8 @@ TEST(DeltaEstimatorTest, FastMatchesExactTracesWithinTheErrorOfItsProbeCount) {
     }
     const double exact_se = std::sqrt(variance) / static_cast<double>(want.sample_std.size());
     EXPECT_NEAR(q.delta_unclipped, want.delta, 4 * exact_se) << what;
-    EXPECT_LT(4 * exact_se, 0.5 * std::abs(want.delta)) << what << ": the test could not tell a wrong trace";
+    EXPECT_LT(4 * exact_se, 0.5 * std::abs(want.delta))
+        << what << ": the test could not tell a wrong trace";
     // The reported error never understates the exact one by more than chance.
     EXPECT_GT(q.delta_stderr, 0.6 * exact_se) << what;
   }
@@ -129,13 +130,13 @@ TEST(DeltaEstimatorTest, FastStopsEachQuantizerAtItsTargetError) {
 }
 
 TEST(DeltaEstimatorTest, TargetIsARelativeOrAbsoluteErrorOrASettledZero) {
-  hessian::EstimatorOptions options; // 10 %, 1e-5, z = 3
+  hessian::EstimatorOptions options;  // 10 %, 1e-5, z = 3
   EXPECT_TRUE(hessian::meets_target(0.02, 0.002, options));
   EXPECT_FALSE(hessian::meets_target(0.02, 0.0021, options));
-  EXPECT_TRUE(hessian::meets_target(-0.02, 0.002, options)); // relative to |delta|
+  EXPECT_TRUE(hessian::meets_target(-0.02, 0.002, options));  // relative to |delta|
   EXPECT_TRUE(hessian::meets_target(1e-6, 0.99e-5, options));
   EXPECT_FALSE(hessian::meets_target(1e-6, 1.01e-5, options));
-  EXPECT_TRUE(hessian::meets_target(-0.031, 0.01, options)); // 3.1 standard errors below 0
+  EXPECT_TRUE(hessian::meets_target(-0.031, 0.01, options));  // 3.1 standard errors below 0
   EXPECT_FALSE(hessian::meets_target(-0.029, 0.01, options));
   EXPECT_FALSE(hessian::meets_target(0.05, 0.01, options));
   EXPECT_TRUE(hessian::meets_target(0.05, 0.01, options, /*widen=*/2.0));
@@ -165,7 +166,7 @@ TEST(DeltaEstimatorTest, LeavesTheModelExactlyAsFound) {
   for (auto& p : f.net->parameters()) {
     EXPECT_TRUE(all_equal(p.grad(), torch::full_like(p, 0.5)));
   }
-  EXPECT_EQ(torch::rand({1}).item<double>(), expected_draw); // global RNG untouched
+  EXPECT_EQ(torch::rand({1}).item<double>(), expected_draw);  // global RNG untouched
 }
 
 TEST(DeltaEstimatorTest, ApplySetsEveryEstimatedDelta) {
@@ -188,7 +189,7 @@ TEST(DeltaEstimatorTest, ZeroGradientsKeepThePreviousDelta) {
   f.net->conv->weight_quant->set_delta(0.123);
   {
     torch::NoGradGuard no_grad;
-    f.net->fc->output_scale.zero_(); // the loss no longer depends on any x_q
+    f.net->fc->output_scale.zero_();  // the loss no longer depends on any x_q
   }
   hessian::EstimatorOptions options;
   options.max_probes = 6;
@@ -211,17 +212,21 @@ TEST(DeltaEstimatorTest, RejectsBadOptions) {
   EWGS_EXPECT_THROWS_WITH(
       hessian::estimate_deltas(*f.net, f.forward, f.batches, options), "must be fast or faithful");
   EWGS_EXPECT_THROWS_WITH(
-      hessian::estimate_deltas(*f.net, f.forward, {}, hessian::EstimatorOptions{}), "at least one batch");
+      hessian::estimate_deltas(*f.net, f.forward, {}, hessian::EstimatorOptions{}),
+      "at least one batch");
   EWGS_EXPECT_THROWS_WITH(hessian::parse_representative("std"), "3std, max or mean");
 }
 
 TEST(DeltaEstimatorTest, RepresentativesFollowTheirDefinitions) {
   const auto g = torch::tensor({1.0, -3.0, 2.0, 0.0});
   // mean 0, unbiased variance 14 / 3
-  EXPECT_NEAR(hessian::representative_value(g, hessian::Representative::kThreeStd), 3 * std::sqrt(14.0 / 3.0), 1e-6);
+  EXPECT_NEAR(
+      hessian::representative_value(g, hessian::Representative::kThreeStd),
+      3 * std::sqrt(14.0 / 3.0),
+      1e-6);
   EXPECT_DOUBLE_EQ(hessian::representative_value(g, hessian::Representative::kMaxAbs), 3.0);
   EXPECT_DOUBLE_EQ(hessian::representative_value(g, hessian::Representative::kMeanAbs), 1.5);
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

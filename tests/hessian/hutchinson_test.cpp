@@ -34,7 +34,7 @@ TEST(HutchinsonTest, MeanOfSamplesConvergesToTheTraceWithinItsStandardError) {
   }
   const double trace = q.a.trace().item<double>();
   EXPECT_NEAR(stats.mean(), trace, 4 * stats.stderr_of_mean());
-  EXPECT_LT(stats.stderr_of_mean(), 0.1 * std::abs(trace)); // the test can discriminate
+  EXPECT_LT(stats.stderr_of_mean(), 0.1 * std::abs(trace));  // the test can discriminate
 }
 
 TEST(HutchinsonTest, DiagonalHessianIsExactFromOneSample) {
@@ -48,11 +48,11 @@ TEST(HutchinsonTest, DiagonalHessianIsExactFromOneSample) {
 
 TEST(HutchinsonTest, FaithfulLoopStopsAfterTwoSamplesWhenTheMeanIsNegative) {
   auto x = torch::randn({10}).requires_grad_(true);
-  const auto loss = -0.5 * (x * x).sum(); // Hessian -I: every sample is -10
+  const auto loss = -0.5 * (x * x).sum();  // Hessian -I: every sample is -10
   const auto grad = torch::autograd::grad({loss}, {x}, {}, true, true)[0];
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
   const auto samples = hessian::faithful_trace_samples(grad, x, gen, 50, 1e-3);
-  EXPECT_EQ(samples.size(), 2u); // signed denominator: the ratio is negative
+  EXPECT_EQ(samples.size(), 2u);  // signed denominator: the ratio is negative
   EXPECT_NEAR(samples[0], -10.0, 1e-5);
 }
 
@@ -83,7 +83,8 @@ TEST(HutchinsonTest, FaithfulLoopStopsByTheOfficialRuleOnAConvergingPositiveTrac
   }
   // Var(v^T A v) = 2 sum_{i != j} A_ij^2 for Rademacher v.
   const double trace = a.trace().item<double>();
-  const double probe_std = std::sqrt(2 * (a.pow(2).sum() - a.diagonal().pow(2).sum()).item<double>());
+  const double probe_std =
+      std::sqrt(2 * (a.pow(2).sum() - a.diagonal().pow(2).sum()).item<double>());
   EXPECT_NEAR(previous, trace, 4 * probe_std / std::sqrt(static_cast<double>(samples.size())));
 }
 
@@ -125,8 +126,9 @@ TEST(HutchinsonTest, RowsSumToTheSampleAndTheirSpreadEstimatesItsVariance) {
   }
   EXPECT_NEAR(from_rows.mean(), exact, 0.06 * exact);
   const double across = squares.mean() - samples.mean() * samples.mean();
-  EXPECT_NEAR(across, exact, 0.25 * exact); // the slower estimate agrees too
-  EWGS_EXPECT_THROWS_WITH(hessian::variance_from_rows(torch::ones({1}, torch::kDouble)), "at least 2 rows");
+  EXPECT_NEAR(across, exact, 0.25 * exact);  // the slower estimate agrees too
+  EWGS_EXPECT_THROWS_WITH(
+      hessian::variance_from_rows(torch::ones({1}, torch::kDouble)), "at least 2 rows");
 }
 
 TEST(HutchinsonTest, RunningMeanMatchesTheClosedForm) {
@@ -140,5 +142,5 @@ TEST(HutchinsonTest, RunningMeanMatchesTheClosedForm) {
   EXPECT_NEAR(m.stderr_of_mean(), std::sqrt(7.0 / 4.0), 1e-12);
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -16,7 +16,10 @@ namespace {
 /// conv1 (W2A2) BN ReLU | conv2 (W2A2) BN ReLU | global average pool | fc (FP).
 struct GoldenNetImpl : torch::nn::Module {
   static nn::QConv2d conv(int64_t in, int64_t out) {
-    return nn::QConv2d(nn::QConv2dOptions(in, out, 3).padding(1).weight_quant("ewgs:bits=2").act_quant("ewgs:bits=2"));
+    return nn::QConv2d(nn::QConv2dOptions(in, out, 3)
+                           .padding(1)
+                           .weight_quant("ewgs:bits=2")
+                           .act_quant("ewgs:bits=2"));
   }
   GoldenNetImpl()
       : conv1(register_module("conv1", conv(3, 4))),
@@ -49,16 +52,19 @@ TEST(OfficialGoldenTest, FaithfulEstimatorReproducesUpdateGradScales) {
   const auto report = nn::load_state(*net, state, /*strict=*/false, "golden");
   for (const auto& name : report.missing) {
     const bool bookkeeping = name.find("quant_initialized") != std::string::npos ||
-        name.find(".delta") != std::string::npos || name.find("num_batches_tracked") != std::string::npos;
+                             name.find(".delta") != std::string::npos ||
+                             name.find("num_batches_tracked") != std::string::npos;
     EXPECT_TRUE(bookkeeping) << "the golden state lacks " << name;
   }
   for (auto* conv : {&net->conv1, &net->conv2}) {
     torch::NoGradGuard no_grad;
-    (*conv)->named_buffers()["quant_initialized"].fill_(1); // initialized as in the golden
+    (*conv)->named_buffers()["quant_initialized"].fill_(1);  // initialized as in the golden
   }
   std::vector<hessian::Batch> batches;
   for (const auto& b : golden.at("batches")) {
-    batches.emplace_back(tensor_from_json(b.at("images")), torch::tensor(b.at("labels").get<std::vector<int64_t>>()));
+    batches.emplace_back(
+        tensor_from_json(b.at("images")),
+        torch::tensor(b.at("labels").get<std::vector<int64_t>>()));
   }
   hessian::EstimatorOptions options;
   options.estimator = "faithful";
@@ -80,11 +86,12 @@ TEST(OfficialGoldenTest, FaithfulEstimatorReproducesUpdateGradScales) {
     const double trace = want.at("trace_per_element");
     const double delta = want.at("delta");
     EXPECT_NEAR(q.trace_per_element, trace, 1e-5 * std::abs(trace)) << what;
-    EXPECT_NEAR(q.delta_unclipped, want.at("delta_unclipped").get<double>(), 1e-5 * std::abs(delta)) << what;
+    EXPECT_NEAR(q.delta_unclipped, want.at("delta_unclipped").get<double>(), 1e-5 * std::abs(delta))
+        << what;
     EXPECT_NEAR(q.delta, delta, 1e-5 * std::abs(delta)) << what;
-    EXPECT_GT(delta, 0.0) << what; // a positive trace: the clip at 0 does not hide a difference
+    EXPECT_GT(delta, 0.0) << what;  // a positive trace: the clip at 0 does not hide a difference
   }
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -20,9 +20,16 @@ namespace ewgs::test {
 struct TinyQuantizedNetImpl : torch::nn::Module {
   TinyQuantizedNetImpl()
       : conv(register_module(
-            "conv", nn::QConv2d(nn::QConv2dOptions(2, 3, 3).padding(1).weight_quant("ewgs:bits=2").act_quant("ewgs:bits=2")))),
+            "conv",
+            nn::QConv2d(nn::QConv2dOptions(2, 3, 3)
+                            .padding(1)
+                            .weight_quant("ewgs:bits=2")
+                            .act_quant("ewgs:bits=2")))),
         bn(register_module("bn", torch::nn::BatchNorm2d(3))),
-        fc(register_module("fc", nn::QLinear(nn::QLinearOptions(12, 4).weight_quant("ewgs:bits=2").act_quant("ewgs:bits=2")))) {}
+        fc(register_module(
+            "fc",
+            nn::QLinear(
+                nn::QLinearOptions(12, 4).weight_quant("ewgs:bits=2").act_quant("ewgs:bits=2")))) {}
 
   torch::Tensor forward(const torch::Tensor& x) {
     auto h = torch::relu(bn->forward(conv->forward(x)));
@@ -60,7 +67,7 @@ struct HessianFixture {
       batches.emplace_back(std::move(images), std::move(labels));
     }
     net->train();
-    net->forward(batches[0].first); // paper initialization
+    net->forward(batches[0].first);  // paper initialization
     forward = [this](const torch::Tensor& x) { return net->forward(x); };
   }
 };
@@ -77,8 +84,10 @@ struct Exact {
 inline std::map<std::string, Exact> exact_deltas(HessianFixture& f) {
   std::map<std::string, Exact> out;
   std::vector<std::pair<std::string, quant::QuantizerPtr>> qs = {
-      {"conv/act", f.net->conv->act_quant}, {"fc/act", f.net->fc->act_quant},
-      {"conv/weight", f.net->conv->weight_quant}, {"fc/weight", f.net->fc->weight_quant}};
+      {"conv/act", f.net->conv->act_quant},
+      {"fc/act", f.net->fc->act_quant},
+      {"conv/weight", f.net->conv->weight_quant},
+      {"fc/weight", f.net->fc->weight_quant}};
   auto state = nn::module_state(*f.net);
   std::vector<torch::Tensor> saved;
   for (auto& [n, t] : state) {
@@ -95,7 +104,8 @@ inline std::map<std::string, Exact> exact_deltas(HessianFixture& f) {
       const auto flat = g.flatten();
       std::vector<torch::Tensor> rows;
       for (int64_t k = 0; k < flat.numel(); ++k) {
-        rows.push_back(torch::autograd::grad({flat[k]}, {x_q}, {}, true, false)[0].flatten().to(torch::kDouble));
+        rows.push_back(torch::autograd::grad({flat[k]}, {x_q}, {}, true, false)[0].flatten().to(
+            torch::kDouble));
       }
       const auto h = torch::stack(rows);
       const double scale = 1.0 / static_cast<double>(x_q.numel()) / (3 * g.std().item<double>());
@@ -109,9 +119,9 @@ inline std::map<std::string, Exact> exact_deltas(HessianFixture& f) {
   }
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < state.size(); ++i) {
-    state[i].second.copy_(saved[i]); // undo BN running-stat updates
+    state[i].second.copy_(saved[i]);  // undo BN running-stat updates
   }
   return out;
 }
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

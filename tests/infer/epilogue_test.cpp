@@ -152,7 +152,7 @@ TEST(InferEpilogueTest, VectorLoopsOfEveryPathFollowTheSpecElementByElement) {
         for (int64_t c = 0; c < channels; ++c) {
           scale[c] = trial % 3 == 0 ? 0.5 : real(rng) * 0.01;  // 0.5: sums land on rounding ties
           shift[c] = trial % 3 == 0 ? 0.0 : real(rng);
-          border[c] = trial % 3 == 0 ? 0.5 * (sums(rng) % 3) : real(rng); // halves keep the ties
+          border[c] = trial % 3 == 0 ? 0.5 * (sums(rng) % 3) : real(rng);  // halves keep the ties
           residual[c] = trial % 3 == 0 ? 0.5 * (sums(rng) % 3) : real(rng);
           acc[c] = trial % 3 == 0 ? sums(rng) % 5 : sums(rng);  // small sums: many exact ties
           acc_double[c] = real(rng) * 100.0;

@@ -54,7 +54,8 @@ TEST(InferKernelPathTest, UnknownOrUnavailablePathsAreErrors) {
     default_kernel_path();
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown kernel path 'sse9'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("unknown kernel path 'sse9'"), std::string::npos)
+        << e.what();
   }
   for (const auto path : {KernelPath::kAvx2, KernelPath::kAvx512}) {
     bool available = false;
@@ -68,5 +69,5 @@ TEST(InferKernelPathTest, UnknownOrUnavailablePathsAreErrors) {
   }
 }
 
-} // namespace
-} // namespace ewgs::infer
+}  // namespace
+}  // namespace ewgs::infer

@@ -17,10 +17,11 @@ struct Case {
 };
 
 std::string describe(const Case& c) {
-  return "in_c=" + std::to_string(c.in_c) + " out_c=" + std::to_string(c.out_c) + " size=" +
-      std::to_string(c.size) + " k=" + std::to_string(c.kernel) + " s=" + std::to_string(c.stride) +
-      " p=" + std::to_string(c.pad) + " g=" + std::to_string(c.groups) + " W" + std::to_string(c.weight_bits) +
-      "A" + std::to_string(c.act_bits);
+  return "in_c=" + std::to_string(c.in_c) + " out_c=" + std::to_string(c.out_c) +
+         " size=" + std::to_string(c.size) + " k=" + std::to_string(c.kernel) +
+         " s=" + std::to_string(c.stride) + " p=" + std::to_string(c.pad) +
+         " g=" + std::to_string(c.groups) + " W" + std::to_string(c.weight_bits) + "A" +
+         std::to_string(c.act_bits);
 }
 
 /// A random quantized conv of shape `c` with the weight grids the exporter writes.
@@ -74,9 +75,7 @@ std::vector<Case> cases() {
   const struct {
     int64_t kernel, stride, pad;
   } windows[] = {{3, 1, 1}, {3, 2, 1}, {1, 1, 0}, {1, 2, 0}, {7, 2, 3}};
-  const struct {
-    int w, a;
-  } bits[] = {{1, 1}, {2, 2}, {4, 4}, {1, 2}, {2, 1}, {3, 4}, {4, 8}};
+  const struct { int w, a; } bits[] = {{1, 1}, {2, 2}, {4, 4}, {1, 2}, {2, 1}, {3, 4}, {4, 8}};
   for (const auto in_c : channels) {
     for (const auto& win : windows) {
       for (const auto& b : bits) {
@@ -112,8 +111,9 @@ TEST(InferKernelsTest, QuantizedConvolutionsEqualTheReferenceOnEveryPath) {
         for (const int threads : {1, 2}) {
           std::vector<int32_t> got(sums, 12345);
           kernel->run(batch, codes.data(), got.data(), threads);
-          ASSERT_EQ(got, expected) << describe(c) << " batch=" << batch << " path=" << to_string(path)
-                                   << " kernel=" << kernel->name() << " threads=" << threads;
+          ASSERT_EQ(got, expected)
+              << describe(c) << " batch=" << batch << " path=" << to_string(path)
+              << " kernel=" << kernel->name() << " threads=" << threads;
           ++checked;
         }
       }
@@ -145,7 +145,8 @@ TEST(InferKernelsTest, FloatConvolutionsEqualTheReferenceOnEveryPath) {
         std::vector<double> got(sums, -7.0);
         kernel->run(batch, x.data(), got.data(), threads);
         // Equal doubles, not merely close: the same products summed in the same order.
-        ASSERT_EQ(got, expected) << describe(c) << " path=" << to_string(path) << " threads=" << threads;
+        ASSERT_EQ(got, expected) << describe(c) << " path=" << to_string(path)
+                                 << " threads=" << threads;
       }
     }
   }
@@ -160,7 +161,7 @@ TEST(InferKernelsTest, ReferenceConvolutionMatchesAHandComputedSum) {
   conv.pad_h = conv.pad_w = 1;
   conv.weight_bits = 2;
   conv.weight_gain = 2;
-  conv.weight_zero = 3; // w = 2 c - 3 in {-3, -1, 1, 3}
+  conv.weight_zero = 3;  // w = 2 c - 3 in {-3, -1, 1, 3}
   conv.codes = {0, 1, 2, 3, 0, 1, 2, 3, 0};
   ConvGeometry g;
   g.in_h = g.in_w = g.out_h = g.out_w = 3;
@@ -179,5 +180,5 @@ TEST(InferKernelsTest, ReferenceConvolutionMatchesAHandComputedSum) {
   EXPECT_EQ(acc[0], 1 * (2 * 0 - 3) + 2 * (2 * 1 - 3) + 0 * (2 * 3 - 3) + 1 * (2 * 0 - 3));
 }
 
-} // namespace
-} // namespace ewgs::infer
+}  // namespace
+}  // namespace ewgs::infer

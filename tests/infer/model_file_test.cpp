@@ -46,10 +46,12 @@ TEST(InferModelFileTest, RoundTripsDescriptionAndArrays) {
   const auto file = ModelFile::parse(sample_file(), "sample");
   EXPECT_EQ(file.version_major(), kFormatMajor);
   EXPECT_EQ(file.description()["format"], "test");
-  const auto* a = reinterpret_cast<const double*>(file.array(file.description()["a"], ArrayType::kF64, "a"));
+  const auto* a =
+      reinterpret_cast<const double*>(file.array(file.description()["a"], ArrayType::kF64, "a"));
   EXPECT_EQ(a[0], 1.5);
   EXPECT_EQ(a[2], 3.25);
-  const auto codes = unpack_codes(file.array(file.description()["b"], ArrayType::kU1, "b"), 1, 1, 5);
+  const auto codes =
+      unpack_codes(file.array(file.description()["b"], ArrayType::kU1, "b"), 1, 1, 5);
   EXPECT_EQ(codes, (std::vector<uint8_t>{1, 0, 1, 1, 0}));
 }
 
@@ -74,21 +76,31 @@ TEST(InferModelFileTest, TruncatedAndExtendedFilesAreRefused) {
   }
   auto longer = good;
   longer.push_back(0);
-  EXPECT_NE(error_of([&] { ModelFile::parse(longer, "long"); }).find("extra bytes appended"), std::string::npos);
+  EXPECT_NE(
+      error_of([&] { ModelFile::parse(longer, "long"); }).find("extra bytes appended"),
+      std::string::npos);
   auto truncated = good;
   truncated.pop_back();
-  EXPECT_NE(error_of([&] { ModelFile::parse(truncated, "short"); }).find("truncated"), std::string::npos);
+  EXPECT_NE(
+      error_of([&] { ModelFile::parse(truncated, "short"); }).find("truncated"), std::string::npos);
 }
 
 TEST(InferModelFileTest, OtherFilesAndVersionsAreRefusedByName) {
-  EXPECT_NE(error_of([] { ModelFile::parse(std::vector<uint8_t>(100, 'x'), "junk.bin"); }).find("not an ewgs model file"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([] {
+        ModelFile::parse(std::vector<uint8_t>(100, 'x'), "junk.bin");
+      }).find("not an ewgs model file"),
+      std::string::npos);
   // A header of a future major version, with a valid header checksum.
   const auto future = with_header_field(sample_file(), 8, 9);
-  EXPECT_NE(error_of([&] { ModelFile::parse(future, "future"); }).find("version 9.0 is not supported"),
-            std::string::npos);
-  EXPECT_NE(error_of([] { ModelFile::read("/nonexistent/model.ewgsm"); }).find("does not exist"), std::string::npos);
-  EXPECT_NE(error_of([] { ModelFile::read("/tmp"); }).find("not a regular file"), std::string::npos);
+  EXPECT_NE(
+      error_of([&] { ModelFile::parse(future, "future"); }).find("version 9.0 is not supported"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of([] { ModelFile::read("/nonexistent/model.ewgsm"); }).find("does not exist"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of([] { ModelFile::read("/tmp"); }).find("not a regular file"), std::string::npos);
   const auto fifo = (std::filesystem::temp_directory_path() / "ewgs_infer_fifo_test").string();
   std::remove(fifo.c_str());
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
@@ -107,12 +119,16 @@ TEST(InferModelFileTest, TheDescriptionIsStoredDeflatedAndItsSizeIsChecked) {
   EXPECT_EQ(ModelFile::parse(good, "sample").description().dump().size(), inflated);
   // A header whose description size is wrong, or absurdly large, is refused before
   // anything that size is allocated.
-  EXPECT_NE(error_of([&] { ModelFile::parse(with_header_field(good, 56, inflated + 1), "bigger"); })
-                .find("does not inflate to the " + std::to_string(inflated + 1) + " bytes"),
-            std::string::npos);
-  EXPECT_NE(error_of([&] { ModelFile::parse(with_header_field(good, 56, 0xffffffffu), "huge"); })
-                .find("at most 67108864 are allowed"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] {
+        ModelFile::parse(with_header_field(good, 56, inflated + 1), "bigger");
+      }).find("does not inflate to the " + std::to_string(inflated + 1) + " bytes"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of([&] {
+        ModelFile::parse(with_header_field(good, 56, 0xffffffffu), "huge");
+      }).find("at most 67108864 are allowed"),
+      std::string::npos);
 }
 
 TEST(InferModelFileTest, ArrayDescriptorsOutsideTheDataAreRefused) {
@@ -124,12 +140,19 @@ TEST(InferModelFileTest, ArrayDescriptorsOutsideTheDataAreRefused) {
   outside["offset"] = 4096;
   outside["bytes"] = 16;
   const auto file = ModelFile::parse(w.finish({{"a", a}}), "arrays");
-  EXPECT_NE(error_of([&] { file.array(wrong_size, ArrayType::kF64, "wrong"); }).find("its shape needs"),
-            std::string::npos);
-  EXPECT_NE(error_of([&] { file.array(outside, ArrayType::kF64, "outside"); }).find("outside the data section"),
-            std::string::npos);
-  EXPECT_NE(error_of([&] { file.array(a, ArrayType::kF32, "typed"); }).find("stored as f64, expected f32"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { file.array(wrong_size, ArrayType::kF64, "wrong"); }).find("its shape needs"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of([&] {
+        file.array(outside, ArrayType::kF64, "outside");
+      }).find("outside the data section"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of([&] {
+        file.array(a, ArrayType::kF32, "typed");
+      }).find("stored as f64, expected f32"),
+      std::string::npos);
 }
 
 TEST(InferModelFileTest, PackingRoundTripsEveryWidthAndOddLengths) {
@@ -143,7 +166,8 @@ TEST(InferModelFileTest, PackingRoundTripsEveryWidthAndOddLengths) {
       }
       const auto packed = pack_codes(codes, bits, 3, length);
       EXPECT_EQ(packed.size(), static_cast<size_t>(3 * ((length * bits + 7) / 8)));
-      EXPECT_EQ(unpack_codes(packed.data(), bits, 3, length), codes) << bits << " bits, length " << length;
+      EXPECT_EQ(unpack_codes(packed.data(), bits, 3, length), codes)
+          << bits << " bits, length " << length;
       // Padding bits of each row are zero.
       const int64_t row_bytes = (length * bits + 7) / 8;
       const int spare = static_cast<int>(row_bytes * 8 - length * bits);
@@ -157,5 +181,5 @@ TEST(InferModelFileTest, PackingRoundTripsEveryWidthAndOddLengths) {
   EXPECT_FALSE(error_of([] { pack_codes({4}, 2, 1, 1); }).empty());
 }
 
-} // namespace
-} // namespace ewgs::infer
+}  // namespace
+}  // namespace ewgs::infer

@@ -72,7 +72,7 @@ TEST_F(MinwCnnTest, QuantizesTheInnerLayersWithAqeAndNoOutputScale) {
 TEST_F(MinwCnnTest, OptimizerStepNotificationsClipEveryQuantizedWeight) {
   auto model = models::make_model("minw_cnn", ModelOptions{10, 1, kAqeW1A1});
   model->train();
-  model->forward(torch::randn({2, 1, 28, 28})); // quantizers see their weights
+  model->forward(torch::randn({2, 1, 28, 28}));  // quantizers see their weights
   {
     torch::NoGradGuard no_grad;
     for (const auto& item : nn::named_quantized_layers(*model)) {
@@ -85,8 +85,8 @@ TEST_F(MinwCnnTest, OptimizerStepNotificationsClipEveryQuantizedWeight) {
     // Every scaled weight had elements far outside [-1, 1]: now exactly at the ends.
     EXPECT_EQ(params[item.name + ".weight"].abs().max().item<float>(), 1.0f) << item.name;
   }
-  EXPECT_LT(params["conv1.weight"].abs().max().item<float>(), 1.0f); // FP layer untouched
+  EXPECT_LT(params["conv1.weight"].abs().max().item<float>(), 1.0f);  // FP layer untouched
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

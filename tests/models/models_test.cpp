@@ -66,7 +66,8 @@ TEST_F(ModelsTest, ImageNetModelsQuantizeBlockAndDownsampleConvs) {
   EXPECT_EQ(r34.quantized_layers.size(), 35u);
   QuantSpec all = kW1A1;
   all.quantize_first_last = true;
-  const auto r18_all = models::summarize(*models::make_model("resnet18", ModelOptions{1000, 3, all}));
+  const auto r18_all =
+      models::summarize(*models::make_model("resnet18", ModelOptions{1000, 3, all}));
   EXPECT_EQ(r18_all.quantized_layers.size(), 21u);
   EXPECT_EQ(r18_all.quantized_layers.front().name, "conv1");
   EXPECT_EQ(r18_all.quantized_layers.back().name, "fc");
@@ -77,7 +78,7 @@ TEST_F(ModelsTest, MobileNetV2QuantizesEveryLayerWhenAsked) {
   all.quantize_first_last = true;
   auto model = models::make_model("mobilenet_v2", ModelOptions{1000, 3, all});
   const auto summary = models::summarize(*model);
-  EXPECT_EQ(summary.quantized_layers.size(), 53u); // 52 convs + classifier
+  EXPECT_EQ(summary.quantized_layers.size(), 53u);  // 52 convs + classifier
   EXPECT_EQ(summary.model_parameters, 3504872);
   EXPECT_EQ(summary.quantized_layers.front().name, "features.0.0");
   EXPECT_EQ(summary.quantized_layers.back().name, "classifier.1");
@@ -89,7 +90,9 @@ TEST_F(ModelsTest, EveryModelRunsForwardAndBackwardQuantized) {
     int64_t channels, size, classes;
   };
   for (const auto& c : std::vector<Case>{
-           {"small_cnn", 1, 28, 10}, {"resnet20", 3, 32, 10}, {"resnet18", 3, 64, 7},
+           {"small_cnn", 1, 28, 10},
+           {"resnet20", 3, 32, 10},
+           {"resnet18", 3, 64, 7},
            {"mobilenet_v2", 3, 64, 5}}) {
     auto model = models::make_model(c.name, ModelOptions{c.classes, c.channels, kW1A1});
     model->train();
@@ -106,11 +109,15 @@ TEST_F(ModelsTest, EveryModelRunsForwardAndBackwardQuantized) {
 
 TEST_F(ModelsTest, OfficialResNet20CheckpointLoadsAndReproducesPyTorchLogits) {
   auto model = models::make_model("resnet20", ModelOptions{10, 3, QuantSpec::full_precision()});
-  const auto state = load_pth_state_dict(shared_data_path("resnet20-fp-cifar10jpeg-official.pth"), "model");
+  const auto state =
+      load_pth_state_dict(shared_data_path("resnet20-fp-cifar10jpeg-official.pth"), "model");
   const auto report = nn::load_state(*model, state, /*strict=*/true, "official checkpoint");
   EXPECT_EQ(report.loaded.size(), 121u);
   model->eval();
-  const auto x = torch::arange(4 * 3 * 32 * 32, torch::kDouble).mul(0.1).sin().to(torch::kFloat)
+  const auto x = torch::arange(4 * 3 * 32 * 32, torch::kDouble)
+                     .mul(0.1)
+                     .sin()
+                     .to(torch::kFloat)
                      .reshape({4, 3, 32, 32});
   const auto golden = load_golden("models.json");
   std::vector<double> flat;
@@ -126,7 +133,8 @@ TEST_F(ModelsTest, OfficialResNet20CheckpointLoadsAndReproducesPyTorchLogits) {
 
 TEST_F(ModelsTest, FullPrecisionCheckpointSeedsAQuantizedModelByName) {
   auto model = models::make_model("resnet20", ModelOptions{10, 3, kW1A1});
-  const auto state = load_pth_state_dict(shared_data_path("resnet20-fp-cifar10jpeg-official.pth"), "model");
+  const auto state =
+      load_pth_state_dict(shared_data_path("resnet20-fp-cifar10jpeg-official.pth"), "model");
   const auto report = nn::load_state(*model, state, /*strict=*/false, "official checkpoint");
   EXPECT_EQ(report.loaded.size(), 121u);
   EXPECT_TRUE(report.unexpected.empty());
@@ -140,15 +148,17 @@ TEST_F(ModelsTest, FullPrecisionCheckpointSeedsAQuantizedModelByName) {
 
 TEST_F(ModelsTest, ShapeMismatchNamesTheEntry) {
   auto model = models::make_model("resnet20", ModelOptions{100, 3, QuantSpec::full_precision()});
-  const auto state = load_pth_state_dict(shared_data_path("resnet20-fp-cifar10jpeg-official.pth"), "model");
+  const auto state =
+      load_pth_state_dict(shared_data_path("resnet20-fp-cifar10jpeg-official.pth"), "model");
   EWGS_EXPECT_THROWS_WITH(
       nn::load_state(*model, state, false, "official checkpoint"),
       "linear.weight: model has [100, 64], official checkpoint has [10, 64]");
 }
 
 TEST_F(ModelsTest, UnknownModelSuggestsTheClosestName) {
-  EWGS_EXPECT_THROWS_WITH(models::make_model("resnet2O", ModelOptions{}), "did you mean 'resnet20'");
+  EWGS_EXPECT_THROWS_WITH(
+      models::make_model("resnet2O", ModelOptions{}), "did you mean 'resnet20'");
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -86,10 +86,12 @@ TEST(DoubleBackwardTest, HessianVectorProductsMatchPyTorch_CUDA) {
 
 TEST(DoubleBackwardTest, HessianWrtDiscreteValuesMatchesPlainOpsRecomputation) {
   torch::manual_seed(3);
-  QLinear fc(QLinearOptions(7, 4).weight_quant("ewgs:bits=2,delta=0.2").act_quant("ewgs:bits=2,delta=0.2"));
+  QLinear fc(QLinearOptions(7, 4)
+                 .weight_quant("ewgs:bits=2,delta=0.2")
+                 .act_quant("ewgs:bits=2,delta=0.2"));
   fc->train();
   const auto x = torch::relu(torch::randn({6, 7})).requires_grad_(true);
-  fc->forward(x); // initialize
+  fc->forward(x);  // initialize
   const auto labels = torch::tensor({0, 1, 2, 3, 0, 1});
   fc->act_quant->set_capture(true);
   const auto loss = torch::nn::functional::cross_entropy(torch::tanh(fc->forward(x)) * 3, labels);
@@ -110,5 +112,5 @@ TEST(DoubleBackwardTest, HessianWrtDiscreteValuesMatchesPlainOpsRecomputation) {
   EXPECT_GT(hv.abs().max().item<double>(), 1e-4);
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -37,5 +37,5 @@ TEST(ParameterGroupsTest, SplitsQuantizerParametersFromModelParameters) {
   EXPECT_TRUE(groups.model[0].is_same(net->conv->weight));
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

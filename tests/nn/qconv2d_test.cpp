@@ -31,12 +31,11 @@ TEST_F(QConv2dTest, FirstTrainingForwardMatchesPyTorchGolden) {
   const auto golden = load_golden("qconv2d_init.json");
   for (const auto& c : golden["cases"]) {
     const std::string delta = std::to_string(c["delta"].get<double>());
-    QConv2d conv(QConv2dOptions(3, 4, 3)
-                     .padding(1)
-                     .weight_quant("ewgs:bits=" + std::to_string(c["bits_w"].get<int>()) +
-                                   ",delta=" + delta)
-                     .act_quant("ewgs:bits=" + std::to_string(c["bits_a"].get<int>()) +
-                                ",delta=" + delta));
+    QConv2d conv(
+        QConv2dOptions(3, 4, 3)
+            .padding(1)
+            .weight_quant("ewgs:bits=" + std::to_string(c["bits_w"].get<int>()) + ",delta=" + delta)
+            .act_quant("ewgs:bits=" + std::to_string(c["bits_a"].get<int>()) + ",delta=" + delta));
     {
       torch::NoGradGuard no_grad;
       conv->weight.copy_(tensor_from_json(golden["weight"]));
@@ -54,7 +53,8 @@ TEST_F(QConv2dTest, FirstTrainingForwardMatchesPyTorchGolden) {
     EXPECT_TRUE(all_close(x.grad(), tensor_from_json(c["grad_x"]), 1e-4, 1e-5));
     EXPECT_TRUE(all_close(conv->weight.grad(), tensor_from_json(c["grad_w"]), 1e-4, 1e-5));
     EXPECT_NEAR(
-        conv->output_scale.grad().item<double>(), c["grad_alpha"].get<double>(),
+        conv->output_scale.grad().item<double>(),
+        c["grad_alpha"].get<double>(),
         1e-4 * (1 + std::abs(c["grad_alpha"].get<double>())));
     for (const char* which : {"l", "u"}) {
       const std::string key = std::string(which);
@@ -70,17 +70,16 @@ TEST_F(QConv2dTest, OutputScaleGradientIsSignOfAlphaTimesConv) {
   QConv2d conv(QConv2dOptions(2, 3, 3).weight_quant("ewgs:bits=2").act_quant("ewgs:bits=2"));
   conv->train();
   const auto x = torch::relu(torch::randn({2, 2, 6, 6}));
-  conv->forward(x); // initializes
+  conv->forward(x);  // initializes
   {
     torch::NoGradGuard no_grad;
-    conv->output_scale.fill_(-0.7); // applied as |alpha|
+    conv->output_scale.fill_(-0.7);  // applied as |alpha|
   }
   const auto g = torch::randn({2, 3, 4, 4});
   const auto y = conv->forward(x);
   y.backward(g);
   const auto unscaled = y.detach() / 0.7;
-  EXPECT_NEAR(
-      conv->output_scale.grad().item<double>(), -(g * unscaled).sum().item<double>(), 1e-4);
+  EXPECT_NEAR(conv->output_scale.grad().item<double>(), -(g * unscaled).sum().item<double>(), 1e-4);
 }
 
 TEST_F(QConv2dTest, InitializesOnceAndNotInEvalMode) {
@@ -122,8 +121,12 @@ TEST_F(QConv2dTest, RegistersParametersByName) {
   EXPECT_EQ(
       names,
       (std::vector<std::string>{
-          "weight", "output_scale", "weight_quant.lower", "weight_quant.upper",
-          "act_quant.lower", "act_quant.upper"}));
+          "weight",
+          "output_scale",
+          "weight_quant.lower",
+          "weight_quant.upper",
+          "act_quant.lower",
+          "act_quant.upper"}));
   std::vector<std::string> buffers;
   for (const auto& b : conv->named_buffers()) {
     buffers.push_back(b.key());
@@ -144,15 +147,17 @@ TEST_F(QConv2dTest, BothQuantizersOffIsAPlainConv) {
 TEST_F(QConv2dTest, StrideAndGroupsShapeTheOutput) {
   QConv2d conv(QConv2dOptions(4, 8, 3).stride(2).padding(1).groups(2));
   conv->train();
-  EXPECT_EQ(conv->forward(torch::relu(torch::randn({2, 4, 8, 8}))).sizes(),
-            (std::vector<int64_t>{2, 8, 4, 4}));
+  EXPECT_EQ(
+      conv->forward(torch::relu(torch::randn({2, 4, 8, 8}))).sizes(),
+      (std::vector<int64_t>{2, 8, 4, 4}));
   EXPECT_EQ(conv->weight.sizes(), (std::vector<int64_t>{8, 2, 3, 3}));
 }
 
 TEST_F(QConv2dTest, RejectsWrongInputShapeAndBadOptions) {
   QConv2d conv(QConv2dOptions(3, 4, 3));
   EWGS_EXPECT_THROWS_WITH(
-      conv->forward(torch::randn({1, 2, 5, 5})), "expected input of shape (N, 3, H, W), got [1, 2, 5, 5]");
+      conv->forward(torch::randn({1, 2, 5, 5})),
+      "expected input of shape (N, 3, H, W), got [1, 2, 5, 5]");
   EWGS_EXPECT_THROWS_WITH(conv->forward(torch::randn({3, 5, 5})), "got [3, 5, 5]");
   EWGS_EXPECT_THROWS_WITH(QConv2d(QConv2dOptions(3, 4, 3).groups(2)), "divisible by groups (2)");
   EWGS_EXPECT_THROWS_WITH(
@@ -168,5 +173,5 @@ TEST_F(QConv2dTest, NonFiniteInputIsAnErrorNamingTheQuantizer) {
   EWGS_EXPECT_THROWS_WITH(conv->forward(bad), "ewgs activation quantizer: input has non-finite");
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -35,5 +35,5 @@ TEST(SyncBatchNormTest, EveryModelsBatchNormCanBeSynchronized) {
   EXPECT_EQ(nn::synchronize_batch_norm(*models::make_model("small_cnn", options), nullptr), 3);
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

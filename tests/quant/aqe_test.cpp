@@ -100,7 +100,7 @@ TEST_F(AqeTest, TwoBitActivationsUseARunningThresholdAtInference) {
   const double threshold = 0.7 * running;
   EXPECT_EQ(q->forward(torch::full({1}, threshold * 1.01)).item<float>(), 1.0f);
   EXPECT_EQ(q->forward(torch::full({1}, -threshold * 0.99)).item<float>(), 0.0f);
-  EXPECT_NEAR(abs_mean.item<double>(), running, 1e-6); // eval leaves it alone
+  EXPECT_NEAR(abs_mean.item<double>(), running, 1e-6);  // eval leaves it alone
   EXPECT_EQ(q->scalars()[0].first, "abs_mean");
 }
 
@@ -136,10 +136,10 @@ TEST_F(AqeTest, LayersHaveNoOutputScaleAndClipTheirWeightsAfterEveryStep) {
   torch::optim::SGD sgd(conv->parameters(), torch::optim::SGDOptions(50.0));
   torch::nn::functional::mse_loss(conv->forward(x), torch::ones({2, 4, 5, 5}) * 9).backward();
   sgd.step();
-  EXPECT_GT(conv->weight.abs().max().item<float>(), 1.0f); // the step left [-1, 1]
+  EXPECT_GT(conv->weight.abs().max().item<float>(), 1.0f);  // the step left [-1, 1]
   const auto before = conv->weight.detach().clone();
   for (const auto& q : conv->quantizers()) {
-    q->after_optimizer_step(); // what the trainer's nn::notify_optimizer_step calls
+    q->after_optimizer_step();  // what the trainer's nn::notify_optimizer_step calls
   }
   EXPECT_TRUE(all_equal(conv->weight.detach(), before.clamp(-1, 1)));
   EXPECT_LE(conv->weight.abs().max().item<float>(), 1.0f);
@@ -152,8 +152,9 @@ TEST_F(AqeTest, SpecDefaultsAndErrors) {
   EXPECT_FALSE(q->has_delta());
   EXPECT_TRUE(q->parameters().empty());
   EXPECT_TRUE(q->scalars().empty());
-  EXPECT_EQ(quant::make_quantizer("aqe:bits=1,alpha=0.3", QuantTarget::kActivation)->spec(),
-            "aqe:bits=1,alpha=0.3");
+  EXPECT_EQ(
+      quant::make_quantizer("aqe:bits=1,alpha=0.3", QuantTarget::kActivation)->spec(),
+      "aqe:bits=1,alpha=0.3");
   for (const std::string alpha : {"0", "1.5", "-0.5"}) {
     EWGS_EXPECT_THROWS_WITH(
         quant::make_quantizer("aqe:alpha=" + alpha, QuantTarget::kActivation),
@@ -179,12 +180,12 @@ TEST_F(AqeTest, MatchesAnIndependentPyTorchImplementation) {
   ASSERT_EQ(golden["aqe"].size(), 16u);
   for (const auto& c : golden["aqe"]) {
     const std::string spec = "aqe:bits=" + std::to_string(c["bits"].get<int>()) +
-        ",alpha=" + c10::str(c["alpha"].get<double>());
+                             ",alpha=" + c10::str(c["alpha"].get<double>());
     const bool weight = c["target"] == "weight";
     auto q = quant::make_quantizer(spec, weight ? QuantTarget::kWeight : QuantTarget::kActivation);
     auto x = tensor_from_json(c["x"]).requires_grad_(true);
     q->train();
-    q->initialize(x.detach()); // 2-bit activations: inference threshold from this batch
+    q->initialize(x.detach());  // 2-bit activations: inference threshold from this batch
     const auto out = q->forward(x);
     out.backward(tensor_from_json(c["grad_out"]));
     const std::string what = spec + (weight ? " weight" : " activation");
@@ -195,5 +196,5 @@ TEST_F(AqeTest, MatchesAnIndependentPyTorchImplementation) {
   }
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

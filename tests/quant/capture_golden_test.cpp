@@ -10,8 +10,10 @@ namespace {
 TEST(CaptureGoldenTest, CapturedValuesAreThePreMapDiscreteValues) {
   const auto golden = load_golden("hessian_capture.json");
   for (const auto& c : golden.at("cases")) {
-    const auto target = c.at("target") == "weight" ? quant::QuantTarget::kWeight : quant::QuantTarget::kActivation;
-    const std::string what = c.at("target").get<std::string>() + " bits=" + std::to_string(c.at("bits").get<int>());
+    const auto target =
+        c.at("target") == "weight" ? quant::QuantTarget::kWeight : quant::QuantTarget::kActivation;
+    const std::string what =
+        c.at("target").get<std::string>() + " bits=" + std::to_string(c.at("bits").get<int>());
     auto q = make_interval_quantizer("ewgs", target, c.at("bits"), c.at("l"), c.at("u"));
     q->set_capture(true);
     const auto out = q->forward(tensor_from_json(c.at("x")));
@@ -22,5 +24,5 @@ TEST(CaptureGoldenTest, CapturedValuesAreThePreMapDiscreteValues) {
   }
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

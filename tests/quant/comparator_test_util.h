@@ -35,4 +35,4 @@ inline double param_grad(const quant::QuantizerImpl& q, const std::string& name)
   return param(q, name).grad().item<double>();
 }
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

@@ -145,7 +145,7 @@ TEST_F(ComparatorsTest, LayerInitializationSetsTheLearnedScalars) {
   conv->train();
   const auto x = torch::relu(torch::randn({4, 3, 6, 6}));
   conv->forward(x);
-  const double q_p = 1.0; // 2-bit signed weights
+  const double q_p = 1.0;  // 2-bit signed weights
   EXPECT_NEAR(
       param(*conv->weight_quant, "step").item<double>(),
       2.0 * conv->weight.abs().mean().item<double>() / std::sqrt(q_p),
@@ -156,5 +156,5 @@ TEST_F(ComparatorsTest, LayerInitializationSetsTheLearnedScalars) {
   EXPECT_EQ(param(*conv->act_quant, "offset").item<float>(), param(*fresh, "offset").item<float>());
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -48,7 +48,7 @@ torch::Tensor soft_slope(const torch::Tensor& r, double gamma, double sigma) {
 /// DAQ's soft rounding of r in [0, 1] with the temperature and the nearest level frozen at
 /// r0, written with plain double arithmetic (docs/methods/daq.md, Forward).
 double soft_round(double r, double r0, double gamma, double sigma) {
-  const int nearest = std::abs(r0 - 1.0) < std::abs(r0) ? 1 : 0; // tie -> floor
+  const int nearest = std::abs(r0 - 1.0) < std::abs(r0) ? 1 : 0;  // tie -> floor
   const auto scores = [&](double at) {
     std::array<double, 2> s{};
     for (int j = 0; j < 2; ++j) {
@@ -106,7 +106,7 @@ TEST_F(DaqTest, SoftFormulaEqualsHardRoundingOnEveryFractionalPart) {
 }
 
 TEST_F(DaqTest, TiesGoToTheFloorLevel) {
-  auto a = make_daq("daq:bits=2", QuantTarget::kActivation, 0, 3.0); // Delta = 1
+  auto a = make_daq("daq:bits=2", QuantTarget::kActivation, 0, 3.0);  // Delta = 1
   const auto out = a->forward(torch::tensor({0.5f, 1.5f, 2.5f, 2.75f}));
   EXPECT_TRUE(all_equal(out, torch::tensor({0.0f, 1.0f / 3, 2.0f / 3, 1.0f})));
 }
@@ -114,9 +114,9 @@ TEST_F(DaqTest, TiesGoToTheFloorLevel) {
 TEST_F(DaqTest, BackwardMatchesTheClosedForm) {
   for (double gamma : {1.0, 2.0, 4.0}) {
     for (double sigma : {1.0, 2.0}) {
-      const std::string spec = "daq:bits=3,gamma=" + std::to_string(gamma) +
-          ",sigma=" + std::to_string(sigma);
-      auto a = make_daq(spec, QuantTarget::kActivation, 0, 7.0); // Delta = 1, z = x inside
+      const std::string spec =
+          "daq:bits=3,gamma=" + std::to_string(gamma) + ",sigma=" + std::to_string(sigma);
+      auto a = make_daq(spec, QuantTarget::kActivation, 0, 7.0);  // Delta = 1, z = x inside
       auto x = (torch::rand({2048}) * 9.0 - 1.0).requires_grad_(true);
       const auto g = torch::randn({2048});
       a->forward(x).backward(g);
@@ -133,11 +133,11 @@ TEST_F(DaqTest, BackwardMatchesTheClosedForm) {
 TEST_F(DaqTest, BackwardMatchesFiniteDifferencesOfTheSoftFormula) {
   // docs/methods/daq.md, Backward: the closed form agrees with the code's formulas to 5 digits.
   for (double sigma : {1.0, 2.0}) {
-    auto a = make_daq(
-        "daq:bits=8,sigma=" + std::to_string(sigma), QuantTarget::kActivation, 0, 255.0);
+    auto a =
+        make_daq("daq:bits=8,sigma=" + std::to_string(sigma), QuantTarget::kActivation, 0, 255.0);
     auto x = (torch::linspace(3.02, 3.98, 97).to(torch::kFloat)).requires_grad_(true);
     a->forward(x).sum().backward();
-    const auto grads = x.grad().to(torch::kDouble) * 255.0; // dQ_A/dx = (dy/dz) / N_L
+    const auto grads = x.grad().to(torch::kDouble) * 255.0;  // dQ_A/dx = (dy/dz) / N_L
     const auto xs = x.detach().to(torch::kDouble);
     for (int64_t i = 0; i < xs.numel(); ++i) {
       const double r = xs[i].item<double>() - 3.0;
@@ -154,12 +154,17 @@ TEST_F(DaqTest, SlopeHasTheValuesMethodsStates) {
   // r = 0: 0.36 (sigma = 1) and 0.50 (sigma = 2); peak at r = 0.5 about 2.2 for sigma = 2.
   const struct {
     double sigma, z, slope, tol;
-  } cases[] = {{1, 0.0, 0.362, 1e-3}, {2, 0.0, 0.497, 1e-3}, {2, 0.5, 2.2, 0.05},
-               {1, 0.1, 0.38, 0.01}, {1, 0.49, 0.59, 0.01}, {2, 0.1, 0.57, 0.01},
-               {2, 0.49, 2.05, 0.03}};
+  } cases[] = {
+      {1, 0.0, 0.362, 1e-3},
+      {2, 0.0, 0.497, 1e-3},
+      {2, 0.5, 2.2, 0.05},
+      {1, 0.1, 0.38, 0.01},
+      {1, 0.49, 0.59, 0.01},
+      {2, 0.1, 0.57, 0.01},
+      {2, 0.49, 2.05, 0.03}};
   for (const auto& c : cases) {
-    auto a = make_daq(
-        "daq:bits=2,sigma=" + std::to_string(c.sigma), QuantTarget::kActivation, 0, 3.0);
+    auto a =
+        make_daq("daq:bits=2,sigma=" + std::to_string(c.sigma), QuantTarget::kActivation, 0, 3.0);
     auto x = torch::full({1}, c.z, torch::kFloat).requires_grad_(true);
     a->forward(x).backward(torch::ones({1}));
     EXPECT_NEAR(x.grad().item<double>() * 3.0, c.slope, c.tol)
@@ -232,17 +237,15 @@ TEST_F(DaqTest, InitializesIntervalsAsTheOfficialCode) {
   auto a = make_daq("daq:bits=1", QuantTarget::kActivation, 0, 1);
   const auto x = torch::relu(torch::randn({128, 16}));
   a->initialize(x);
-  EXPECT_NEAR(param(a, "upper"), 3.0 * x.std().item<double>(), 1e-6); // no half-normal factor
-  EXPECT_FALSE(a->named_parameters().contains("lower")); // l_A = 0 is fixed
+  EXPECT_NEAR(param(a, "upper"), 3.0 * x.std().item<double>(), 1e-6);  // no half-normal factor
+  EXPECT_FALSE(a->named_parameters().contains("lower"));               // l_A = 0 is fixed
   EXPECT_EQ(a->named_parameters().size(), 1u);
   EWGS_EXPECT_THROWS_WITH(a->initialize(torch::ones({10})), "std 0");
 }
 
 TEST_F(DaqTest, LayersGetAnOutputScaleInitializedFromTheFirstBatch) {
-  nn::QConv2d conv(nn::QConv2dOptions(4, 8, 3)
-                       .padding(1)
-                       .weight_quant("daq:bits=1")
-                       .act_quant("daq:bits=1"));
+  nn::QConv2d conv(
+      nn::QConv2dOptions(4, 8, 3).padding(1).weight_quant("daq:bits=1").act_quant("daq:bits=1"));
   ASSERT_TRUE(conv->output_scale.defined());
   const auto x = torch::relu(torch::randn({2, 4, 6, 6}));
   conv->train();
@@ -303,10 +306,13 @@ TEST_F(DaqTest, MatchesTheSoftFormulaOfAnIndependentPyTorchImplementation) {
   ASSERT_EQ(golden["daq"].size(), 20u);
   for (const auto& c : golden["daq"]) {
     const bool weight = c["target"] == "weight";
-    const std::string spec = "daq:bits=" + std::to_string(c["bits"].get<int>()) + ",gamma=" +
-        c10::str(c["gamma"].get<double>()) + ",sigma=" + c10::str(c["sigma"].get<double>());
+    const std::string spec = "daq:bits=" + std::to_string(c["bits"].get<int>()) +
+                             ",gamma=" + c10::str(c["gamma"].get<double>()) +
+                             ",sigma=" + c10::str(c["sigma"].get<double>());
     auto q = make_daq(
-        spec, weight ? QuantTarget::kWeight : QuantTarget::kActivation, c["l"].get<double>(),
+        spec,
+        weight ? QuantTarget::kWeight : QuantTarget::kActivation,
+        c["l"].get<double>(),
         c["u"].get<double>());
     auto x = tensor_from_json(c["x"]).requires_grad_(true);
     const auto out = q->forward(x);
@@ -324,5 +330,5 @@ TEST_F(DaqTest, MatchesTheSoftFormulaOfAnIndependentPyTorchImplementation) {
   }
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

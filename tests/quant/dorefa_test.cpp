@@ -39,7 +39,7 @@ torch::Tensor weight_grad(
   const auto th = torch::tanh(w64);
   const auto max_abs = th.abs().max();
   const int64_t k = th.abs().flatten().argmax().item<int64_t>();
-  const auto x_n = normalized(w).to(torch::kDouble); // as the quantizer rounds it, in float
+  const auto x_n = normalized(w).to(torch::kDouble);  // as the quantizer rounds it, in float
   const auto g_t = ewgs_scaled(2.0 * g.to(torch::kDouble), x_n, steps_of(bits), delta);
   const auto dtanh = 1.0 - th * th;
   auto grad = (g_t * dtanh / (2.0 * max_abs)).flatten();
@@ -67,7 +67,7 @@ TEST_F(DorefaTest, OneBitWeightsAreSignTimesMeanAbsWithIdentityGradient) {
   auto w = torch::tensor({-0.4f, 0.0f, 0.2f, 1.4f, -0.6f}).requires_grad_(true);
   const auto out = q->forward(w);
   const float e = (0.4f + 0.0f + 0.2f + 1.4f + 0.6f) / 5.0f;
-  EXPECT_TRUE(all_close(out, torch::tensor({-e, e, e, e, -e}), 0, 1e-7)); // sign(0) = +1
+  EXPECT_TRUE(all_close(out, torch::tensor({-e, e, e, e, -e}), 0, 1e-7));  // sign(0) = +1
   const auto g = torch::tensor({1.0f, -2.0f, 3.0f, -4.0f, 5.0f});
   out.backward(g);
   EXPECT_TRUE(all_equal(w.grad(), g));
@@ -78,7 +78,7 @@ TEST_F(DorefaTest, OneBitWeightsWithEwgsScaleByTheBinarizationError) {
   auto w = torch::tensor({-0.4f, 0.0f, 0.2f, 1.6f, -0.8f}).requires_grad_(true);
   const auto out = q->forward(w);
   const float e = (0.4f + 0.0f + 0.2f + 1.6f + 0.8f) / 5.0f;
-  EXPECT_TRUE(all_close(out, torch::tensor({-e, e, e, e, -e}), 0, 1e-7)); // forward as STE
+  EXPECT_TRUE(all_close(out, torch::tensor({-e, e, e, e, -e}), 0, 1e-7));  // forward as STE
   const auto g = torch::tensor({1.0f, -2.0f, 3.0f, -4.0f, 5.0f});
   out.backward(g);
   // x_n = 1/2 + w / (2 * 1.6); x_q = [w >= 0]; g (1 + 0.5 sign(g) (x_n - x_q)).
@@ -156,7 +156,7 @@ TEST_F(DorefaTest, EwgsWithZeroDeltaIsExactlyTheSte) {
 TEST_F(DorefaTest, EwgsHasASettableDeltaAndCapturesTheDiscreteValue) {
   auto q = make("dorefa:bits=2,estimator=ewgs", QuantTarget::kWeight);
   EXPECT_TRUE(q->has_delta());
-  EXPECT_DOUBLE_EQ(q->delta(), 0.01f); // EWGS Table 5's fixed delta by default
+  EXPECT_DOUBLE_EQ(q->delta(), 0.01f);  // EWGS Table 5's fixed delta by default
   EXPECT_EQ(q->named_buffers().size(), 1u);
   EXPECT_TRUE(q->named_buffers().contains("delta"));
   EXPECT_EQ(q->named_parameters().size(), 0u);
@@ -213,5 +213,5 @@ TEST_F(DorefaTest, SpecRoundTripsAndLayersKeepTheirOutputScale) {
   EXPECT_EQ(make("dorefa", QuantTarget::kWeight)->spec(), "dorefa:bits=4,estimator=ste");
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

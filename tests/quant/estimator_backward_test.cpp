@@ -34,7 +34,7 @@ Grads closed_form(
   const auto x_q = (torch::round(ratio.clamp(0.0, 1.0) * steps) / steps).to(torch::kDouble);
   // Eq. 3 output map: d Q_W / d x_q = 2, d Q_A / d x_q = 1.
   const auto g_q = target == QuantTarget::kWeight ? 2.0 * g_out : g_out;
-  const auto g_n = g_q * (1.0 + delta * torch::sign(g_q) * (x_n - x_q)); // Eq. 4
+  const auto g_n = g_q * (1.0 + delta * torch::sign(g_q) * (x_n - x_q));  // Eq. 4
   // Clip passes the gradient where l <= x <= u (boundaries included).
   const auto inside = ((ratio >= 0.0) & (ratio <= 1.0)).to(torch::kDouble);
   const auto g_inside = g_n * inside / (u - l);
@@ -63,7 +63,8 @@ TEST_F(EstimatorBackwardTest, MatchesClosedFormForSteAndEwgs) {
           q->forward(x).backward(g);
           const auto expected = closed_form(x.detach(), g, l, u, bits, delta, target);
           const std::string what = method + " bits=" + std::to_string(bits) +
-              " delta=" + std::to_string(delta) + " " + quant::to_string(target);
+                                   " delta=" + std::to_string(delta) + " " +
+                                   quant::to_string(target);
           EXPECT_TRUE(all_close(x.grad(), expected.x, 1e-5, 1e-6)) << what;
           EXPECT_NEAR(q->lower.grad().item<double>(), expected.l, 1e-4 * (1 + std::abs(expected.l)))
               << what;
@@ -107,14 +108,14 @@ TEST_F(EstimatorBackwardTest, EwgsScalesTowardTheLatentValue) {
   // -g moves it down toward x_q, so EWGS enlarges the gradient (Fig. 2).
   auto x_n = torch::tensor({0.40f, 0.40f, 0.26f, 0.26f}).requires_grad_(true);
   const auto g = torch::tensor({1.0f, -1.0f, 1.0f, -1.0f});
-  quant::ewgs_round(x_n, 3, torch::full({}, 0.5)).backward(g); // levels k/3
+  quant::ewgs_round(x_n, 3, torch::full({}, 0.5)).backward(g);  // levels k/3
   const auto e = x_n.detach() - torch::round(x_n.detach() * 3) / 3;
   const auto expected = g * (1 + 0.5 * torch::sign(g) * e);
   EXPECT_TRUE(all_close(x_n.grad(), expected, 0, 1e-7));
-  EXPECT_GT(x_n.grad()[0].item<float>(), 1.0f);  // e > 0, g > 0: larger
-  EXPECT_GT(x_n.grad()[1].item<float>(), -1.0f); // e > 0, g < 0: smaller magnitude
-  EXPECT_LT(x_n.grad()[2].item<float>(), 1.0f);  // e < 0, g > 0: smaller
+  EXPECT_GT(x_n.grad()[0].item<float>(), 1.0f);   // e > 0, g > 0: larger
+  EXPECT_GT(x_n.grad()[1].item<float>(), -1.0f);  // e > 0, g < 0: smaller magnitude
+  EXPECT_LT(x_n.grad()[2].item<float>(), 1.0f);   // e < 0, g > 0: smaller
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -16,11 +16,7 @@ class IntervalQuantizerTest : public SeededTest {};
 
 /// Eq. 1-3 in double precision.
 torch::Tensor expected_forward(
-    const torch::Tensor& x,
-    double l,
-    double u,
-    int64_t bits,
-    QuantTarget target) {
+    const torch::Tensor& x, double l, double u, int64_t bits, QuantTarget target) {
   const double steps = std::pow(2.0, static_cast<double>(bits)) - 1.0;
   const auto x_n = ((x.to(torch::kDouble) - l) / (u - l)).clamp(0.0, 1.0);
   // Levels k / steps, rounded once to float like the quantizer's output.
@@ -63,9 +59,9 @@ TEST_F(IntervalQuantizerTest, TwoBitWeightsHaveNoZeroLevel) {
 TEST_F(IntervalQuantizerTest, TiesRoundHalfToEven) {
   // [l, u] = [-1, 1]: x = 0 maps exactly to x_n = 0.5.
   auto one_bit = make_interval_quantizer("ste", QuantTarget::kActivation, 1, -1.0, 1.0);
-  EXPECT_EQ(one_bit->forward(torch::zeros({1})).item<float>(), 0.0f); // round(0.5) = 0
+  EXPECT_EQ(one_bit->forward(torch::zeros({1})).item<float>(), 0.0f);  // round(0.5) = 0
   auto two_bit = make_interval_quantizer("ste", QuantTarget::kActivation, 2, -1.0, 1.0);
-  EXPECT_FLOAT_EQ(two_bit->forward(torch::zeros({1})).item<float>(), 2.0f / 3); // round(1.5) = 2
+  EXPECT_FLOAT_EQ(two_bit->forward(torch::zeros({1})).item<float>(), 2.0f / 3);  // round(1.5) = 2
   // x_n = 0.25 with 3 bits: 7 * 0.25 = 1.75 is no tie; 0.5 -> 3.5 rounds to 4.
   auto three_bit = make_interval_quantizer("ste", QuantTarget::kActivation, 3, 0.0, 1.0);
   EXPECT_FLOAT_EQ(three_bit->forward(torch::full({1}, 0.5)).item<float>(), 4.0f / 7);
@@ -85,7 +81,7 @@ TEST_F(IntervalQuantizerTest, InitializesWeightsToThreeStd) {
   auto q = make_interval_quantizer("ewgs", QuantTarget::kWeight, 1, -1, 1);
   const auto w = torch::randn({64, 3, 3}) * 0.1 + 0.05;
   q->initialize(w);
-  const double s = w.std().item<double>(); // unbiased, not mean-centred interval
+  const double s = w.std().item<double>();  // unbiased, not mean-centred interval
   EXPECT_NEAR(q->lower.item<double>(), -3 * s, 1e-7);
   EXPECT_NEAR(q->upper.item<double>(), 3 * s, 1e-7);
 }
@@ -95,15 +91,13 @@ TEST_F(IntervalQuantizerTest, InitializesActivationsFromMinAndHalfNormalStd) {
   const auto x = torch::relu(torch::randn({256, 16})) + 0.01;
   q->initialize(x);
   EXPECT_NEAR(q->lower.item<double>(), x.min().item<double>(), 1e-7);
-  EXPECT_NEAR(
-      q->upper.item<double>(),
-      3 * x.std().item<double>() / std::sqrt(1 - 2 / M_PI),
-      1e-6);
+  EXPECT_NEAR(q->upper.item<double>(), 3 * x.std().item<double>() / std::sqrt(1 - 2 / M_PI), 1e-6);
 }
 
 TEST_F(IntervalQuantizerTest, RejectsEmptyOrInvertedInterval) {
   auto q = make_interval_quantizer("ewgs", QuantTarget::kWeight, 2, 0.5, 0.5);
-  EWGS_EXPECT_THROWS_WITH(q->forward(torch::ones({3})), "the interval needs l < u, got l=0.5 u=0.5");
+  EWGS_EXPECT_THROWS_WITH(
+      q->forward(torch::ones({3})), "the interval needs l < u, got l=0.5 u=0.5");
   auto inverted = make_interval_quantizer("ste", QuantTarget::kActivation, 2, 1.0, -1.0);
   EWGS_EXPECT_THROWS_WITH(inverted->forward(torch::ones({3})), "l=1 u=-1");
 }
@@ -157,5 +151,5 @@ TEST_F(IntervalQuantizerTest, RegistersStateByName) {
   EXPECT_EQ(q->spec(), "ewgs:bits=2,delta=0.5");
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -91,10 +91,10 @@ TEST_F(LbtTest, BackwardValuesLieOnTheGridWithinPlusMinusC) {
     // Elements beyond the clipping value come back exactly at +-c.
     const auto beyond = g.abs() >= c;
     ASSERT_GT(beyond.sum().item<int64_t>(), 0);
-    EXPECT_TRUE(all_close(
-        out.masked_select(beyond), (g.sign() * c).masked_select(beyond), 1e-6, 0.0));
-    EXPECT_NEAR(scalar(q, "clip_ratio"), (g.abs() > c).to(torch::kDouble).mean().item<double>(),
-                1e-7);
+    EXPECT_TRUE(
+        all_close(out.masked_select(beyond), (g.sign() * c).masked_select(beyond), 1e-6, 0.0));
+    EXPECT_NEAR(
+        scalar(q, "clip_ratio"), (g.abs() > c).to(torch::kDouble).mean().item<double>(), 1e-7);
   }
 }
 
@@ -152,7 +152,7 @@ TEST_F(LbtTest, GammaMovesByEtaTowardTheTargetClipRatio) {
   EXPECT_NEAR(scalar(q, "gamma"), 0.5, 1e-7) << "gamma moves only after the optimizer step";
   q->after_optimizer_step();
   EXPECT_NEAR(scalar(q, "gamma"), 0.501, 1e-6);
-  q->after_optimizer_step(); // no new backward: no new update
+  q->after_optimizer_step();  // no new backward: no new update
   EXPECT_NEAR(scalar(q, "gamma"), 0.501, 1e-6);
   // One spike among 20,000 small values: R = 1 / 20000 < target: gamma falls.
   auto spike = torch::rand({20000}) * 0.4;
@@ -172,8 +172,12 @@ TEST_F(LbtTest, GammaMovesByEtaTowardTheTargetClipRatio) {
 TEST_F(LbtTest, GammaUpdateStaysInBoundsAndSkipsZeroGradients) {
   const auto f = [](double gamma, double r, double g_max) {
     return quant::lbt::updated_gamma(
-               torch::tensor(static_cast<float>(gamma)), torch::tensor(static_cast<float>(r)),
-               torch::tensor(static_cast<float>(g_max)), 4, 1e-3, 0.01)
+               torch::tensor(static_cast<float>(gamma)),
+               torch::tensor(static_cast<float>(r)),
+               torch::tensor(static_cast<float>(g_max)),
+               4,
+               1e-3,
+               0.01)
         .item<double>();
   };
   EXPECT_NEAR(f(0.5, 0.5, 1.0), 0.51, 1e-6);
@@ -235,8 +239,7 @@ TEST_F(LbtTest, ZeroGradientPassesZerosAndWaitsForTheWalk) {
   EXPECT_TRUE(all_equal(backward_through(q, torch::zeros({5})), torch::zeros({5})));
   q->after_optimizer_step();
   EXPECT_NEAR(scalar(q, "gamma"), 0.7, 1e-7);
-  EWGS_EXPECT_THROWS_WITH(
-      quant::lbt::initial_gamma(torch::zeros({4}), 4, 1e-3), "nonzero element");
+  EWGS_EXPECT_THROWS_WITH(quant::lbt::initial_gamma(torch::zeros({4}), 4, 1e-3), "nonzero element");
 }
 
 TEST_F(LbtTest, RejectsBadSpecsWithClearErrors) {
@@ -332,7 +335,8 @@ TEST_F(LbtTest, QConv2dWithGradientQuantizerTrainsOneStep) {
   // each compiler picks, which would give the layers other random weights.
   const nn::QConv2d first(options(1, 6));
   const nn::QConv2d second(options(6, 3));
-  torch::nn::Sequential net(first, torch::nn::ReLU(), second, torch::nn::AdaptiveAvgPool2d(1), torch::nn::Flatten());
+  torch::nn::Sequential net(
+      first, torch::nn::ReLU(), second, torch::nn::AdaptiveAvgPool2d(1), torch::nn::Flatten());
   torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
   const auto images = torch::randn({8, 1, 10, 10});
   const auto labels = torch::randint(0, 3, {8});
@@ -383,8 +387,8 @@ TEST_F(LbtTest, TrainerConfigBuildsLayersWithGradientQuantizers) {
   ASSERT_FALSE(layers.empty());
   for (const auto& item : layers) {
     ASSERT_TRUE(item.layer->grad_quant) << item.name;
-    EXPECT_EQ(item.layer->grad_quant->spec(),
-              "lbt:alpha=0.001,bits=4,eta=0.001,gamma=adaptive,seed=5");
+    EXPECT_EQ(
+        item.layer->grad_quant->spec(), "lbt:alpha=0.001,bits=4,eta=0.001,gamma=adaptive,seed=5");
     EXPECT_EQ(item.layer->weight_quant->method(), "lbt_wa");
   }
   config.schema().apply_override("quant.gbits=1");
@@ -400,7 +404,8 @@ TEST_F(LbtTest, WalkMatchesPyTorchGolden) {
     EXPECT_NEAR(
         quant::lbt::initial_gamma(
             tensor_from_json(c["g"]), c["bits"].get<int64_t>(), c["alpha"].get<double>()),
-        c["gamma"].get<double>(), 1e-9)
+        c["gamma"].get<double>(),
+        1e-9)
         << c["kind"];
   }
 }
@@ -439,5 +444,5 @@ TEST_F(LbtTest, UpdateSequenceMatchesPyTorchGolden) {
   }
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -233,7 +233,7 @@ TEST_F(LsqTest, PlusActivationInitSearchesAStridedSubsetOfLargeBatches) {
   auto full = make("lsq_plus:bits=2", QuantTarget::kActivation);
   full->initialize(big);
   auto subset = make("lsq_plus:bits=2", QuantTarget::kActivation);
-  subset->initialize(big.slice(0, 0, big.numel(), 7)); // ceil(100003 / 16384) = 7
+  subset->initialize(big.slice(0, 0, big.numel(), 7));  // ceil(100003 / 16384) = 7
   EXPECT_EQ(param(*full, "step").item<float>(), param(*subset, "step").item<float>());
   EXPECT_EQ(param(*full, "offset").item<float>(), param(*subset, "offset").item<float>());
 }
@@ -275,5 +275,5 @@ TEST_F(LsqTest, SpecRoundTripsAndOutputIsOnTheInputScale) {
   EXPECT_EQ(make("lsq_plus:bits=2", QuantTarget::kActivation)->named_parameters().size(), 2u);
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -54,8 +54,8 @@ TEST_F(PactTest, BackwardIsTheStraightThroughGradientOfTheClip) {
     EXPECT_TRUE(all_equal(x.grad(), g * inside)) << bits;
     const double expected_alpha = (g.to(torch::kDouble) * clipped).sum().item<double>();
     EXPECT_NEAR(param_grad(*q, "alpha"), expected_alpha, 1e-5) << bits;
-    EXPECT_EQ(x.grad()[500].item<float>(), g[500].item<float>()); // x = 0 passes
-    EXPECT_EQ(x.grad()[501].item<float>(), 0.0f); // x = α is clipped
+    EXPECT_EQ(x.grad()[500].item<float>(), g[500].item<float>());  // x = 0 passes
+    EXPECT_EQ(x.grad()[501].item<float>(), 0.0f);                  // x = α is clipped
   }
 }
 
@@ -115,5 +115,5 @@ TEST_F(PactTest, SpecRoundTripsAndOutputIsOnTheInputScale) {
   EXPECT_FALSE(q->has_delta());
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

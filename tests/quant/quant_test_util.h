@@ -27,4 +27,4 @@ inline std::shared_ptr<quant::IntervalQuantizerImpl> make_interval_quantizer(
   return q;
 }
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

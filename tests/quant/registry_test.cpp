@@ -10,7 +10,9 @@ namespace {
 using quant::QuantTarget;
 
 TEST(QuantRegistryTest, ListsEveryMethodOnceInOrder) {
-  EXPECT_EQ(quant::quantizer_registry().names(), (std::vector<std::string>{
+  EXPECT_EQ(
+      quant::quantizer_registry().names(),
+      (std::vector<std::string>{
           "ste", "ewgs", "lsq", "lsq_plus", "pact", "dorefa", "daq", "aqe", "lbt", "lbt_wa"}));
 }
 
@@ -39,8 +41,7 @@ TEST(QuantRegistryTest, RejectsUnknownMethodsKeysAndBits) {
       "unknown quantizer 'egws'; did you mean 'ewgs'?");
   EWGS_EXPECT_THROWS_WITH(
       quant::make_quantizer("ste:bits=1,delta=0.1", QuantTarget::kWeight), "has no key 'delta'");
-  EWGS_EXPECT_THROWS_WITH(
-      quant::make_quantizer("ewgs:bits=9", QuantTarget::kWeight), "got 9");
+  EWGS_EXPECT_THROWS_WITH(quant::make_quantizer("ewgs:bits=9", QuantTarget::kWeight), "got 9");
   EWGS_EXPECT_THROWS_WITH(
       quant::make_quantizer("ewgs:bits=2,delta=-1", QuantTarget::kWeight), "delta must be finite");
   // Out of float range: named by key here, not by LibTorch's conversion later.
@@ -50,5 +51,5 @@ TEST(QuantRegistryTest, RejectsUnknownMethodsKeysAndBits) {
       "delta must be a finite number within float range");
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -15,7 +15,8 @@ namespace fs = std::filesystem;
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
   fs::create_directories(fs::path(path).parent_path());
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(
+      reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   TORCH_CHECK(out.good(), "cannot write ", path);
 }
 
@@ -27,7 +28,8 @@ std::vector<uint8_t> encode_jpeg(
   const int subsampling = channels == 1 ? TJSAMP_GRAY : TJSAMP_444;
   unsigned char* jpeg = nullptr;
   unsigned long size = 0;
-  const int rc = tjCompress2(tj, pixels.data(), width, 0, height, format, &jpeg, &size, subsampling, quality, 0);
+  const int rc = tjCompress2(
+      tj, pixels.data(), width, 0, height, format, &jpeg, &size, subsampling, quality, 0);
   const std::string error = rc == 0 ? "" : tjGetErrorStr2(tj);
   std::vector<uint8_t> out;
   if (rc == 0) {
@@ -52,7 +54,7 @@ void write_tiny_image_folder(
       for (int i = 0; i < per_class; ++i) {
         std::vector<uint8_t> pixels(kSide * kSide * 3);
         for (size_t p = 0; p < pixels.size(); ++p) {
-          const int base = (p % 3 == c % 3) ? 200 : 50; // the class's channel is bright
+          const int base = (p % 3 == c % 3) ? 200 : 50;  // the class's channel is bright
           pixels[p] = static_cast<uint8_t>(std::clamp(base + noise(rng), 0, 255));
         }
         write_file(
@@ -63,4 +65,4 @@ void write_tiny_image_folder(
   }
 }
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

@@ -26,4 +26,4 @@ void write_tiny_image_folder(
     int per_class,
     uint32_t seed = 1);
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

@@ -24,12 +24,13 @@ std::string read_and_remove(const fs::path& path) {
   return text;
 }
 
-} // namespace
+}  // namespace
 
-ProcessResult run_process(const std::string& program, const std::vector<std::string>& args, int timeout_s) {
+ProcessResult run_process(
+    const std::string& program, const std::vector<std::string>& args, int timeout_s) {
   static std::atomic<int> counter{0};
-  const auto stem = fs::temp_directory_path() /
-      ("ewgs_process_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  const auto stem = fs::temp_directory_path() / ("ewgs_process_" + std::to_string(::getpid()) +
+                                                 "_" + std::to_string(counter++));
   const auto out_path = stem.string() + ".out";
   const auto err_path = stem.string() + ".err";
   std::vector<char*> argv{const_cast<char*>(program.c_str())};
@@ -39,7 +40,8 @@ ProcessResult run_process(const std::string& program, const std::vector<std::str
   argv.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
-    if (std::freopen(out_path.c_str(), "w", stdout) == nullptr || std::freopen(err_path.c_str(), "w", stderr) == nullptr) {
+    if (std::freopen(out_path.c_str(), "w", stdout) == nullptr ||
+        std::freopen(err_path.c_str(), "w", stderr) == nullptr) {
       ::_exit(125);
     }
     ::execv(program.c_str(), argv.data());
@@ -67,4 +69,4 @@ ProcessResult run_process(const std::string& program, const std::vector<std::str
   return result;
 }
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

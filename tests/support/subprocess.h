@@ -20,6 +20,7 @@ struct ProcessResult {
 
 /// Runs `program` with `args`, waits at most `timeout_s` seconds, and returns
 /// how it ended with what it wrote.
-ProcessResult run_process(const std::string& program, const std::vector<std::string>& args, int timeout_s = 300);
+ProcessResult run_process(
+    const std::string& program, const std::vector<std::string>& args, int timeout_s = 300);
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

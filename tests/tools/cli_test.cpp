@@ -25,7 +25,8 @@ TEST(CliTest, EvalRefusesAFifoInsteadOfBlocking) {
   const auto result = ewgs({"eval", "--checkpoint", fifo});
   ASSERT_FALSE(result.timed_out) << "ewgs eval blocked on a FIFO";
   EXPECT_EQ(result.status, 1);
-  EXPECT_NE(result.stderr_text.find(fifo + " is not a regular file (it is a FIFO)"), std::string::npos)
+  EXPECT_NE(
+      result.stderr_text.find(fifo + " is not a regular file (it is a FIFO)"), std::string::npos)
       << result.stderr_text;
 }
 
@@ -38,22 +39,29 @@ TEST(CliTest, EvalExitsNonZeroWhenItsLossIsNotFinite) {
   make_evaluation_overflow(dir + "/last.pt", tiny_folder_config(data, 1));
   const auto result = ewgs({"eval", "--checkpoint", dir + "/last.pt", "--json"});
   EXPECT_EQ(result.status, 1) << result.stdout_text;
-  EXPECT_NE(result.stderr_text.find(dir + "/last.pt: the evaluation loss is NaN"), std::string::npos)
+  EXPECT_NE(
+      result.stderr_text.find(dir + "/last.pt: the evaluation loss is NaN"), std::string::npos)
       << result.stderr_text;
-  EXPECT_EQ(result.stdout_text, ""); // no accuracy is printed for it
+  EXPECT_EQ(result.stdout_text, "");  // no accuracy is printed for it
 }
 
 TEST(CliTest, ARunRejectedAtStartLeavesNoFolder) {
   const auto dir = fresh_dir("cli_rejected");
   auto result = ewgs({"train", "--run-dir", dir, "--quant.method=egws"});
   EXPECT_EQ(result.status, 1);
-  EXPECT_NE(result.stderr_text.find("unknown method 'egws'"), std::string::npos) << result.stderr_text;
+  EXPECT_NE(result.stderr_text.find("unknown method 'egws'"), std::string::npos)
+      << result.stderr_text;
   EXPECT_FALSE(std::filesystem::exists(dir));
-  result = ewgs({"train", "--run-dir", dir, "--data.dataset=cifar10-jpeg", "--data.root=" + fresh_dir("cli_none")});
+  result = ewgs(
+      {"train",
+       "--run-dir",
+       dir,
+       "--data.dataset=cifar10-jpeg",
+       "--data.root=" + fresh_dir("cli_none")});
   EXPECT_EQ(result.status, 1);
   EXPECT_NE(result.stderr_text.find("does not exist"), std::string::npos) << result.stderr_text;
   EXPECT_FALSE(std::filesystem::exists(dir));
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

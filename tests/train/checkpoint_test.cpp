@@ -29,7 +29,8 @@ void write_all(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
-train::CheckpointHeader header_of(const train::TrainConfig& config, const train::TrainProgress& progress) {
+train::CheckpointHeader header_of(
+    const train::TrainConfig& config, const train::TrainProgress& progress) {
   return {"", config.to_toml(), progress, {"cat", "dog"}, "{\"epoch\":1}\n"};
 }
 
@@ -87,7 +88,7 @@ TEST(CheckpointTest, RoundTripsModelOptimizerProgressHistoryAndRng) {
   EXPECT_EQ(header.metrics, "{\"epoch\":1}\n");
   EXPECT_EQ(train::TrainConfig::from_toml(header.config_toml, "x").train_epochs, 17);
   EXPECT_TRUE(all_equal(a->weight, b->weight));
-  EXPECT_EQ(torch::rand({1}).item<double>(), next_draw); // RNG restored
+  EXPECT_EQ(torch::rand({1}).item<double>(), next_draw);  // RNG restored
   // Same optimizer state: one more identical step gives identical weights.
   for (auto* m : {&a, &b}) {
     (*m)->zero_grad();
@@ -102,10 +103,12 @@ TEST(CheckpointTest, LoadingIntoAnotherModelSaysWhatDiffers) {
   const auto dir = fresh_dir("ckpt_mismatch");
   std::filesystem::create_directories(dir);
   torch::nn::Linear a(4, 3);
-  train::save_checkpoint(dir + "/c.pt", header_of(train::TrainConfig(), {}), {*a, nullptr, nullptr});
+  train::save_checkpoint(
+      dir + "/c.pt", header_of(train::TrainConfig(), {}), {*a, nullptr, nullptr});
   torch::nn::Linear b(5, 3);
   EWGS_EXPECT_THROWS_WITH(
-      train::load_checkpoint(dir + "/c.pt", {*b, nullptr, nullptr}), "weight: model has [3, 5], checkpoint");
+      train::load_checkpoint(dir + "/c.pt", {*b, nullptr, nullptr}),
+      "weight: model has [3, 5], checkpoint");
 }
 
 TEST(CheckpointTest, EveryFlippedByteIsCaughtAndTheErrorNamesTheFile) {
@@ -115,12 +118,12 @@ TEST(CheckpointTest, EveryFlippedByteIsCaughtAndTheErrorNamesTheFile) {
   ASSERT_GT(good.size(), 1000u);
   const auto flipped = dir + "/flipped.pt";
   write_all(flipped, good);
-  train::CheckpointFile(flipped).header(); // intact, it loads
+  train::CheckpointFile(flipped).header();  // intact, it loads
   for (size_t i = 0; i < good.size(); ++i) {
     std::string bad = good;
     bad[i] = static_cast<char>(bad[i] ^ (1 << (i % 8)));
     try {
-      train::CheckpointFile(std::move(bad), flipped).header(); // the bytes read from `flipped`
+      train::CheckpointFile(std::move(bad), flipped).header();  // the bytes read from `flipped`
       ADD_FAILURE() << "a flipped bit at byte " << i << " of " << good.size() << " loaded";
     } catch (const c10::Error& e) {
       const std::string message = e.what_without_backtrace();
@@ -134,12 +137,13 @@ TEST(CheckpointTest, AppendedOrCutBytesAreRejected) {
   const auto path = small_checkpoint(dir);
   const std::string good = read_all(path);
   write_all(path, good + "garbage");
-  EWGS_EXPECT_THROWS_WITH(train::read_checkpoint_header(path), path + ": 7 bytes follow its checksum trailer");
+  EWGS_EXPECT_THROWS_WITH(
+      train::read_checkpoint_header(path), path + ": 7 bytes follow its checksum trailer");
   write_all(path, good.substr(0, good.size() - 1));
   EWGS_EXPECT_THROWS_WITH(train::read_checkpoint_header(path), path + ": no checksum trailer");
   write_all(path, good.substr(0, good.size() / 2));
   EWGS_EXPECT_THROWS_WITH(train::read_checkpoint_header(path), "the file is truncated");
-  EXPECT_TRUE(train::is_checkpoint(path)); // damaged, but recognizably a checkpoint (not a .pth)
+  EXPECT_TRUE(train::is_checkpoint(path));  // damaged, but recognizably a checkpoint (not a .pth)
 }
 
 TEST(CheckpointTest, LibTorchErrorsAreWrappedToNameTheFileOnOneLine) {
@@ -166,7 +170,8 @@ TEST(CheckpointTest, LibTorchErrorsAreWrappedToNameTheFileOnOneLine) {
   });
   const auto other = dir + "/other.pt";
   write_all(other, append_checksum(bytes));
-  EWGS_EXPECT_THROWS_WITH(train::read_checkpoint_header(other), other + ": checkpoint has no 'ewgs_checkpoint_format'");
+  EWGS_EXPECT_THROWS_WITH(
+      train::read_checkpoint_header(other), other + ": checkpoint has no 'ewgs_checkpoint_format'");
 }
 
 TEST(CheckpointTest, RejectsFilesThatAreNotCheckpoints) {
@@ -174,8 +179,10 @@ TEST(CheckpointTest, RejectsFilesThatAreNotCheckpoints) {
   std::filesystem::create_directories(dir);
   write_all(dir + "/junk.pt", "not a zip");
   EXPECT_FALSE(train::is_checkpoint(dir + "/junk.pt"));
-  EWGS_EXPECT_THROWS_WITH(train::read_checkpoint_header(dir + "/junk.pt"), dir + "/junk.pt: no checksum trailer");
-  EWGS_EXPECT_THROWS_WITH(train::read_checkpoint_header(dir + "/missing.pt"), "missing.pt does not exist");
+  EWGS_EXPECT_THROWS_WITH(
+      train::read_checkpoint_header(dir + "/junk.pt"), dir + "/junk.pt: no checksum trailer");
+  EWGS_EXPECT_THROWS_WITH(
+      train::read_checkpoint_header(dir + "/missing.pt"), "missing.pt does not exist");
   EXPECT_FALSE(train::is_checkpoint(shared_data_path("resnet20-fp-cifar10jpeg-official.pth")));
 }
 
@@ -184,7 +191,8 @@ TEST(CheckpointTest, AFifoIsRefusedInsteadOfBlocking) {
   std::filesystem::create_directories(dir);
   const auto fifo = dir + "/fifo.pt";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  EWGS_EXPECT_THROWS_WITH(train::read_checkpoint_header(fifo), fifo + " is not a regular file (it is a FIFO)");
+  EWGS_EXPECT_THROWS_WITH(
+      train::read_checkpoint_header(fifo), fifo + " is not a regular file (it is a FIFO)");
   EWGS_EXPECT_THROWS_WITH(train::is_checkpoint(fifo), "is not a regular file (it is a FIFO)");
 }
 
@@ -197,7 +205,8 @@ TEST(CheckpointTest, ADivergedModelIsNeverWritten) {
     model->bias[1] = std::numeric_limits<float>::infinity();
   }
   EWGS_EXPECT_THROWS_WITH(
-      train::save_checkpoint(dir + "/last.pt", header_of(train::TrainConfig(), {}), {*model, nullptr, nullptr}),
+      train::save_checkpoint(
+          dir + "/last.pt", header_of(train::TrainConfig(), {}), {*model, nullptr, nullptr}),
       "refusing to write a checkpoint: model tensor 'bias' has non-finite values");
   EXPECT_FALSE(std::filesystem::exists(dir + "/last.pt"));
 }
@@ -213,14 +222,16 @@ TEST(AtomicFileTest, AFailedWriteLeavesTheOldFileAndNoTemporary) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     std::signal(SIGXFSZ, SIG_IGN);
-    const struct rlimit limit {100, 100};
+    const struct rlimit limit { 100, 100 };
     ::setrlimit(RLIMIT_FSIZE, &limit);
     try {
       train::write_file_atomically(path, std::string(1000, 'x'));
       ::_exit(2);
     } catch (const c10::Error& e) {
       const std::string message = e.what_without_backtrace();
-      const bool named = message.find("cannot write " + path + ": File too large; the file needs 1.0 kB (1000 bytes)") !=
+      const bool named =
+          message.find(
+              "cannot write " + path + ": File too large; the file needs 1.0 kB (1000 bytes)") !=
           std::string::npos;
       ::_exit(named && message.find(" free") != std::string::npos ? 0 : 3);
     }
@@ -228,10 +239,15 @@ TEST(AtomicFileTest, AFailedWriteLeavesTheOldFileAndNoTemporary) {
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status)) << "the writer died of signal " << WTERMSIG(status);
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "2: the write succeeded; 3: the message lacks the path or sizes";
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "2: the write succeeded; 3: the message lacks the path or sizes";
   EXPECT_EQ(read_all(path), "old");
-  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()), 1);
-  EWGS_EXPECT_THROWS_WITH(train::write_file_atomically(dir + "/no/such/dir/file", "x"), "cannot write");
+  EXPECT_EQ(
+      std::distance(
+          std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()),
+      1);
+  EWGS_EXPECT_THROWS_WITH(
+      train::write_file_atomically(dir + "/no/such/dir/file", "x"), "cannot write");
 }
 
 TEST(AtomicFileTest, StaleTemporariesOfDeadProcessesAreRemoved) {
@@ -255,5 +271,5 @@ TEST(AtomicFileTest, StaleTemporariesOfDeadProcessesAreRemoved) {
   EXPECT_TRUE(std::filesystem::exists(dir + "/keep.tmp.1"));
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -21,7 +21,8 @@ train::TrainConfig hessian_config(int64_t period, const std::string& unit) {
 /// The (epoch, global step) of every update over `epochs` epochs of
 /// `batches` steps, asked as the trainer asks: at each epoch's start and
 /// after each step; an update records its step as the trainer does.
-std::vector<std::pair<int64_t, int64_t>> updates(const train::TrainConfig& c, int64_t epochs, int64_t batches) {
+std::vector<std::pair<int64_t, int64_t>> updates(
+    const train::TrainConfig& c, int64_t epochs, int64_t batches) {
   std::vector<std::pair<int64_t, int64_t>> out;
   train::TrainProgress p;
   const auto update = [&] {
@@ -47,7 +48,7 @@ std::vector<std::pair<int64_t, int64_t>> updates(const train::TrainConfig& c, in
 TEST(DeltaScheduleTest, EveryTenEpochsAtTheEpochStartNeverAtEpochZero) {
   using Updates = std::vector<std::pair<int64_t, int64_t>>;
   EXPECT_EQ(updates(hessian_config(10, "epochs"), 31, 3), (Updates{{10, 30}, {20, 60}, {30, 90}}));
-  EXPECT_EQ(updates(hessian_config(10, "epochs"), 10, 3), Updates{}); // epoch 10 never starts
+  EXPECT_EQ(updates(hessian_config(10, "epochs"), 10, 3), Updates{});  // epoch 10 never starts
 }
 
 TEST(DeltaScheduleTest, EveryTenIterationsAfterTheStep) {
@@ -61,16 +62,16 @@ TEST(DeltaScheduleTest, NeverTwiceAtOneStepNorWithoutAHessianDelta) {
   p.epoch = 10;
   p.global_step = 30;
   EXPECT_TRUE(train::delta_update_due(c, p, true));
-  EXPECT_FALSE(train::delta_update_due(c, p, false)); // epoch units update at epoch starts only
+  EXPECT_FALSE(train::delta_update_due(c, p, false));  // epoch units update at epoch starts only
   p.batch = 1;
-  EXPECT_FALSE(train::delta_update_due(c, p, true)); // a resumed epoch does not start again
+  EXPECT_FALSE(train::delta_update_due(c, p, true));  // a resumed epoch does not start again
   p.batch = 0;
-  p.last_delta_update = 30; // resumed right after the update
+  p.last_delta_update = 30;  // resumed right after the update
   EXPECT_FALSE(train::delta_update_due(c, p, true));
   c.quant_delta = "0.001";
   p.last_delta_update = -1;
   EXPECT_FALSE(train::delta_update_due(c, p, true));
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

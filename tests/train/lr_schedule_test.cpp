@@ -28,11 +28,13 @@ TEST(LrScheduleTest, StepMultipliesByGammaAtEachMilestone) {
 
 TEST(LrScheduleTest, RejectsBadMilestonesAndKinds) {
   EWGS_EXPECT_THROWS_WITH(
-      LrSchedule::parse_milestones("120,80", "optim.milestones"), "optim.milestones must be increasing");
+      LrSchedule::parse_milestones("120,80", "optim.milestones"),
+      "optim.milestones must be increasing");
   EWGS_EXPECT_THROWS_WITH(LrSchedule::parse_milestones("80,x", "optim.milestones"), "got '80,x'");
-  EWGS_EXPECT_THROWS_WITH(LrSchedule("linear", 0.1, 5, {}, 0.1), "unknown learning-rate schedule 'linear'");
+  EWGS_EXPECT_THROWS_WITH(
+      LrSchedule("linear", 0.1, 5, {}, 0.1), "unknown learning-rate schedule 'linear'");
   EXPECT_TRUE(LrSchedule::parse_milestones("", "k").empty());
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -13,7 +13,7 @@ TEST(MetricsLogTest, PublishesItsHistoryWholeAndOnlyWhenAsked) {
   std::vector<std::string> published;
   const auto publish = [&](const std::string& text) { published.push_back(text); };
   train::MetricsLog log("{\"epoch\":1}\n", publish);
-  ASSERT_EQ(published.size(), 1u); // a resumed run's file is rewritten at once
+  ASSERT_EQ(published.size(), 1u);  // a resumed run's file is rewritten at once
   EXPECT_EQ(published[0], "{\"epoch\":1}\n");
   log.add({{"epoch", 2}});
   EXPECT_EQ(published.size(), 1u);
@@ -26,5 +26,5 @@ TEST(MetricsLogTest, PublishesItsHistoryWholeAndOnlyWhenAsked) {
   EXPECT_EQ(log.history(), "{\"epoch\":1}\n{\"epoch\":2}\n{\"event\":\"delta_update\"}\n");
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -19,9 +19,16 @@ namespace {
 struct NetImpl : torch::nn::Module {
   NetImpl()
       : conv(register_module(
-            "conv", nn::QConv2d(nn::QConv2dOptions(1, 2, 3).weight_quant("ewgs:bits=1").act_quant("ewgs:bits=2")))),
+            "conv",
+            nn::QConv2d(
+                nn::QConv2dOptions(1, 2, 3).weight_quant("ewgs:bits=1").act_quant("ewgs:bits=2")))),
         bn(register_module("bn", torch::nn::BatchNorm2d(2))),
-        fc(register_module("fc", nn::QLinear(nn::QLinearOptions(2, 3).bias(true).weight_quant("ewgs:bits=2").act_quant("off")))) {}
+        fc(register_module(
+            "fc",
+            nn::QLinear(nn::QLinearOptions(2, 3)
+                            .bias(true)
+                            .weight_quant("ewgs:bits=2")
+                            .act_quant("off")))) {}
   nn::QConv2d conv;
   torch::nn::BatchNorm2d bn;
   nn::QLinear fc;
@@ -45,10 +52,17 @@ std::vector<torch::Tensor> named(Net& net, const std::vector<std::string>& names
   return out;
 }
 
-const std::vector<std::string> kModelParameters = {"conv.weight", "bn.weight", "bn.bias", "fc.weight", "fc.bias"};
+const std::vector<std::string> kModelParameters = {
+    "conv.weight", "bn.weight", "bn.bias", "fc.weight", "fc.bias"};
 const std::vector<std::string> kQuantizerParameters = {
-    "conv.weight_quant.lower", "conv.weight_quant.upper", "conv.act_quant.lower", "conv.act_quant.upper",
-    "conv.output_scale",       "fc.weight_quant.lower",   "fc.weight_quant.upper", "fc.output_scale"};
+    "conv.weight_quant.lower",
+    "conv.weight_quant.upper",
+    "conv.act_quant.lower",
+    "conv.act_quant.upper",
+    "conv.output_scale",
+    "fc.weight_quant.lower",
+    "fc.weight_quant.upper",
+    "fc.output_scale"};
 
 TEST(OptimizersTest, ModelParametersGetSgdWithWeightDecayQuantizerParametersAdamWithout) {
   Net net;
@@ -64,7 +78,8 @@ TEST(OptimizersTest, ModelParametersGetSgdWithWeightDecayQuantizerParametersAdam
   auto* sgd = dynamic_cast<torch::optim::SGD*>(optimizers.model.get());
   ASSERT_NE(sgd, nullptr);
   ASSERT_EQ(sgd->param_groups().size(), 1u);
-  const auto& sgd_options = static_cast<const torch::optim::SGDOptions&>(sgd->param_groups()[0].options());
+  const auto& sgd_options =
+      static_cast<const torch::optim::SGDOptions&>(sgd->param_groups()[0].options());
   EXPECT_EQ(sgd_options.lr(), 0.1);
   EXPECT_EQ(sgd_options.weight_decay(), 5e-4);
   EXPECT_EQ(sgd_options.momentum(), 0.9);
@@ -74,10 +89,12 @@ TEST(OptimizersTest, ModelParametersGetSgdWithWeightDecayQuantizerParametersAdam
   auto* adam = dynamic_cast<torch::optim::Adam*>(optimizers.quant.get());
   ASSERT_NE(adam, nullptr);
   ASSERT_EQ(adam->param_groups().size(), 1u);
-  const auto& adam_options = static_cast<const torch::optim::AdamOptions&>(adam->param_groups()[0].options());
+  const auto& adam_options =
+      static_cast<const torch::optim::AdamOptions&>(adam->param_groups()[0].options());
   EXPECT_EQ(adam_options.lr(), 1e-3);
   EXPECT_EQ(adam_options.weight_decay(), 0.0);
-  EXPECT_EQ(identities(adam->param_groups()[0].params()), identities(named(net, kQuantizerParameters)));
+  EXPECT_EQ(
+      identities(adam->param_groups()[0].params()), identities(named(net, kQuantizerParameters)));
 
   optimizers.set_learning_rates(0.05, 2e-3);
   EXPECT_EQ(sgd->param_groups()[0].options().get_lr(), 0.05);
@@ -104,7 +121,7 @@ TEST(OptimizersTest, AStepWithZeroGradientsDecaysModelWeightsOnly) {
     EXPECT_TRUE(all_close(params[name], before[name] * (1 - 0.1 * 0.01), 1e-6, 1e-7)) << name;
   }
   for (const auto& name : kQuantizerParameters) {
-    EXPECT_TRUE(all_equal(params[name], before[name])) << name; // no decay on l, u, alpha
+    EXPECT_TRUE(all_equal(params[name], before[name])) << name;  // no decay on l, u, alpha
   }
 }
 
@@ -117,11 +134,12 @@ TEST(OptimizersTest, AdamCarriesTheWeightDecayAsL2) {
   auto optimizers = train::make_optimizers(config, *net);
   auto* adam = dynamic_cast<torch::optim::Adam*>(optimizers.model.get());
   ASSERT_NE(adam, nullptr);
-  const auto& options = static_cast<const torch::optim::AdamOptions&>(adam->param_groups()[0].options());
+  const auto& options =
+      static_cast<const torch::optim::AdamOptions&>(adam->param_groups()[0].options());
   EXPECT_EQ(options.weight_decay(), 1e-4);
   EXPECT_EQ(options.lr(), 1e-3);
   EXPECT_EQ(identities(adam->param_groups()[0].params()), identities(named(net, kModelParameters)));
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

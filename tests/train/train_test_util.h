@@ -85,7 +85,7 @@ inline void make_evaluation_overflow(const std::string& path, const train::Train
   const auto header = train::load_checkpoint(path, parts);
   {
     torch::NoGradGuard no_grad;
-    model->named_buffers()["bn3.running_mean"].fill_(-1e38); // ReLU passes the huge outputs on
+    model->named_buffers()["bn3.running_mean"].fill_(-1e38);  // ReLU passes the huge outputs on
   }
   train::save_checkpoint(path, header, parts);
 }
@@ -104,4 +104,4 @@ inline std::vector<nlohmann::json> epoch_records(const std::string& run_dir) {
   return out;
 }
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

@@ -36,7 +36,7 @@ std::string option(const std::string& arg, const std::string& name) {
   return arg.rfind(name, 0) == 0 ? arg.substr(name.size()) : "";
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 4) {
@@ -60,9 +60,9 @@ int main(int argc, char** argv) {
       log_path = option(arg, "--log-writes=");
     }
     if (!option(arg, "--file-size-limit=").empty()) {
-      std::signal(SIGXFSZ, SIG_IGN); // the write fails with EFBIG, as on a full disk
+      std::signal(SIGXFSZ, SIG_IGN);  // the write fails with EFBIG, as on a full disk
       const rlim_t bytes = std::stoull(option(arg, "--file-size-limit="));
-      const struct rlimit limit {bytes, bytes};
+      const struct rlimit limit { bytes, bytes };
       setrlimit(RLIMIT_FSIZE, &limit);
     }
   }
@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
   options.json = true;
   options.out = &progress;
   options.on_write = [&](const std::string& path, ewgs::train::WriteStage stage) {
-    const std::string event = std::filesystem::path(path).filename().string() + ":" + stage_name(stage);
+    const std::string event =
+        std::filesystem::path(path).filename().string() + ":" + stage_name(stage);
     const int count = ++seen[event];
     if (log.is_open()) {
       log << event << ":" << count << std::endl;
@@ -86,9 +87,12 @@ int main(int argc, char** argv) {
     }
   };
   try {
-    auto result = resume
-        ? ewgs::train::Trainer::resume(run_dir, {"train.epochs=" + std::to_string(epochs)}, options)->run()
-        : ewgs::train::Trainer(ewgs::test::tiny_folder_config(data, epochs), run_dir, options).run();
+    auto result = resume ? ewgs::train::Trainer::resume(
+                               run_dir, {"train.epochs=" + std::to_string(epochs)}, options)
+                               ->run()
+                         : ewgs::train::Trainer(
+                               ewgs::test::tiny_folder_config(data, epochs), run_dir, options)
+                               .run();
     if (result.status != "completed") {
       std::cerr << result.status << ": " << result.message << "\n";
       return 1;

@@ -30,7 +30,8 @@ std::string read_all(const std::string& path) {
 /// Wall-clock fields differ between any two runs; everything else must not.
 void drop_timings(nlohmann::json& value) {
   if (value.is_object()) {
-    for (const char* key : {"epoch_time_s", "eval_time_s", "images_per_s", "wall_s", "probe_seconds"}) {
+    for (const char* key :
+         {"epoch_time_s", "eval_time_s", "images_per_s", "wall_s", "probe_seconds"}) {
       value.erase(key);
     }
   }
@@ -60,19 +61,27 @@ std::vector<nlohmann::json> records_without_timings(const std::string& path) {
 
 /// Asserts that `dir` holds the same results as the reference run `ref`.
 void expect_same_run(const std::string& dir, const std::string& ref, const std::string& what) {
-  EXPECT_EQ(records_without_timings(dir + "/metrics.jsonl"), records_without_timings(ref + "/metrics.jsonl")) << what;
-  EXPECT_EQ(records_without_timings(dir + "/summary.json"), records_without_timings(ref + "/summary.json")) << what;
+  EXPECT_EQ(
+      records_without_timings(dir + "/metrics.jsonl"),
+      records_without_timings(ref + "/metrics.jsonl"))
+      << what;
+  EXPECT_EQ(
+      records_without_timings(dir + "/summary.json"),
+      records_without_timings(ref + "/summary.json"))
+      << what;
   for (const char* name : {"last.pt", "best.pt"}) {
     const auto ours = train::read_checkpoint_model_state(dir + "/" + name);
     const auto theirs = train::read_checkpoint_model_state(ref + "/" + name);
     ASSERT_EQ(ours.size(), theirs.size()) << what << " " << name;
     for (size_t i = 0; i < ours.size(); ++i) {
-      EXPECT_TRUE(all_equal(ours[i].second, theirs[i].second)) << what << " " << name << " " << ours[i].first;
+      EXPECT_TRUE(all_equal(ours[i].second, theirs[i].second))
+          << what << " " << name << " " << ours[i].first;
     }
   }
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
-    EXPECT_TRUE(name.find(".tmp.") == std::string::npos && name != "best.pt.pending") << what << ": left " << name;
+    EXPECT_TRUE(name.find(".tmp.") == std::string::npos && name != "best.pt.pending")
+        << what << ": left " << name;
   }
 }
 
@@ -88,7 +97,9 @@ TEST(TrainerKillTest, AKillAtEveryWriteResumesToTheSameRun) {
     events.push_back(line);
   }
   // Epoch 1 is the best so far and commits best.pt too; the run ends with its summary.
-  const auto count = [&](const std::string& event) { return std::count(events.begin(), events.end(), event); };
+  const auto count = [&](const std::string& event) {
+    return std::count(events.begin(), events.end(), event);
+  };
   ASSERT_EQ(count("best.pt:published:1"), 1) << "the reference run must commit a best epoch";
   ASSERT_EQ(count("last.pt:published:2"), 1);
   ASSERT_EQ(count("summary.json:published:1"), 1);
@@ -100,7 +111,8 @@ TEST(TrainerKillTest, AKillAtEveryWriteResumesToTheSameRun) {
     // What a user does next: resume when there is a checkpoint, else start again.
     const bool can_resume = fs::exists(dir + "/last.pt");
     resumed += can_resume;
-    const auto finished = can_resume ? run_child({data, dir, "2", "--resume"}) : run_child({data, dir, "2"});
+    const auto finished =
+        can_resume ? run_child({data, dir, "2", "--resume"}) : run_child({data, dir, "2"});
     ASSERT_EQ(finished.status, 0) << event << ": " << finished.stderr_text;
     expect_same_run(dir, ref, "killed at " + event);
   }
@@ -113,15 +125,18 @@ TEST(TrainerKillTest, AFullDiskIsAClearErrorThatKeepsTheEarlierCheckpoint) {
   ASSERT_EQ(run_child({data, dir, "1"}).status, 0);
   const std::string last = read_all(dir + "/last.pt");
   // Room for config.toml and metrics.jsonl, not for a checkpoint.
-  const auto full = run_child({data, dir, "2", "--resume", "--file-size-limit=" + std::to_string(last.size() / 2)});
+  const auto full = run_child(
+      {data, dir, "2", "--resume", "--file-size-limit=" + std::to_string(last.size() / 2)});
   ASSERT_EQ(full.signal, 0) << "killed by signal " << full.signal << ": " << full.stderr_text;
   EXPECT_EQ(full.status, 1);
-  EXPECT_NE(full.stderr_text.find("cannot write " + dir + "/"), std::string::npos) << full.stderr_text;
+  EXPECT_NE(full.stderr_text.find("cannot write " + dir + "/"), std::string::npos)
+      << full.stderr_text;
   EXPECT_NE(full.stderr_text.find("the file needs"), std::string::npos) << full.stderr_text;
   EXPECT_TRUE(read_all(dir + "/last.pt") == last) << "last.pt was overwritten";
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
-    EXPECT_TRUE(name.find(".tmp.") == std::string::npos && name != "best.pt.pending") << "left " << name;
+    EXPECT_TRUE(name.find(".tmp.") == std::string::npos && name != "best.pt.pending")
+        << "left " << name;
   }
   // The run continues once there is room.
   ASSERT_EQ(run_child({data, dir, "2", "--resume"}).status, 0);
@@ -135,10 +150,11 @@ TEST(TrainerKillTest, AnUnwritableRunDirectoryFailsBeforeTheDataIsRead) {
   const auto result = run_child({fresh_dir("no_data"), dir, "1", "--file-size-limit=512"});
   ASSERT_EQ(result.signal, 0) << "killed by signal " << result.signal << ": " << result.stderr_text;
   EXPECT_EQ(result.status, 1);
-  EXPECT_NE(result.stderr_text.find("cannot write " + dir + "/config.toml"), std::string::npos) << result.stderr_text;
+  EXPECT_NE(result.stderr_text.find("cannot write " + dir + "/config.toml"), std::string::npos)
+      << result.stderr_text;
   EXPECT_EQ(result.stderr_text.find("does not exist"), std::string::npos) << result.stderr_text;
   EXPECT_FALSE(fs::exists(dir)) << "the folder made for the rejected run stays";
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

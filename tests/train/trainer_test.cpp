@@ -44,11 +44,13 @@ TEST(TrainerTest, ResumedRunReproducesTheUninterruptedLossesExactly) {
   ASSERT_EQ(a.size(), 3u);
   ASSERT_EQ(b.size(), 3u);
   for (size_t i = 0; i < a.size(); ++i) {
-    EXPECT_EQ(a[i]["train_loss"].get<double>(), b[i]["train_loss"].get<double>()) << "epoch " << i + 1;
-    EXPECT_EQ(a[i]["train_top1"].get<double>(), b[i]["train_top1"].get<double>()) << "epoch " << i + 1;
+    EXPECT_EQ(a[i]["train_loss"].get<double>(), b[i]["train_loss"].get<double>())
+        << "epoch " << i + 1;
+    EXPECT_EQ(a[i]["train_top1"].get<double>(), b[i]["train_top1"].get<double>())
+        << "epoch " << i + 1;
   }
   EXPECT_EQ(full.final_top1, resumed.final_top1);
-  EXPECT_GT(full.final_top1, 20.0); // chance is 10 %: it learned in 18 steps
+  EXPECT_GT(full.final_top1, 20.0);  // chance is 10 %: it learned in 18 steps
 }
 
 TEST(TrainerTest, DeviceResidentDataTrainsExactlyLikeTheThreadedLoader) {
@@ -56,7 +58,7 @@ TEST(TrainerTest, DeviceResidentDataTrainsExactlyLikeTheThreadedLoader) {
   auto threaded = tiny_config(2);
   threaded.data_device_resident = "off";
   auto resident = threaded;
-  resident.data_device_resident = "on"; // on the CPU here; the same ops run on a GPU
+  resident.data_device_resident = "on";  // on the CPU here; the same ops run on a GPU
   const auto a_dir = fresh_dir("threaded");
   const auto b_dir = fresh_dir("resident");
   ASSERT_EQ(Trainer(threaded, a_dir, quiet(log)).run().status, "completed");
@@ -81,8 +83,10 @@ TEST(TrainerTest, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   // Extend the run with an absurd learning rate: the loss blows up.
   const auto result = Trainer::resume(dir, {"train.epochs=4", "optim.lr=1e30"}, quiet(log))->run();
   EXPECT_EQ(result.status, "failed");
-  EXPECT_NE(result.message.find("training diverged in epoch 3: the loss became non-finite at global step"),
-            std::string::npos)
+  EXPECT_NE(
+      result.message.find(
+          "training diverged in epoch 3: the loss became non-finite at global step"),
+      std::string::npos)
       << result.message;
   EXPECT_NE(result.message.find("last good checkpoint is " + dir + "/last.pt"), std::string::npos);
   EXPECT_EQ(train::read_checkpoint_header(dir + "/last.pt").progress.global_step, before);
@@ -127,7 +131,7 @@ TEST(TrainerTest, QuantizedFineTuningStartsFromTheFullPrecisionRun) {
     if (r.value("event", "") == "delta_update") {
       ++updates;
       EXPECT_EQ(r["epoch"], 2);
-      EXPECT_EQ(r["quantizers"].size(), 4u); // conv2, conv3: weight and activation
+      EXPECT_EQ(r["quantizers"].size(), 4u);  // conv2, conv3: weight and activation
       for (const auto& e : r["quantizers"]) {
         EXPECT_TRUE(e["delta"].is_number());
         EXPECT_GE(e["delta"].get<double>(), 0.0);
@@ -154,8 +158,9 @@ TEST(TrainerTest, InitFromAnotherArchitectureNamesTheDifference) {
   c.model_name = "resnet20";
   c.train_init_from = shared_data_path("resnet20-fp-cifar10jpeg-official.pth");
   // ResNet-20 weights of CIFAR (3 channels) into a 1-channel Fashion-MNIST model.
-  EWGS_EXPECT_THROWS_WITH(Trainer(c, fresh_dir("mismatch"), quiet(log)), "conv1.weight: model has [16, 1, 3, 3]");
+  EWGS_EXPECT_THROWS_WITH(
+      Trainer(c, fresh_dir("mismatch"), quiet(log)), "conv1.weight: model has [16, 1, 3, 3]");
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

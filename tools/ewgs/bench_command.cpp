@@ -11,7 +11,8 @@ void add_bench_infer_command(CLI::App& bench);
 void add_bench_ddp_command(CLI::App& bench);
 
 void add_bench_command(CLI::App& app) {
-  auto* bench = app.add_subcommand("bench", "Benchmarks; each prints its numbers (--json for one object)");
+  auto* bench =
+      app.add_subcommand("bench", "Benchmarks; each prints its numbers (--json for one object)");
   bench->require_subcommand(1);
   add_bench_step_command(*bench);
   add_bench_quantizer_command(*bench);
@@ -20,4 +21,4 @@ void add_bench_command(CLI::App& app) {
   add_bench_ddp_command(*bench);
 }
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

@@ -2,8 +2,8 @@
 // the same model and batches, side by side: wall time, and per quantizer the
 // agreement within the combined standard error and whether fast met its target.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <iostream>
@@ -40,13 +40,17 @@ void run_hessian_bench(const HessianBenchArgs& args) {
   // An ewgs checkpoint brings its model, quantization and data; a .pth is
   // the FP ResNet-20, quantized here.
   std::vector<std::string> overrides = {
-      "data.root=" + args.data_root, "hessian.batches=" + std::to_string(args.batches),
+      "data.root=" + args.data_root,
+      "hessian.batches=" + std::to_string(args.batches),
       "hessian.batch_size=" + std::to_string(args.batch)};
   if (!train::is_checkpoint(args.checkpoint)) {
     overrides.insert(
         overrides.end(),
-        {"model.name=resnet20", "data.dataset=cifar10-jpeg", "quant.method=ewgs",
-         "quant.wbits=" + std::to_string(args.wbits), "quant.abits=" + std::to_string(args.abits),
+        {"model.name=resnet20",
+         "data.dataset=cifar10-jpeg",
+         "quant.method=ewgs",
+         "quant.wbits=" + std::to_string(args.wbits),
+         "quant.abits=" + std::to_string(args.abits),
          "quant.delta=hessian"});
   }
   auto loaded = train::load_model_from_file(args.checkpoint, overrides, "model");
@@ -78,8 +82,10 @@ void run_hessian_bench(const HessianBenchArgs& args) {
   for (size_t i = 0; i < fast.quantizers.size(); ++i) {
     const auto& a = faithful.quantizers[i];
     const auto& b = fast.quantizers[i];
-    const double combined = std::sqrt(a.delta_stderr * a.delta_stderr + b.delta_stderr * b.delta_stderr);
-    const double z = combined > 0 ? std::abs(a.delta_unclipped - b.delta_unclipped) / combined : 0.0;
+    const double combined =
+        std::sqrt(a.delta_stderr * a.delta_stderr + b.delta_stderr * b.delta_stderr);
+    const double z =
+        combined > 0 ? std::abs(a.delta_unclipped - b.delta_unclipped) / combined : 0.0;
     const bool ok = b.met_target;
     agree += z <= 3.0 ? 1 : 0;
     met_target += ok ? 1 : 0;
@@ -110,8 +116,10 @@ void run_hessian_bench(const HessianBenchArgs& args) {
   out["agree_within_3_combined_stderr"] = agree;
   out["fast_met_target"] = met_target;
   out["target"] = fmt::format(
-      "stderr <= {} |delta| or <= {}, or delta + {} stderr < 0 (clipped delta settled at 0)", args.target_rse,
-      args.target_abs, fast_options.settle_z);
+      "stderr <= {} |delta| or <= {}, or delta + {} stderr < 0 (clipped delta settled at 0)",
+      args.target_rse,
+      args.target_abs,
+      fast_options.settle_z);
   out["per_quantizer"] = rows;
   if (args.json) {
     std::cout << out.dump() << "\n";
@@ -120,30 +128,49 @@ void run_hessian_bench(const HessianBenchArgs& args) {
   std::cout << fmt::format(
       "{} {} batch {} x {} on {} ({} threads)\n  faithful {:.1f} s, fast {:.1f} s ({:.2f}x)\n"
       "  {}/{} quantizers agree within 3 combined standard errors; fast met its target on {}/{}\n",
-      loaded.config.model_name, out["quantization"].get<std::string>(), args.batch, args.batches, args.device,
-      threads, faithful.wall_s,
-      fast.wall_s, faithful.wall_s / fast.wall_s, agree, fast.quantizers.size(), met_target, fast.quantizers.size());
+      loaded.config.model_name,
+      out["quantization"].get<std::string>(),
+      args.batch,
+      args.batches,
+      args.device,
+      threads,
+      faithful.wall_s,
+      fast.wall_s,
+      faithful.wall_s / fast.wall_s,
+      agree,
+      fast.quantizers.size(),
+      met_target,
+      fast.quantizers.size());
 }
 
-} // namespace
+}  // namespace
 
 void add_bench_hessian_command(CLI::App& bench) {
-  auto* cmd = bench.add_subcommand("hessian", "Faithful vs fast EWGS delta estimation on ResNet-20, side by side");
+  auto* cmd = bench.add_subcommand(
+      "hessian", "Faithful vs fast EWGS delta estimation on ResNet-20, side by side");
   auto args = std::make_shared<HessianBenchArgs>();
   cmd->add_option(
-         "--checkpoint", args->checkpoint,
+         "--checkpoint",
+         args->checkpoint,
          "FP ResNet-20 .pth (quantized by --wbits/--abits) or an ewgs checkpoint")
       ->capture_default_str();
-  cmd->add_option("--data-root", args->data_root, "CIFAR-10 JPEG archive or folder")->capture_default_str();
-  cmd->add_option("--batch", args->batch, "Batch size of the Hessian batches")->capture_default_str();
+  cmd->add_option("--data-root", args->data_root, "CIFAR-10 JPEG archive or folder")
+      ->capture_default_str();
+  cmd->add_option("--batch", args->batch, "Batch size of the Hessian batches")
+      ->capture_default_str();
   cmd->add_option("--batches", args->batches, "Hessian batches")->capture_default_str();
   cmd->add_option("--wbits", args->wbits, ".pth: weight bits")->capture_default_str();
   cmd->add_option("--abits", args->abits, ".pth: activation bits")->capture_default_str();
-  cmd->add_option("--device", args->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--device", args->device, "cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)")->capture_default_str();
-  cmd->add_option("--target-rse", args->target_rse, "fast: relative standard error to reach")->capture_default_str();
-  cmd->add_option("--target-abs", args->target_abs, "fast: or absolute standard error")->capture_default_str();
-  cmd->add_option("--fast-max-probes", args->fast_max_probes, "fast: most probes per quantizer and batch")
+  cmd->add_option("--target-rse", args->target_rse, "fast: relative standard error to reach")
+      ->capture_default_str();
+  cmd->add_option("--target-abs", args->target_abs, "fast: or absolute standard error")
+      ->capture_default_str();
+  cmd->add_option(
+         "--fast-max-probes", args->fast_max_probes, "fast: most probes per quantizer and batch")
       ->check(CLI::Range(int64_t{2}, int64_t{1000000}))
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print one JSON object");
@@ -151,4 +178,4 @@ void add_bench_hessian_command(CLI::App& bench) {
   cmd->callback([args] { run_hessian_bench(*args); });
 }
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

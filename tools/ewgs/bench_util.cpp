@@ -14,7 +14,9 @@ namespace ewgs::cli {
 c10::Device parse_device(const std::string& name) {
   if (name == "cuda") {
     TORCH_CHECK(torch::cuda::is_available(), "--device cuda: no CUDA device is available");
-    TORCH_CHECK(built_with_cuda(), "--device cuda: ewgs was built without CUDA (configure with -DEWGS_USE_CUDA=ON)");
+    TORCH_CHECK(
+        built_with_cuda(),
+        "--device cuda: ewgs was built without CUDA (configure with -DEWGS_USE_CUDA=ON)");
     return c10::Device(c10::kCUDA);
   }
   TORCH_CHECK(name == "cpu", "device must be cpu or cuda, got '", name, "'");
@@ -57,4 +59,4 @@ nlohmann::json bench_header(const std::string& name, const c10::Device& device, 
       {"date", date}};
 }
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

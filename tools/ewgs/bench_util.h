@@ -25,4 +25,4 @@ std::vector<int64_t> input_shape(const std::string& model);
 /// {"benchmark", "device", "threads", "ewgs", "libtorch", "date"}.
 nlohmann::json bench_header(const std::string& name, const c10::Device& device, int64_t threads);
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

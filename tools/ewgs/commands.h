@@ -36,4 +36,4 @@ std::vector<std::string> collect_overrides(const std::vector<std::string>& extra
 /// Exit status a subcommand asks for (set by its callback).
 int& exit_status();
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

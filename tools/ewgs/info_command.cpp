@@ -1,18 +1,18 @@
 // `ewgs info`: what this build contains (version, LibTorch, CUDA, registered
 // quantizers and models), with --model NAME the parameter counts and quantized
 // layers of one model, with --model FILE a packed model file; text or --json.
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <iostream>
 
 #include "commands.h"
-#include "packed_info.h"
 #include "ewgs/core/version.h"
 #include "ewgs/models/model_summary.h"
 #include "ewgs/models/registry.h"
 #include "ewgs/quant/registry.h"
+#include "packed_info.h"
 
 namespace ewgs::cli {
 namespace {
@@ -81,26 +81,32 @@ void print_model_info(const nlohmann::json& info) {
             << "  quantizer parameters: " << info["quantizer_parameters"] << "\n"
             << "  quantized layers:     " << info["quantized_layers"].size() << "\n";
   for (const auto& l : info["quantized_layers"]) {
-    std::cout << "    " << l["name"].get<std::string>() << "  W " << l["weight_quant"].get<std::string>()
-              << "  A " << l["act_quant"].get<std::string>() << "\n";
+    std::cout << "    " << l["name"].get<std::string>() << "  W "
+              << l["weight_quant"].get<std::string>() << "  A " << l["act_quant"].get<std::string>()
+              << "\n";
   }
 }
 
-} // namespace
+}  // namespace
 
 void add_info_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Show build information, registered methods, or a model");
   auto args = std::make_shared<InfoArgs>();
   cmd->add_flag("--json", args->json, "Print one JSON object");
-  cmd->add_option("--model", args->model,
-                  "Describe this model (see the list without --model), or a packed model file (.ewgsm)");
+  cmd->add_option(
+      "--model",
+      args->model,
+      "Describe this model (see the list without --model), or a packed model file (.ewgsm)");
   cmd->add_option("--wbits", args->wbits, "Weight bits of quantized layers (1-8, 32 = off)")
       ->capture_default_str();
   cmd->add_option("--abits", args->abits, "Activation bits of quantized layers (1-8, 32 = off)")
       ->capture_default_str();
-  cmd->add_option("--estimator", args->estimator, "Quantizer / gradient estimator")->capture_default_str();
-  cmd->add_flag("--all-layers", args->all_layers, "Also quantize the first conv and the classifier");
-  cmd->add_option("--classes", args->classes, "Classes (0: the model's default)")->capture_default_str();
+  cmd->add_option("--estimator", args->estimator, "Quantizer / gradient estimator")
+      ->capture_default_str();
+  cmd->add_flag(
+      "--all-layers", args->all_layers, "Also quantize the first conv and the classifier");
+  cmd->add_option("--classes", args->classes, "Classes (0: the model's default)")
+      ->capture_default_str();
   cmd->add_option("--channels", args->channels, "Input channels")->capture_default_str();
   cmd->callback([args] {
     if (!args->model.empty() && std::filesystem::is_regular_file(args->model)) {
@@ -116,4 +122,4 @@ void add_info_command(CLI::App& app) {
   });
 }
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

@@ -28,9 +28,9 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const c10::Error& e) {
     std::cerr << "error: " << e.what_without_backtrace() << "\n"
-              << "hint: run 'ewgs " << (app.get_subcommands().empty()
-                                            ? std::string("--help")
-                                            : app.get_subcommands()[0]->get_name() + " --help")
+              << "hint: run 'ewgs "
+              << (app.get_subcommands().empty() ? std::string("--help")
+                                                : app.get_subcommands()[0]->get_name() + " --help")
               << "' for usage\n";
     return 1;
   } catch (const std::exception& e) {

@@ -16,7 +16,8 @@ std::vector<std::string> collect_overrides(const std::vector<std::string>& extra
         "'; config overrides look like --section.key=value (e.g. --train.epochs=3)");
     std::string body = arg.substr(2);
     if (body.find('=') == std::string::npos) {
-      TORCH_CHECK(i + 1 < extras.size(), "override '", arg, "' has no value; write ", arg, "=VALUE");
+      TORCH_CHECK(
+          i + 1 < extras.size(), "override '", arg, "' has no value; write ", arg, "=VALUE");
       body += "=" + extras[++i];
     }
     out.push_back(body);
@@ -29,4 +30,4 @@ int& exit_status() {
   return status;
 }
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

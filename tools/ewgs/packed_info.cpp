@@ -20,10 +20,11 @@ int64_t weight_bytes(const infer::ConvOp& c) {
 }
 
 std::string shape_text(const infer::TensorInfo& t) {
-  return fmt::format("{}x{}x{}{}", t.height, t.width, t.channels, t.codes ? fmt::format(" u{}", t.bits) : "");
+  return fmt::format(
+      "{}x{}x{}{}", t.height, t.width, t.channels, t.codes ? fmt::format(" u{}", t.bits) : "");
 }
 
-} // namespace
+}  // namespace
 
 nlohmann::json packed_model_info(const std::string& path) {
   infer::Engine engine(infer::Model::load(path));
@@ -33,9 +34,10 @@ nlohmann::json packed_model_info(const std::string& path) {
   int64_t total_weight_bytes = 0;
   for (size_t i = 0; i < model.ops().size(); ++i) {
     const auto& op = model.ops()[i];
-    nlohmann::json entry{{"op", infer::to_string(op.kind)},
-                         {"name", op.name},
-                         {"output", shape_text(model.tensors()[static_cast<size_t>(op.output)])}};
+    nlohmann::json entry{
+        {"op", infer::to_string(op.kind)},
+        {"name", op.name},
+        {"output", shape_text(model.tensors()[static_cast<size_t>(op.output)])}};
     if (op.kind == infer::OpKind::kConv) {
       const auto& c = op.conv;
       const auto& in = model.tensors()[static_cast<size_t>(op.inputs[0])];
@@ -47,33 +49,40 @@ nlohmann::json packed_model_info(const std::string& path) {
     }
     ops.push_back(entry);
   }
-  return {{"file", path},
-          {"file_bytes", model.file_bytes()},
-          {"weight_bytes", total_weight_bytes},
-          {"producer", model.producer()},
-          {"input", shape_text(model.input_info())},
-          {"classes", model.classes()},
-          {"kernel_path", infer::to_string(engine.kernel_path())},
-          {"ops", ops}};
+  return {
+      {"file", path},
+      {"file_bytes", model.file_bytes()},
+      {"weight_bytes", total_weight_bytes},
+      {"producer", model.producer()},
+      {"input", shape_text(model.input_info())},
+      {"classes", model.classes()},
+      {"kernel_path", infer::to_string(engine.kernel_path())},
+      {"ops", ops}};
 }
 
 void print_packed_model_info(const nlohmann::json& info) {
   const auto& p = info["producer"];
   std::cout << info["file"].get<std::string>() << ": " << p.value("model", std::string("?")) << " ("
-            << p.value("quantization", std::string("?")) << "), input " << info["input"].get<std::string>() << ", "
-            << info["classes"] << " classes\n"
+            << p.value("quantization", std::string("?")) << "), input "
+            << info["input"].get<std::string>() << ", " << info["classes"] << " classes\n"
             << "  file " << info["file_bytes"] << " bytes, weights " << info["weight_bytes"]
             << " bytes; kernel path " << info["kernel_path"].get<std::string>() << "\n";
   for (const auto& op : info["ops"]) {
-    std::cout << fmt::format("  {:<18} {:<26} {:<14}", op["op"].get<std::string>(), op["name"].get<std::string>(),
-                             op["output"].get<std::string>());
+    std::cout << fmt::format(
+        "  {:<18} {:<26} {:<14}",
+        op["op"].get<std::string>(),
+        op["name"].get<std::string>(),
+        op["output"].get<std::string>());
     if (op.contains("bits")) {
-      std::cout << fmt::format(" {:<6} {:<6} {:>9} B  {}", op["bits"].get<std::string>(),
-                               op["kernel"].get<std::string>(), op["weight_bytes"].get<int64_t>(),
-                               op["engine_kernel"].get<std::string>());
+      std::cout << fmt::format(
+          " {:<6} {:<6} {:>9} B  {}",
+          op["bits"].get<std::string>(),
+          op["kernel"].get<std::string>(),
+          op["weight_bytes"].get<int64_t>(),
+          op["engine_kernel"].get<std::string>());
     }
     std::cout << "\n";
   }
 }
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

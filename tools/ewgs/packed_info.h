@@ -11,4 +11,4 @@ namespace ewgs::cli {
 nlohmann::json packed_model_info(const std::string& path);
 void print_packed_model_info(const nlohmann::json& info);
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

@@ -16,10 +16,12 @@ void add_plot_command(CLI::App& app) {
   cmd->add_option("--out", options->out_dir, "Folder of the figures")->capture_default_str();
   cmd->add_option("--gnuplot", options->gnuplot, "The gnuplot program")->capture_default_str();
   cmd->callback([paths, options] {
-    for (const auto& figure : experiments::write_figures(experiments::read_runs(*paths), *options)) {
-      std::cout << options->out_dir << "/" << figure.name << ".png and .svg: " << figure.caption << "\n";
+    for (const auto& figure :
+         experiments::write_figures(experiments::read_runs(*paths), *options)) {
+      std::cout << options->out_dir << "/" << figure.name << ".png and .svg: " << figure.caption
+                << "\n";
     }
   });
 }
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

@@ -26,29 +26,37 @@ struct ReportArgs {
 
 /// The baseline a sweep's plan names, when the report is of one sweep.
 std::string plan_baseline(const std::vector<std::string>& paths) {
-  if (paths.size() == 1 && std::filesystem::exists(std::filesystem::path(paths[0]) / "sweep.json")) {
-    return experiments::read_json_file((std::filesystem::path(paths[0]) / "sweep.json").string()).value("baseline", "");
+  if (paths.size() == 1 &&
+      std::filesystem::exists(std::filesystem::path(paths[0]) / "sweep.json")) {
+    return experiments::read_json_file((std::filesystem::path(paths[0]) / "sweep.json").string())
+        .value("baseline", "");
   }
   return "";
 }
 
-} // namespace
+}  // namespace
 
 void add_report_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "report", "Analysis of runs and sweeps: intervals over seeds and paired differences with a verdict");
+      "report",
+      "Analysis of runs and sweeps: intervals over seeds and paired differences with a verdict");
   auto args = std::make_shared<ReportArgs>();
   cmd->add_option("runs", args->paths, "Run directories or sweep folders")->required();
   cmd->add_option("--format", args->format, "markdown, csv or json")
       ->check(CLI::IsMember({"markdown", "csv", "json"}))
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "Same as --format json");
-  cmd->add_option("--baseline", args->baseline, "Cell the differences are taken against (default: the plan's, or the first)");
-  cmd->add_option("--html", args->html, "Also write DIR/index.html with the tables and every figure");
+  cmd->add_option(
+      "--baseline",
+      args->baseline,
+      "Cell the differences are taken against (default: the plan's, or the first)");
+  cmd->add_option(
+      "--html", args->html, "Also write DIR/index.html with the tables and every figure");
   cmd->add_option("--title", args->title, "Title of the HTML page")->capture_default_str();
   cmd->callback([args] {
     const auto runs = experiments::read_runs(args->paths);
-    const std::string baseline = args->baseline.empty() ? plan_baseline(args->paths) : args->baseline;
+    const std::string baseline =
+        args->baseline.empty() ? plan_baseline(args->paths) : args->baseline;
     const auto analysis = experiments::analyze(runs, baseline);
     const std::string format = args->json ? "json" : args->format;
     if (format == "json") {
@@ -67,4 +75,4 @@ void add_report_command(CLI::App& app) {
   });
 }
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

@@ -23,4 +23,4 @@ bool has_checksum(std::string_view file);
 /// checksum mismatch (corrupt bytes).
 std::string_view verified_payload(std::string_view file, const std::string& name);
 
-} // namespace ewgs
+}  // namespace ewgs

@@ -17,4 +17,4 @@ class Collective {
   virtual void all_reduce_sum(at::Tensor& tensor) = 0;
 };
 
-} // namespace ewgs
+}  // namespace ewgs

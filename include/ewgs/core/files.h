@@ -16,4 +16,4 @@ void require_regular_file(const std::string& path, const std::string& what);
 /// The bytes of the regular file at `path` (checked as above).
 std::string read_file_bytes(const std::string& path, const std::string& what);
 
-} // namespace ewgs
+}  // namespace ewgs

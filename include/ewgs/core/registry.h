@@ -32,13 +32,7 @@ class Registry {
 
   /// Adds an entry; a second entry with the same name is an error.
   void add(std::string name, std::string description, Factory factory) {
-    TORCH_CHECK(
-        find(name) == nullptr,
-        "cannot register ",
-        kind_,
-        " '",
-        name,
-        "' twice");
+    TORCH_CHECK(find(name) == nullptr, "cannot register ", kind_, " '", name, "' twice");
     entries_.push_back({std::move(name), std::move(description), std::move(factory)});
   }
 
@@ -88,4 +82,4 @@ class Registry {
   std::vector<Entry> entries_;
 };
 
-} // namespace ewgs
+}  // namespace ewgs

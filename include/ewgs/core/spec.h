@@ -55,4 +55,4 @@ class Spec {
   mutable std::map<std::string, bool> used_;
 };
 
-} // namespace ewgs
+}  // namespace ewgs

@@ -10,4 +10,4 @@ namespace ewgs {
 /// when `requested` <= 0; returns the count set.
 int64_t set_cpu_threads(int64_t requested);
 
-} // namespace ewgs
+}  // namespace ewgs

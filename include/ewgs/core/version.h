@@ -14,4 +14,4 @@ std::string version_banner();
 /// Whether the library was built with its CUDA kernels.
 bool built_with_cuda();
 
-} // namespace ewgs
+}  // namespace ewgs

@@ -17,4 +17,4 @@ void check_same_classes(
     const std::vector<std::string>& theirs,
     const std::string& their_source);
 
-} // namespace ewgs::data
+}  // namespace ewgs::data

@@ -45,4 +45,4 @@ class DeviceLoader : public BatchSource {
   std::unique_ptr<Impl> impl_;
 };
 
-} // namespace ewgs::data
+}  // namespace ewgs::data

@@ -29,6 +29,7 @@ std::string export_onnx_bytes(models::ClassifierImpl& model, const OnnxExportOpt
 std::string onnx_input_codes_name(const std::string& layer);
 
 /// Writes export_onnx_bytes() to `path` (through a temporary file).
-void export_onnx(models::ClassifierImpl& model, const OnnxExportOptions& options, const std::string& path);
+void export_onnx(
+    models::ClassifierImpl& model, const OnnxExportOptions& options, const std::string& path);
 
-} // namespace ewgs::deploy
+}  // namespace ewgs::deploy

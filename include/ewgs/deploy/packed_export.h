@@ -25,9 +25,11 @@ struct PackedExportOptions {
 
 /// The file's bytes for `model` (put in eval mode). Unsupported layers are an
 /// error naming the layer and the reason.
-std::vector<uint8_t> export_packed_bytes(models::ClassifierImpl& model, const PackedExportOptions& options);
+std::vector<uint8_t> export_packed_bytes(
+    models::ClassifierImpl& model, const PackedExportOptions& options);
 
 /// Writes export_packed_bytes() to `path` (through a temporary file).
-void export_packed(models::ClassifierImpl& model, const PackedExportOptions& options, const std::string& path);
+void export_packed(
+    models::ClassifierImpl& model, const PackedExportOptions& options, const std::string& path);
 
-} // namespace ewgs::deploy
+}  // namespace ewgs::deploy

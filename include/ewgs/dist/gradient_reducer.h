@@ -26,8 +26,10 @@ double local_loss_weight(int64_t local, int64_t global, int64_t world);
 /// Each rank's loss is scaled by local_loss_weight() before backward.
 class GradientReducer {
  public:
-  GradientReducer(std::shared_ptr<ProcessGroup> group, std::vector<at::Tensor> parameters,
-                  int64_t bucket_bytes = 25 << 20);
+  GradientReducer(
+      std::shared_ptr<ProcessGroup> group,
+      std::vector<at::Tensor> parameters,
+      int64_t bucket_bytes = 25 << 20);
 
   /// Replaces every gradient by its mean over the ranks (a no-op alone).
   void average();
@@ -46,4 +48,4 @@ class GradientReducer {
   double seconds_ = 0.0;
 };
 
-} // namespace ewgs::dist
+}  // namespace ewgs::dist

@@ -30,4 +30,4 @@ struct LaunchEnv {
   static LaunchEnv from_environment();
 };
 
-} // namespace ewgs::dist
+}  // namespace ewgs::dist

@@ -30,4 +30,4 @@ int run_local_ranks(const LocalLaunch& launch);
 /// A TCP port on the loopback interface that nothing listens on now.
 int free_loopback_port();
 
-} // namespace ewgs::dist
+}  // namespace ewgs::dist

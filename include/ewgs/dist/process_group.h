@@ -40,7 +40,8 @@ class ProcessGroup : public Collective {
   /// Connects to the others (rank 0 serves the store); `cuda` selects the
   /// backend of "auto". A rendezvous that does not complete within the
   /// timeout is an error naming MASTER_ADDR:MASTER_PORT.
-  static std::shared_ptr<ProcessGroup> connect(const LaunchEnv& env, const ProcessGroupOptions& options, bool cuda);
+  static std::shared_ptr<ProcessGroup> connect(
+      const LaunchEnv& env, const ProcessGroupOptions& options, bool cuda);
   /// The group of a process that runs alone.
   static std::shared_ptr<ProcessGroup> single();
 
@@ -78,4 +79,4 @@ class ProcessGroup : public Collective {
   int64_t world_size_;
 };
 
-} // namespace ewgs::dist
+}  // namespace ewgs::dist

@@ -38,7 +38,8 @@ struct Analysis {
 
 /// Runs with the same label in order of first appearance: the sweep's cell names,
 /// or else the settings that differ between the groups.
-std::vector<std::pair<std::string, std::vector<const RunRecord*>>> group_runs(const std::vector<RunRecord>& runs);
+std::vector<std::pair<std::string, std::vector<const RunRecord*>>> group_runs(
+    const std::vector<RunRecord>& runs);
 
 /// Groups `runs` and compares each group with `baseline` (a group label; "" : the
 /// first group). Labels are the sweep's cell names, or else the settings that differ
@@ -50,4 +51,4 @@ std::string to_markdown(const Analysis& analysis);
 std::string to_csv(const Analysis& analysis);
 nlohmann::json to_json(const Analysis& analysis);
 
-} // namespace ewgs::experiments
+}  // namespace ewgs::experiments

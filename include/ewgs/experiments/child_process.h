@@ -22,4 +22,4 @@ int exit_code(int wait_status);
 /// The last `lines` lines of a text file, indented, for error messages.
 std::string tail_of_file(const std::string& path, size_t lines = 5);
 
-} // namespace ewgs::experiments
+}  // namespace ewgs::experiments

@@ -31,4 +31,4 @@ struct Figure {
 /// failing is an error naming its log.
 std::vector<Figure> write_figures(const std::vector<RunRecord>& runs, const FigureOptions& options);
 
-} // namespace ewgs::experiments
+}  // namespace ewgs::experiments

@@ -11,6 +11,7 @@ namespace ewgs::experiments {
 
 /// The page: title, cells with their intervals, paired differences with verdicts,
 /// runs not counted, then each figure (its SVG, linked to the PNG) with its caption.
-std::string to_html(const std::string& title, const Analysis& analysis, const std::vector<Figure>& figures);
+std::string to_html(
+    const std::string& title, const Analysis& analysis, const std::vector<Figure>& figures);
 
-} // namespace ewgs::experiments
+}  // namespace ewgs::experiments

@@ -43,4 +43,4 @@ nlohmann::json read_json_file(const std::string& path);
 /// other path is one run. Cells that have not started yet are left out.
 std::vector<RunRecord> read_runs(const std::vector<std::string>& paths);
 
-} // namespace ewgs::experiments
+}  // namespace ewgs::experiments

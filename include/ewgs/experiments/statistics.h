@@ -35,7 +35,9 @@ struct PairedDifference {
   std::string verdict;
 };
 PairedDifference paired_difference(
-    const std::string& a, const std::vector<double>& a_values, const std::string& b,
+    const std::string& a,
+    const std::vector<double>& a_values,
+    const std::string& b,
     const std::vector<double>& b_values);
 
-} // namespace ewgs::experiments
+}  // namespace ewgs::experiments

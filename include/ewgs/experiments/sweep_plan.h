@@ -60,7 +60,9 @@ struct SweepPlan {
   /// variant. Every cell's config is checked: unknown keys, bad values and invalid
   /// combinations are errors naming the plan and the cell.
   static SweepPlan load(
-      const std::string& path, const std::string& profile = "", const std::vector<std::string>& command_line = {});
+      const std::string& path,
+      const std::string& profile = "",
+      const std::vector<std::string>& command_line = {});
 
   /// Every cell: variants in file order, then the grid, its last key varying fastest.
   std::vector<SweepCell> cells() const;
@@ -69,4 +71,4 @@ struct SweepPlan {
   train::TrainConfig config_of(const SweepCell& cell) const;
 };
 
-} // namespace ewgs::experiments
+}  // namespace ewgs::experiments

@@ -14,10 +14,10 @@ namespace ewgs::experiments {
 
 /// Where a cell stands in its folder.
 enum class CellState {
-  kNew, ///< nothing trained: started from scratch
-  kPartial, ///< has last.pt: resumed from it
-  kDone, ///< summary.json says completed
-  kFailed, ///< summary.json says diverged or failed: a result, not rerun
+  kNew,      ///< nothing trained: started from scratch
+  kPartial,  ///< has last.pt: resumed from it
+  kDone,     ///< summary.json says completed
+  kFailed,   ///< summary.json says diverged or failed: a result, not rerun
 };
 const char* to_string(CellState state);
 
@@ -63,4 +63,4 @@ int run_sweep(const SweepPlan& plan, const std::string& sweep_dir, const SweepOp
 /// Reports and figures read sweeps through it.
 std::string manifest_path(const std::string& sweep_dir);
 
-} // namespace ewgs::experiments
+}  // namespace ewgs::experiments

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
-#include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
+#include <nlohmann/json.hpp>
 
 #include "ewgs/core/collective.h"
 
@@ -76,7 +76,8 @@ struct EstimatorOptions {
 /// stderr <= widen * max(target_rse |delta|, target_abs_error), or delta +
 /// settle_z stderr < 0. widen > 1 relaxes the error target for one of several
 /// batches whose mean is the estimate (sqrt of their count).
-bool meets_target(double delta, double delta_stderr, const EstimatorOptions& options, double widen = 1.0);
+bool meets_target(
+    double delta, double delta_stderr, const EstimatorOptions& options, double widen = 1.0);
 
 /// The estimate of one quantizer.
 struct QuantizerEstimate {
@@ -138,4 +139,4 @@ DeltaEstimate estimate_deltas(
 /// Sets each quantizer's delta from `estimate`, except those kept.
 void apply_deltas(torch::nn::Module& model, const DeltaEstimate& estimate);
 
-} // namespace ewgs::hessian
+}  // namespace ewgs::hessian

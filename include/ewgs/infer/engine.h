@@ -56,8 +56,11 @@ class Engine {
 
   /// run() with `trace(op index, output)` called after every operation; the
   /// logits come back as doubles.
-  std::vector<double> run_traced(const float* images, int64_t batch, Layout layout,
-                                 const std::function<void(size_t, const OpTrace&)>& trace);
+  std::vector<double> run_traced(
+      const float* images,
+      int64_t batch,
+      Layout layout,
+      const std::function<void(size_t, const OpTrace&)>& trace);
 
   const Model& model() const;
   KernelPath kernel_path() const;
@@ -72,4 +75,4 @@ class Engine {
   std::unique_ptr<Impl> impl_;
 };
 
-} // namespace ewgs::infer
+}  // namespace ewgs::infer

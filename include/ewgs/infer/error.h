@@ -23,14 +23,14 @@ std::string concat(const Args&... args) {
   return out.str();
 }
 
-} // namespace detail
+}  // namespace detail
 
 /// Throws Error with the arguments streamed together when `condition` is false.
-#define EWGS_INFER_CHECK(condition, ...)                                    \
-  do {                                                                      \
-    if (!(condition)) {                                                     \
+#define EWGS_INFER_CHECK(condition, ...)                                      \
+  do {                                                                        \
+    if (!(condition)) {                                                       \
       throw ::ewgs::infer::Error(::ewgs::infer::detail::concat(__VA_ARGS__)); \
-    }                                                                       \
+    }                                                                         \
   } while (false)
 
-} // namespace ewgs::infer
+}  // namespace ewgs::infer

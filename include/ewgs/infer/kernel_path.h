@@ -8,10 +8,10 @@
 namespace ewgs::infer {
 
 enum class KernelPath {
-  kReference, ///< plain loops over every tap: the specification, slow
-  kPortable,  ///< the fast algorithms (bit-packed popcount, int8 dot products) in plain C++
-  kAvx2,      ///< x86 AVX2 with FMA and POPCNT
-  kAvx512,    ///< x86 AVX-512 F/BW/VL with VPOPCNTDQ; VNNI when the CPU has it
+  kReference,  ///< plain loops over every tap: the specification, slow
+  kPortable,   ///< the fast algorithms (bit-packed popcount, int8 dot products) in plain C++
+  kAvx2,       ///< x86 AVX2 with FMA and POPCNT
+  kAvx512,     ///< x86 AVX-512 F/BW/VL with VPOPCNTDQ; VNNI when the CPU has it
 };
 
 /// "reference", "portable", "avx2", "avx512".
@@ -29,4 +29,4 @@ KernelPath default_kernel_path();
 /// Whether the AVX-512 path may use VNNI dot products on this CPU.
 bool cpu_has_avx512_vnni();
 
-} // namespace ewgs::infer
+}  // namespace ewgs::infer

@@ -19,8 +19,8 @@ double apply_activation(Activation a, double y);
 
 /// How a quantizer rounds t (already clamped to [0, levels - 1]).
 enum class Rounding {
-  kHalfEven, ///< nearest, ties to even (torch.round)
-  kHalfDown, ///< nearest, ties down: floor(t) + [t - floor(t) > 1/2] (DAQ)
+  kHalfEven,  ///< nearest, ties to even (torch.round)
+  kHalfDown,  ///< nearest, ties down: floor(t) + [t - floor(t) > 1/2] (DAQ)
 };
 
 /// An activation quantizer: float value -> unsigned code in [0, levels - 1].
@@ -100,15 +100,15 @@ struct ConvOp {
 
 /// The operations of a packed model.
 enum class OpKind {
-  kQuantize,        ///< float -> codes with `quantizer`
-  kConv,            ///< `conv` on codes (quantized) or floats
-  kMaxPool,         ///< window max (kernel, stride, padding ignored), floats or codes
-  kAdaptiveMaxPool, ///< PyTorch's adaptive windows to (size, size)
-  kGlobalAvgPool,   ///< mean over height and width
-  kFlatten,         ///< (H, W, C) -> (1, 1, C H W) in channel-major order
-  kAffine,          ///< y = activation(x * scale[c] + shift[c])
-  kAdd,             ///< y = activation(x0 + x1)
-  kZeroPadShortcut, ///< x[::2, ::2] with `pad` zero channels on each side
+  kQuantize,         ///< float -> codes with `quantizer`
+  kConv,             ///< `conv` on codes (quantized) or floats
+  kMaxPool,          ///< window max (kernel, stride, padding ignored), floats or codes
+  kAdaptiveMaxPool,  ///< PyTorch's adaptive windows to (size, size)
+  kGlobalAvgPool,    ///< mean over height and width
+  kFlatten,          ///< (H, W, C) -> (1, 1, C H W) in channel-major order
+  kAffine,           ///< y = activation(x * scale[c] + shift[c])
+  kAdd,              ///< y = activation(x0 + x1)
+  kZeroPadShortcut,  ///< x[::2, ::2] with `pad` zero channels on each side
 };
 const char* to_string(OpKind kind);
 
@@ -162,4 +162,4 @@ class Model {
   std::string source_;
 };
 
-} // namespace ewgs::infer
+}  // namespace ewgs::infer

@@ -36,10 +36,12 @@ ArrayType packed_code_type(int bits);
 
 /// Packs `rows` x `row_length` codes (each < 2^bits) into rows of
 /// ceil(row_length bits / 8) bytes, least significant bits first.
-std::vector<uint8_t> pack_codes(const std::vector<uint8_t>& codes, int bits, int64_t rows, int64_t row_length);
+std::vector<uint8_t> pack_codes(
+    const std::vector<uint8_t>& codes, int bits, int64_t rows, int64_t row_length);
 
 /// The inverse of pack_codes.
-std::vector<uint8_t> unpack_codes(const uint8_t* packed, int bits, int64_t rows, int64_t row_length);
+std::vector<uint8_t> unpack_codes(
+    const uint8_t* packed, int bits, int64_t rows, int64_t row_length);
 
 /// Builds a model file: arrays are appended to the data section and referred
 /// to from the JSON by the descriptor add_array() returns.
@@ -47,7 +49,8 @@ class ModelFileWriter {
  public:
   /// Appends `bytes` (exactly array_bytes(type, shape) of them) and returns
   /// {"type", "shape", "offset", "bytes"} for the JSON.
-  nlohmann::json add_array(ArrayType type, const std::vector<int64_t>& shape, const void* bytes, uint64_t size);
+  nlohmann::json add_array(
+      ArrayType type, const std::vector<int64_t>& shape, const void* bytes, uint64_t size);
   nlohmann::json add_f64(const std::vector<double>& values, const std::vector<int64_t>& shape);
   nlohmann::json add_f32(const std::vector<float>& values, const std::vector<int64_t>& shape);
 
@@ -75,12 +78,14 @@ class ModelFile {
 
   /// The bytes of the array `descriptor` refers to, after checking its type
   /// and that it lies inside the data section. `what` names it in errors.
-  const uint8_t* array(const nlohmann::json& descriptor, ArrayType type, const std::string& what) const;
+  const uint8_t* array(
+      const nlohmann::json& descriptor, ArrayType type, const std::string& what) const;
   /// CRC-32 of the first 60 header bytes, stored in the last 4.
   static uint32_t header_crc(const uint8_t* header);
 
   /// Shape stored in an array descriptor.
-  static std::vector<int64_t> array_shape(const nlohmann::json& descriptor, const std::string& what);
+  static std::vector<int64_t> array_shape(
+      const nlohmann::json& descriptor, const std::string& what);
 
  private:
   std::vector<uint8_t> bytes_;
@@ -92,4 +97,4 @@ class ModelFile {
   uint64_t data_size_ = 0;
 };
 
-} // namespace ewgs::infer
+}  // namespace ewgs::infer

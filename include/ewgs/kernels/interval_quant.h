@@ -46,19 +46,38 @@ IntervalQuantGrads interval_quant_backward(
 
 namespace cpu {
 at::Tensor interval_quant_forward_cpu(
-    const at::Tensor& x, float lower, float upper, int64_t steps, bool weight_map, const char* what);
+    const at::Tensor& x,
+    float lower,
+    float upper,
+    int64_t steps,
+    bool weight_map,
+    const char* what);
 IntervalQuantGrads interval_quant_backward_cpu(
-    const at::Tensor& grad_out, const at::Tensor& x, float lower, float upper, float delta, int64_t steps,
+    const at::Tensor& grad_out,
+    const at::Tensor& x,
+    float lower,
+    float upper,
+    float delta,
+    int64_t steps,
     bool weight_map);
-} // namespace cpu
+}  // namespace cpu
 
 namespace cuda {
 at::Tensor interval_quant_forward_cuda(
-    const at::Tensor& x, const at::Tensor& lower, const at::Tensor& upper, int64_t steps, bool weight_map,
+    const at::Tensor& x,
+    const at::Tensor& lower,
+    const at::Tensor& upper,
+    int64_t steps,
+    bool weight_map,
     const char* what);
 IntervalQuantGrads interval_quant_backward_cuda(
-    const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& lower, const at::Tensor& upper,
-    const at::Tensor& delta, int64_t steps, bool weight_map);
-} // namespace cuda
+    const at::Tensor& grad_out,
+    const at::Tensor& x,
+    const at::Tensor& lower,
+    const at::Tensor& upper,
+    const at::Tensor& delta,
+    int64_t steps,
+    bool weight_map);
+}  // namespace cuda
 
-} // namespace ewgs::kernels
+}  // namespace ewgs::kernels

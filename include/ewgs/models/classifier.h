@@ -28,4 +28,4 @@ class ClassifierImpl : public torch::nn::Module {
 
 using ClassifierPtr = std::shared_ptr<ClassifierImpl>;
 
-} // namespace ewgs::models
+}  // namespace ewgs::models

@@ -15,20 +15,20 @@ namespace ewgs::models {
 
 /// The operations a model is built from.
 enum class LayerOp {
-  kInput,           ///< the images (N, C, H, W)
-  kConv,            ///< nn::QConv2d (quantized or full precision)
-  kLinear,          ///< nn::QLinear on (N, features)
-  kBatchNorm,       ///< nn::SyncBatchNorm1d or SyncBatchNorm2d (LibTorch BatchNorm subclasses)
-  kRelu,            ///< max(x, 0)
-  kRelu6,           ///< min(max(x, 0), 6)
-  kHardTanh,        ///< min(max(x, -1), 1)
-  kMaxPool,         ///< max_pool2d(kernel, stride, padding), padding is -inf
-  kAdaptiveMaxPool, ///< adaptive_max_pool2d to (size, size)
-  kGlobalAvgPool,   ///< adaptive_avg_pool2d to 1x1, then flatten to (N, C)
-  kFlatten,         ///< (N, C, H, W) -> (N, C H W), channel-major as torch.flatten
-  kDropout,         ///< torch::nn::Dropout: identity in eval mode
-  kAdd,             ///< inputs[0] + inputs[1]
-  kZeroPadShortcut, ///< x[:, :, ::2, ::2] zero-padded by `pad` channels on each side
+  kInput,            ///< the images (N, C, H, W)
+  kConv,             ///< nn::QConv2d (quantized or full precision)
+  kLinear,           ///< nn::QLinear on (N, features)
+  kBatchNorm,        ///< nn::SyncBatchNorm1d or SyncBatchNorm2d (LibTorch BatchNorm subclasses)
+  kRelu,             ///< max(x, 0)
+  kRelu6,            ///< min(max(x, 0), 6)
+  kHardTanh,         ///< min(max(x, -1), 1)
+  kMaxPool,          ///< max_pool2d(kernel, stride, padding), padding is -inf
+  kAdaptiveMaxPool,  ///< adaptive_max_pool2d to (size, size)
+  kGlobalAvgPool,    ///< adaptive_avg_pool2d to 1x1, then flatten to (N, C)
+  kFlatten,          ///< (N, C, H, W) -> (N, C H W), channel-major as torch.flatten
+  kDropout,          ///< torch::nn::Dropout: identity in eval mode
+  kAdd,              ///< inputs[0] + inputs[1]
+  kZeroPadShortcut,  ///< x[:, :, ::2, ::2] zero-padded by `pad` channels on each side
 };
 
 /// "conv", "batch_norm", ...: how errors and summaries name an operation.
@@ -92,7 +92,8 @@ using NodeObserver = std::function<void(int node, const torch::Tensor& value)>;
 
 /// Computes a node in place of its module (tests evaluate layers their own
 /// way); returns an undefined tensor to let the module run.
-using NodeOverride = std::function<torch::Tensor(int node, const std::vector<torch::Tensor>& inputs)>;
+using NodeOverride =
+    std::function<torch::Tensor(int node, const std::vector<torch::Tensor>& inputs)>;
 
 /// Runs `graph` on `images` with the LibTorch modules and functions it names:
 /// exactly a model's forward (same operations, same order, same autograd
@@ -103,4 +104,4 @@ torch::Tensor run_layer_graph(
     const NodeObserver& observe = nullptr,
     const NodeOverride& override_node = nullptr);
 
-} // namespace ewgs::models
+}  // namespace ewgs::models

@@ -2,8 +2,8 @@
 // `ewgs info --model` and run logs.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -31,4 +31,4 @@ struct ModelSummary {
 /// Counts the elements of every parameter of `module`.
 ModelSummary summarize(torch::nn::Module& module);
 
-} // namespace ewgs::models
+}  // namespace ewgs::models

@@ -41,4 +41,4 @@ struct QuantSpec {
   static QuantSpec full_precision() { return QuantSpec{}; }
 };
 
-} // namespace ewgs::models
+}  // namespace ewgs::models

@@ -31,4 +31,4 @@ const Registry<ModelFactory>& model_registry();
 ///   auto net = make_model("resnet20", {10, 3, QuantSpec{"ewgs:bits=1", "ewgs:bits=1"}});
 ClassifierPtr make_model(const std::string& name, const ModelOptions& options);
 
-} // namespace ewgs::models
+}  // namespace ewgs::models

@@ -18,4 +18,4 @@ struct ParameterGroups {
 /// Every parameter of `module` lands in exactly one group (checked).
 ParameterGroups split_parameters(const torch::nn::Module& module);
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

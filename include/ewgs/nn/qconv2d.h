@@ -60,4 +60,4 @@ class QConv2dImpl : public torch::nn::Cloneable<QConv2dImpl>, public QuantizedLa
 };
 TORCH_MODULE(QConv2d);
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

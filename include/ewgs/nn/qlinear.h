@@ -48,4 +48,4 @@ class QLinearImpl : public torch::nn::Cloneable<QLinearImpl>, public QuantizedLa
 };
 TORCH_MODULE(QLinear);
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

@@ -41,7 +41,9 @@ class QuantizedLayer {
   /// In training, the gradient of the quantized weight is averaged over
   /// `group` before the weight quantizer's backward (nullptr: not); see
   /// nn::average_quantized_weight_gradients.
-  void average_weight_gradient_over(std::shared_ptr<Collective> group) { weight_gradient_group_ = std::move(group); }
+  void average_weight_gradient_over(std::shared_ptr<Collective> group) {
+    weight_gradient_group_ = std::move(group);
+  }
 
   quant::QuantizerPtr weight_quant;
   quant::QuantizerPtr act_quant;
@@ -83,4 +85,4 @@ class QuantizedLayer {
   mutable bool known_initialized_ = false;
 };
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

@@ -31,4 +31,4 @@ void notify_optimizer_step(torch::nn::Module& module);
 /// its clipping levels), or undefined when no quantizer has one.
 torch::Tensor quantizer_regularizer(torch::nn::Module& module);
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

@@ -32,4 +32,4 @@ torch::Tensor mean_gradient_over_ranks(const torch::Tensor& x, Collective& group
 std::vector<torch::Tensor> average_quantized_weight_gradients(
     torch::nn::Module& model, const std::shared_ptr<Collective>& group);
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

@@ -34,9 +34,6 @@ std::string first_non_finite(const NamedTensors& state);
 /// `strict` a missing or unexpected name is an error too (all are listed).
 /// `source` names where the state came from in messages.
 StateDictLoadReport load_state(
-    torch::nn::Module& module,
-    const NamedTensors& state,
-    bool strict,
-    const std::string& source);
+    torch::nn::Module& module, const NamedTensors& state, bool strict, const std::string& source);
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

@@ -50,4 +50,4 @@ TORCH_MODULE_IMPL(SyncBatchNorm2d, SyncBatchNorm2dImpl);
 /// returns how many layers it set.
 int64_t synchronize_batch_norm(torch::nn::Module& model, const std::shared_ptr<Collective>& group);
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

@@ -9,4 +9,4 @@ namespace ewgs::nn {
 /// bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)). `bias` may be undefined.
 void default_init(at::Tensor& weight, at::Tensor& bias);
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

@@ -40,4 +40,4 @@ struct WeightGrid {
   at::Tensor codes;
 };
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

@@ -30,4 +30,4 @@ QuantizerPtr make_quantizer(const std::string& spec_text, QuantTarget target);
 /// Default bit-width when a spec names no "bits".
 constexpr int64_t kDefaultBits = 4;
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

@@ -19,4 +19,4 @@ at::Tensor ste_round(const at::Tensor& x_n, int64_t steps);
 /// scalar tensor >= 0 that receives no gradient. Implemented in ewgs.cpp.
 at::Tensor ewgs_round(const at::Tensor& x_n, int64_t steps, const at::Tensor& delta);
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

@@ -61,7 +61,8 @@ struct CheckpointParts {
 std::string checkpoint_bytes(const CheckpointHeader& header, const CheckpointParts& parts);
 
 /// Writes checkpoint_bytes(header, parts) to `path` atomically.
-void save_checkpoint(const std::string& path, const CheckpointHeader& header, const CheckpointParts& parts);
+void save_checkpoint(
+    const std::string& path, const CheckpointHeader& header, const CheckpointParts& parts);
 
 /// Whether `path` is an ewgs checkpoint (possibly a damaged one) rather than,
 /// e.g., a PyTorch .pth. Errors when `path` is not a regular file.
@@ -99,6 +100,7 @@ CheckpointHeader read_checkpoint_header(const std::string& path);
 CheckpointHeader load_checkpoint(const std::string& path, const CheckpointParts& parts);
 
 /// The model's named state stored in a checkpoint.
-std::vector<std::pair<std::string, torch::Tensor>> read_checkpoint_model_state(const std::string& path);
+std::vector<std::pair<std::string, torch::Tensor>> read_checkpoint_model_state(
+    const std::string& path);
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

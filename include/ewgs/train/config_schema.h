@@ -11,7 +11,7 @@ namespace toml {
 inline namespace v3 {
 class table;
 }
-} // namespace toml
+}  // namespace toml
 
 namespace ewgs::train {
 
@@ -89,4 +89,4 @@ class ConfigSchema {
   std::vector<Key> keys_;
 };
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

@@ -70,4 +70,4 @@ class DataPipeline {
   int64_t channels_ = 0;
 };
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

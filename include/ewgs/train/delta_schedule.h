@@ -11,6 +11,7 @@ namespace ewgs::train {
 /// Whether a delta update is due at `progress`: at an epoch's start when
 /// `at_epoch_start`, else after a training step. Never twice at one global
 /// step, never without quant.delta = "hessian".
-bool delta_update_due(const TrainConfig& config, const TrainProgress& progress, bool at_epoch_start);
+bool delta_update_due(
+    const TrainConfig& config, const TrainProgress& progress, bool at_epoch_start);
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

@@ -12,6 +12,7 @@ namespace ewgs::train {
 
 /// Evaluates `model` on every batch of epoch 0 of `batches`; restores the
 /// model's training flag afterwards.
-MeanMeter evaluate(models::ClassifierImpl& model, data::BatchSource& batches, const c10::Device& device);
+MeanMeter evaluate(
+    models::ClassifierImpl& model, data::BatchSource& batches, const c10::Device& device);
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

@@ -22,4 +22,4 @@ nn::StateDictLoadReport initialize_from(torch::nn::Module& model, const TrainCon
 /// Whether `name` is quantizer state (intervals, scales, flags, deltas).
 bool is_quantizer_state(const std::string& name);
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

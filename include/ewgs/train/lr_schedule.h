@@ -15,7 +15,8 @@ namespace ewgs::train {
 /// - constant: base.
 class LrSchedule {
  public:
-  LrSchedule(std::string kind, double base, int64_t epochs, std::vector<int64_t> milestones, double gamma);
+  LrSchedule(
+      std::string kind, double base, int64_t epochs, std::vector<int64_t> milestones, double gamma);
 
   double at(int64_t epoch) const;
 
@@ -30,4 +31,4 @@ class LrSchedule {
   double gamma_;
 };
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

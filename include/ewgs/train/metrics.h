@@ -5,8 +5,8 @@
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
-#include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 
@@ -33,7 +33,8 @@ class RunningMeter {
 
   /// Adds a batch: its mean `loss`, `logits` (N, classes) and int64 `labels`
   /// (N); `step` names the batch for the non-finite check.
-  void add(const at::Tensor& loss, const at::Tensor& logits, const at::Tensor& labels, int64_t step);
+  void add(
+      const at::Tensor& loss, const at::Tensor& logits, const at::Tensor& labels, int64_t step);
 
   /// The sums so far (synchronizes with the device).
   MeanMeter read() const;
@@ -43,11 +44,11 @@ class RunningMeter {
  private:
   int64_t k_;
   int64_t seen_;
-  at::Tensor sums_;      // double (3): loss sum, top-1, top-k
-  at::Tensor first_bad_; // int64 (1)
+  at::Tensor sums_;       // double (3): loss sum, top-1, top-k
+  at::Tensor first_bad_;  // int64 (1)
 };
 
 /// Per quantized layer: {"name", "alpha", "weight": {"l","u","delta"}, "act": {...}}.
 nlohmann::json quantizer_state(torch::nn::Module& model);
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

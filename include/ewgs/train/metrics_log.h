@@ -34,4 +34,4 @@ class MetricsLog {
   Publish publish_;
 };
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

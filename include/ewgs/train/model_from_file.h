@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "ewgs/models/classifier.h"
 #include "ewgs/hessian/delta_estimator.h"
+#include "ewgs/models/classifier.h"
 #include "ewgs/train/train_config.h"
 
 namespace ewgs::train {
@@ -26,13 +26,11 @@ struct ModelFromFile {
 /// state dict inside it; a quantized model loads the FP weights and keeps its
 /// quantizers for initialization.
 ModelFromFile load_model_from_file(
-    const std::string& path,
-    const std::vector<std::string>& overrides,
-    const std::string& entry);
+    const std::string& path, const std::vector<std::string>& overrides, const std::string& entry);
 
 /// Runs the paper initialization of quantized layers that have none yet (a
 /// model loaded from FP weights) on `images`, in training mode, without
 /// gradients; the model's BatchNorm statistics are left as they were.
 void initialize_quantizers(models::ClassifierImpl& model, const at::Tensor& images);
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

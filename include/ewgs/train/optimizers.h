@@ -25,4 +25,4 @@ struct Optimizers {
 /// Builds both optimizers from [optim] for `model`'s parameter groups.
 Optimizers make_optimizers(const TrainConfig& config, torch::nn::Module& model);
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

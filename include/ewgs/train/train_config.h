@@ -122,4 +122,4 @@ struct TrainConfig {
   std::unique_ptr<ConfigSchema> schema_;
 };
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

@@ -28,7 +28,7 @@ const char* file_type(mode_t mode) {
   return "not a plain file";
 }
 
-} // namespace
+}  // namespace
 
 void require_regular_file(const std::string& path, const std::string& what) {
   struct stat st {};
@@ -37,7 +37,14 @@ void require_regular_file(const std::string& path, const std::string& what) {
     TORCH_CHECK(err != ENOENT, what, " ", path, " does not exist");
     TORCH_CHECK(false, what, " ", path, " cannot be read: ", std::strerror(err));
   }
-  TORCH_CHECK(S_ISREG(st.st_mode), what, " ", path, " is not a regular file (it is ", file_type(st.st_mode), ")");
+  TORCH_CHECK(
+      S_ISREG(st.st_mode),
+      what,
+      " ",
+      path,
+      " is not a regular file (it is ",
+      file_type(st.st_mode),
+      ")");
 }
 
 std::string read_file_bytes(const std::string& path, const std::string& what) {
@@ -61,4 +68,4 @@ std::string read_file_bytes(const std::string& path, const std::string& what) {
   }
 }
 
-} // namespace ewgs
+}  // namespace ewgs

@@ -21,4 +21,4 @@ c10::IValue load_pth_archive(ZipRecords& records);
 std::vector<std::pair<std::string, at::Tensor>> state_dict_of(
     const c10::IValue& root, const std::string& path, const std::string& entry);
 
-} // namespace ewgs::detail
+}  // namespace ewgs::detail

@@ -19,11 +19,7 @@ Spec Spec::parse(const std::string& text, const std::string& context) {
   const size_t colon = body.find(':');
   spec.name_ = trim(body.substr(0, colon));
   TORCH_CHECK(
-      !spec.name_.empty(),
-      context,
-      ": expected 'name' or 'name:key=value,...', got '",
-      text,
-      "'");
+      !spec.name_.empty(), context, ": expected 'name' or 'name:key=value,...', got '", text, "'");
   if (colon == std::string::npos) {
     return spec;
   }
@@ -68,11 +64,7 @@ int64_t Spec::get_int(const std::string& key, int64_t fallback) const {
   errno = 0;
   const long long parsed = std::strtoll(v->c_str(), &end, 10);
   TORCH_CHECK(
-      errno == 0 && !v->empty() && *end == '\0',
-      where(key),
-      " must be an integer, got '",
-      *v,
-      "'");
+      errno == 0 && !v->empty() && *end == '\0', where(key), " must be an integer, got '", *v, "'");
   return parsed;
 }
 
@@ -85,11 +77,7 @@ double Spec::get_double(const std::string& key, double fallback) const {
   errno = 0;
   const double parsed = std::strtod(v->c_str(), &end);
   TORCH_CHECK(
-      errno == 0 && !v->empty() && *end == '\0',
-      where(key),
-      " must be a number, got '",
-      *v,
-      "'");
+      errno == 0 && !v->empty() && *end == '\0', where(key), " must be a number, got '", *v, "'");
   // Quantizer parameters live in float32 tensors: a value float cannot hold would
   // otherwise fail later, inside LibTorch, without naming the key.
   TORCH_CHECK(
@@ -142,8 +130,7 @@ void Spec::check_all_used() const {
         kv.first,
         "'",
         did_you_mean(kv.first, known),
-        known.empty() ? std::string("; it takes no keys")
-                      : "; it takes: " + join(known, ", "));
+        known.empty() ? std::string("; it takes no keys") : "; it takes: " + join(known, ", "));
   }
 }
 
@@ -157,4 +144,4 @@ std::string Spec::to_string() const {
   return out;
 }
 
-} // namespace ewgs
+}  // namespace ewgs

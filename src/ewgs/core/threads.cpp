@@ -15,4 +15,4 @@ int64_t set_cpu_threads(int64_t requested) {
   return threads;
 }
 
-} // namespace ewgs
+}  // namespace ewgs

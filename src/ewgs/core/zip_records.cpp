@@ -24,7 +24,7 @@ std::string error_of(struct archive* a) {
   return text == nullptr ? "unknown error" : text;
 }
 
-} // namespace
+}  // namespace
 
 ZipRecords::Record& ZipRecords::add(const std::string& name, size_t size) {
   TORCH_CHECK(!has(name), "record '", name, "' appears twice in the zip archive");
@@ -55,7 +55,10 @@ ZipRecords::ZipRecords(const void* data, size_t size) {
     const char* path = archive_entry_pathname(entry);
     const std::string record_name = path == nullptr ? "" : path;
     TORCH_CHECK(
-        archive_entry_size_is_set(entry) && archive_entry_size(entry) >= 0, "record '", record_name, "' has no size");
+        archive_entry_size_is_set(entry) && archive_entry_size(entry) >= 0,
+        "record '",
+        record_name,
+        "' has no size");
     const auto record_size = static_cast<size_t>(archive_entry_size(entry));
     TORCH_CHECK(
         record_size <= budget - total,
@@ -80,10 +83,24 @@ ZipRecords::ZipRecords(const void* data, size_t size) {
       if (got == 0) {
         break;
       }
-      TORCH_CHECK(!full, "record '", record_name, "' holds more than the ", record_size, " bytes it declares");
+      TORCH_CHECK(
+          !full,
+          "record '",
+          record_name,
+          "' holds more than the ",
+          record_size,
+          " bytes it declares");
       done += static_cast<size_t>(got);
     }
-    TORCH_CHECK(done == record_size, "record '", record_name, "' ends after ", done, " of ", record_size, " bytes");
+    TORCH_CHECK(
+        done == record_size,
+        "record '",
+        record_name,
+        "' ends after ",
+        done,
+        " of ",
+        record_size,
+        " bytes");
   }
 }
 
@@ -98,7 +115,8 @@ ZipRecords::ZipRecords(const std::map<std::string, std::string>& records) {
 
 ZipRecords::Record& ZipRecords::find(const std::string& name) {
   const auto it = records_.find(name);
-  TORCH_CHECK(it != records_.end() && !it->second.taken, "record '", name, "' is missing or already taken");
+  TORCH_CHECK(
+      it != records_.end() && !it->second.taken, "record '", name, "' is missing or already taken");
   return it->second;
 }
 
@@ -118,4 +136,4 @@ c10::Storage ZipRecords::take_storage(const std::string& name) {
       /*resizable=*/false);
 }
 
-} // namespace ewgs::detail
+}  // namespace ewgs::detail

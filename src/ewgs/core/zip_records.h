@@ -44,4 +44,4 @@ class ZipRecords {
   std::map<std::string, Record> records_;
 };
 
-} // namespace ewgs::detail
+}  // namespace ewgs::detail

@@ -11,7 +11,8 @@ namespace ewgs::data {
 namespace {
 
 /// Names of `a` that `b` lacks, in `a`'s order.
-std::vector<std::string> missing_from(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+std::vector<std::string> missing_from(
+    const std::vector<std::string>& a, const std::vector<std::string>& b) {
   std::vector<std::string> out;
   for (const auto& name : a) {
     if (std::find(b.begin(), b.end(), name) == b.end()) {
@@ -25,7 +26,7 @@ std::string listed(const std::vector<std::string>& names) {
   return names.empty() ? "none" : join(names, ", ");
 }
 
-} // namespace
+}  // namespace
 
 void check_same_classes(
     const std::vector<std::string>& ours,
@@ -64,4 +65,4 @@ void check_same_classes(
       listed(only_theirs));
 }
 
-} // namespace ewgs::data
+}  // namespace ewgs::data

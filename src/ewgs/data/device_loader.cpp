@@ -37,7 +37,8 @@ struct DeviceLoader::Impl {
       : transform(std::move(t)), options(o), device(d) {
     TORCH_CHECK(
         device_transform_supported(transform.options()),
-        "device-resident data: ", dataset.name(),
+        "device-resident data: ",
+        dataset.name(),
         " needs a transform of crop/pad, flip and normalization only (no resize or center crop)");
     check_loader_options(options, "device-resident data");
     images = dataset.images().to(device);
@@ -56,12 +57,16 @@ struct DeviceLoader::Impl {
   }
 
   int64_t batches() const {
-    return options.drop_last ? size / options.batch_size : (size + options.batch_size - 1) / options.batch_size;
+    return options.drop_last ? size / options.batch_size
+                             : (size + options.batch_size - 1) / options.batch_size;
   }
 
   void start(int64_t epoch, int64_t skip) {
     TORCH_CHECK(
-        skip >= 0 && skip <= batches(), "device-resident data: skip_batches must be in [0, ", batches(), "], got ",
+        skip >= 0 && skip <= batches(),
+        "device-resident data: skip_batches must be in [0, ",
+        batches(),
+        "], got ",
         skip);
     const auto positions = epoch_order(size, options.shuffle, options.seed, epoch);
     std::vector<int64_t> ys(size);
@@ -102,11 +107,15 @@ struct DeviceLoader::Impl {
     const auto ix = at::arange(out_w, long_options);
     const auto rows = crop_y.slice(0, begin, end).view({b, 1}) + iy.view({1, out_h});
     const auto x0 = crop_x.slice(0, begin, end).view({b, 1});
-    const auto cols = at::where(flip.slice(0, begin, end).view({b, 1}), x0 + (out_w - 1) - ix.view({1, out_w}),
-                                x0 + ix.view({1, out_w}));
-    const auto plane = (at::arange(b, long_options).view({b, 1, 1, 1}) * channels +
-                        at::arange(channels, long_options).view({1, channels, 1, 1}));
-    const auto source = (plane * hp + rows.view({b, 1, out_h, 1})) * wp + cols.view({b, 1, 1, out_w});
+    const auto cols = at::where(
+        flip.slice(0, begin, end).view({b, 1}),
+        x0 + (out_w - 1) - ix.view({1, out_w}),
+        x0 + ix.view({1, out_w}));
+    const auto plane =
+        (at::arange(b, long_options).view({b, 1, 1, 1}) * channels +
+         at::arange(channels, long_options).view({1, channels, 1, 1}));
+    const auto source =
+        (plane * hp + rows.view({b, 1, out_h, 1})) * wp + cols.view({b, 1, 1, out_w});
     const auto pixels = padded.flatten().take(source).to(at::kLong);
     const auto channel_base = at::arange(channels, long_options).view({1, channels, 1, 1}) * 256;
     Batch batch;
@@ -139,4 +148,4 @@ int64_t DeviceLoader::batches_per_epoch() const {
   return impl_->batches();
 }
 
-} // namespace ewgs::data
+}  // namespace ewgs::data

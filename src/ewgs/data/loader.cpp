@@ -31,11 +31,20 @@ void check_loader_options(const LoaderOptions& options, const std::string& where
   TORCH_CHECK(options.batch_size > 0, where, ": batch_size must be > 0, got ", options.batch_size);
   TORCH_CHECK(options.shards >= 1, where, ": shards must be >= 1, got ", options.shards);
   TORCH_CHECK(
-      options.shard >= 0 && options.shard < options.shards, where, ": shard must be in [0, shards - 1 = ",
-      options.shards - 1, "], got ", options.shard);
+      options.shard >= 0 && options.shard < options.shards,
+      where,
+      ": shard must be in [0, shards - 1 = ",
+      options.shards - 1,
+      "], got ",
+      options.shard);
   TORCH_CHECK(
-      options.batch_size >= options.shards, where, ": batch_size ", options.batch_size,
-      " cannot be split into ", options.shards, " shards (one per rank): every shard needs a sample");
+      options.batch_size >= options.shards,
+      where,
+      ": batch_size ",
+      options.batch_size,
+      " cannot be split into ",
+      options.shards,
+      " shards (one per rank): every shard needs a sample");
 }
 
 struct DataLoader::Impl {
@@ -225,7 +234,8 @@ bool DataLoader::Impl::build(
     const std::vector<int64_t>& epoch_positions,
     Sample& sample,
     Batch& out) {
-  const int64_t global_count = std::min(options.batch_size, dataset->size() - k * options.batch_size);
+  const int64_t global_count =
+      std::min(options.batch_size, dataset->size() - k * options.batch_size);
   const auto [first, last] = shard_range(global_count, options.shard, options.shards);
   const int64_t begin = k * options.batch_size + first;
   const int64_t count = last - first;

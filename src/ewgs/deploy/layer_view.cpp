@@ -51,7 +51,8 @@ BatchNormView batch_norm_view(const models::LayerNode& node) {
     view_of(*bn2d);
   } else {
     auto* bn1d = node.module->as<nn::SyncBatchNorm1d>();
-    TORCH_INTERNAL_ASSERT(bn1d, "export: layer ", node.name, " is neither a SyncBatchNorm1d nor a SyncBatchNorm2d");
+    TORCH_INTERNAL_ASSERT(
+        bn1d, "export: layer ", node.name, " is neither a SyncBatchNorm1d nor a SyncBatchNorm2d");
     view_of(*bn1d);
   }
   TORCH_CHECK(

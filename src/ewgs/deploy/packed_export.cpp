@@ -39,7 +39,8 @@ Affine batch_norm_affine(const LayerNode& node) {
   const auto w = bn.weight.to(torch::kDouble).contiguous();
   const auto b = bn.bias.to(torch::kDouble).contiguous();
   const int64_t n = m.numel();
-  Affine a{std::vector<double>(static_cast<size_t>(n)), std::vector<double>(static_cast<size_t>(n))};
+  Affine a{
+      std::vector<double>(static_cast<size_t>(n)), std::vector<double>(static_cast<size_t>(n))};
   for (int64_t c = 0; c < n; ++c) {
     const double k = w[c].item<double>() / std::sqrt(v[c].item<double>() + bn.eps);
     a.k[static_cast<size_t>(c)] = k;
@@ -80,7 +81,9 @@ class Exporter {
  public:
   Exporter(models::ClassifierImpl& model, const PackedExportOptions& options)
       : graph_(model.layer_graph()), nodes_(graph_.nodes()), options_(options) {
-    TORCH_CHECK(options.input_shape.size() == 3, "export: the input shape must be {channels, height, width}");
+    TORCH_CHECK(
+        options.input_shape.size() == 3,
+        "export: the input shape must be {channels, height, width}");
     consumers_.resize(nodes_.size());
     for (size_t i = 0; i < nodes_.size(); ++i) {
       for (const int in : nodes_[i].inputs) {
@@ -97,7 +100,8 @@ class Exporter {
         visit(static_cast<int>(i));
       }
     }
-    std::stable_sort(ops_.begin(), ops_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::stable_sort(
+        ops_.begin(), ops_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     json ops = json::array();
     for (auto& op : ops_) {
       ops.push_back(std::move(op.second));
@@ -124,10 +128,12 @@ class Exporter {
     model.eval();
     const auto& s = options_.input_shape;
     shapes_.resize(nodes_.size());
-    models::run_layer_graph(graph_, torch::zeros({1, s[0], s[1], s[2]}), [&](int node, const torch::Tensor& v) {
-      shapes_[static_cast<size_t>(node)] =
-          v.dim() == 4 ? std::vector<int64_t>{v.size(2), v.size(3), v.size(1)} : std::vector<int64_t>{1, 1, v.size(1)};
-    });
+    models::run_layer_graph(
+        graph_, torch::zeros({1, s[0], s[1], s[2]}), [&](int node, const torch::Tensor& v) {
+          shapes_[static_cast<size_t>(node)] =
+              v.dim() == 4 ? std::vector<int64_t>{v.size(2), v.size(3), v.size(1)}
+                           : std::vector<int64_t>{1, 1, v.size(1)};
+        });
   }
 
   /// Dropout is the identity at inference: a node's value is its input's.
@@ -150,12 +156,14 @@ class Exporter {
   std::string float_tensor(int node) {
     const auto name = "t" + std::to_string(node);
     if (declared_.insert(name).second) {
-      tensors_.push_back({{"name", name}, {"kind", "float"}, {"shape", shapes_[static_cast<size_t>(node)]}});
+      tensors_.push_back(
+          {{"name", name}, {"kind", "float"}, {"shape", shapes_[static_cast<size_t>(node)]}});
     }
     return name;
   }
 
-  std::string codes_tensor(const std::string& name, const std::vector<int64_t>& shape, int64_t bits) {
+  std::string codes_tensor(
+      const std::string& name, const std::vector<int64_t>& shape, int64_t bits) {
     if (declared_.insert(name).second) {
       tensors_.push_back({{"name", name}, {"kind", "codes"}, {"bits", bits}, {"shape", shape}});
     }
@@ -170,8 +178,13 @@ class Exporter {
     const auto v = view_of(node);
     const bool w = v.quantized->weight_quant != nullptr;
     const bool a = v.quantized->act_quant != nullptr;
-    TORCH_CHECK(w == a, "export: layer ", node.name, " quantizes its ", w ? "weights but not its input" : "input but not its weights",
-                "; the packed engine needs both or neither");
+    TORCH_CHECK(
+        w == a,
+        "export: layer ",
+        node.name,
+        " quantizes its ",
+        w ? "weights but not its input" : "input but not its weights",
+        "; the packed engine needs both or neither");
     return v.quantized->act_quant;
   }
 
@@ -187,48 +200,74 @@ class Exporter {
           return visit_layer(i);
         } catch (const c10::Error& e) {
           const std::string message = e.what_without_backtrace();
-          TORCH_CHECK(message.rfind("export: layer", 0) == 0, "export: layer ", node.name, ": ", message);
+          TORCH_CHECK(
+              message.rfind("export: layer", 0) == 0, "export: layer ", node.name, ": ", message);
           throw;
         }
       case LayerOp::kDropout:
         return;
       case LayerOp::kBatchNorm: {
         const auto a = batch_norm_affine(node);
-        json op{{"op", "affine"}, {"name", node.name}, {"input", float_tensor(resolve(node.inputs[0]))},
-                {"scale", writer_.add_f64(a.k, {static_cast<int64_t>(a.k.size())})},
-                {"shift", writer_.add_f64(a.b, {static_cast<int64_t>(a.b.size())})}};
+        json op{
+            {"op", "affine"},
+            {"name", node.name},
+            {"input", float_tensor(resolve(node.inputs[0]))},
+            {"scale", writer_.add_f64(a.k, {static_cast<int64_t>(a.k.size())})},
+            {"shift", writer_.add_f64(a.b, {static_cast<int64_t>(a.b.size())})}};
         return emit_with_activation(i, std::move(op));
       }
       case LayerOp::kRelu:
       case LayerOp::kRelu6:
       case LayerOp::kHardTanh: {
         const auto c = shapes_[static_cast<size_t>(i)][2];
-        const std::vector<double> ones(static_cast<size_t>(c), 1.0), zeros(static_cast<size_t>(c), 0.0);
-        json op{{"op", "affine"}, {"input", float_tensor(resolve(node.inputs[0]))},
-                {"scale", writer_.add_f64(ones, {c})}, {"shift", writer_.add_f64(zeros, {c})},
-                {"activation", activation_name(node.op)}};
+        const std::vector<double> ones(static_cast<size_t>(c), 1.0),
+            zeros(static_cast<size_t>(c), 0.0);
+        json op{
+            {"op", "affine"},
+            {"input", float_tensor(resolve(node.inputs[0]))},
+            {"scale", writer_.add_f64(ones, {c})},
+            {"shift", writer_.add_f64(zeros, {c})},
+            {"activation", activation_name(node.op)}};
         op["output"] = float_tensor(i);
         return emit(i, std::move(op));
       }
       case LayerOp::kAdd: {
-        json op{{"op", "add"},
-                {"inputs", {float_tensor(resolve(node.inputs[0])), float_tensor(resolve(node.inputs[1]))}}};
+        json op{
+            {"op", "add"},
+            {"inputs",
+             {float_tensor(resolve(node.inputs[0])), float_tensor(resolve(node.inputs[1]))}}};
         return emit_with_activation(i, std::move(op));
       }
       case LayerOp::kMaxPool:
-        return emit(i, {{"op", "max_pool"}, {"input", float_tensor(resolve(node.inputs[0]))},
-                        {"output", float_tensor(i)}, {"kernel", node.ints[0]}, {"stride", node.ints[1]},
-                        {"padding", node.ints[2]}});
+        return emit(
+            i,
+            {{"op", "max_pool"},
+             {"input", float_tensor(resolve(node.inputs[0]))},
+             {"output", float_tensor(i)},
+             {"kernel", node.ints[0]},
+             {"stride", node.ints[1]},
+             {"padding", node.ints[2]}});
       case LayerOp::kAdaptiveMaxPool:
-        return emit(i, {{"op", "adaptive_max_pool"}, {"input", float_tensor(resolve(node.inputs[0]))},
-                        {"output", float_tensor(i)}, {"size", node.ints[0]}});
+        return emit(
+            i,
+            {{"op", "adaptive_max_pool"},
+             {"input", float_tensor(resolve(node.inputs[0]))},
+             {"output", float_tensor(i)},
+             {"size", node.ints[0]}});
       case LayerOp::kGlobalAvgPool:
       case LayerOp::kFlatten:
-        return emit(i, {{"op", node.op == LayerOp::kFlatten ? "flatten" : "global_avg_pool"},
-                        {"input", float_tensor(resolve(node.inputs[0]))}, {"output", float_tensor(i)}});
+        return emit(
+            i,
+            {{"op", node.op == LayerOp::kFlatten ? "flatten" : "global_avg_pool"},
+             {"input", float_tensor(resolve(node.inputs[0]))},
+             {"output", float_tensor(i)}});
       case LayerOp::kZeroPadShortcut:
-        return emit(i, {{"op", "zero_pad_shortcut"}, {"input", float_tensor(resolve(node.inputs[0]))},
-                        {"output", float_tensor(i)}, {"pad", node.ints[0]}});
+        return emit(
+            i,
+            {{"op", "zero_pad_shortcut"},
+             {"input", float_tensor(resolve(node.inputs[0]))},
+             {"output", float_tensor(i)},
+             {"pad", node.ints[0]}});
     }
   }
 
@@ -248,12 +287,21 @@ class Exporter {
   void visit_layer(int i) {
     const auto& node = nodes_[static_cast<size_t>(i)];
     const auto v = view_of(node);
-    TORCH_CHECK(v.dilation_h == 1 && v.dilation_w == 1, "export: layer ", node.name,
-                ": dilated convolutions are not supported by the packed format");
+    TORCH_CHECK(
+        v.dilation_h == 1 && v.dilation_w == 1,
+        "export: layer ",
+        node.name,
+        ": dilated convolutions are not supported by the packed format");
     const auto act = act_quantizer(node);
-    json op{{"op", "conv"}, {"name", node.name}, {"in_channels", v.in_channels}, {"out_channels", v.out_channels},
-            {"kernel", {v.kernel_h, v.kernel_w}}, {"stride", {v.stride_h, v.stride_w}},
-            {"padding", {v.pad_h, v.pad_w}}, {"groups", v.groups}};
+    json op{
+        {"op", "conv"},
+        {"name", node.name},
+        {"in_channels", v.in_channels},
+        {"out_channels", v.out_channels},
+        {"kernel", {v.kernel_h, v.kernel_w}},
+        {"stride", {v.stride_h, v.stride_w}},
+        {"padding", {v.pad_h, v.pad_w}},
+        {"groups", v.groups}};
     const int64_t out = v.out_channels;
     // y = base[c] acc + border[c] valid_weight_sum + constant[c], before BatchNorm.
     std::vector<double> base(static_cast<size_t>(out), 1.0), border(static_cast<size_t>(out), 0.0),
@@ -263,47 +311,73 @@ class Exporter {
       op["input"] = quantized_input(i, input, *act);
       const auto grid = act->activation_grid();
       const auto weights = v.quantized->weight_quant->weight_grid(v.weight);
-      TORCH_CHECK(v.quantized->weight_quant->bits() <= kMaxWeightBits, "export: layer ", node.name, ": ",
-                  v.quantized->weight_quant->bits(), "-bit weights; the packed format holds 1-", kMaxWeightBits,
-                  "-bit weights");
+      TORCH_CHECK(
+          v.quantized->weight_quant->bits() <= kMaxWeightBits,
+          "export: layer ",
+          node.name,
+          ": ",
+          v.quantized->weight_quant->bits(),
+          "-bit weights; the packed format holds 1-",
+          kMaxWeightBits,
+          "-bit weights");
       const int64_t bits = v.quantized->weight_quant->bits();
       // codes [out, in/g, kh, kw] -> [out, kh, kw, in/g], packed per output channel.
       auto codes = weights.codes.reshape(v.weight.sizes()).permute({0, 2, 3, 1}).contiguous();
-      std::vector<uint8_t> flat(codes.data_ptr<uint8_t>(), codes.data_ptr<uint8_t>() + codes.numel());
+      std::vector<uint8_t> flat(
+          codes.data_ptr<uint8_t>(), codes.data_ptr<uint8_t>() + codes.numel());
       const int64_t window = codes.numel() / out;
       const auto packed = infer::pack_codes(flat, static_cast<int>(bits), out, window);
-      op["weights"] = {{"bits", bits}, {"gain", weights.values.gain}, {"zero", weights.values.zero},
-                       {"codes", writer_.add_array(infer::packed_code_type(static_cast<int>(bits)),
-                                                   {out, v.kernel_h, v.kernel_w, v.in_channels / v.groups},
-                                                   packed.data(), packed.size())}};
-      const double alpha =
-          v.quantized->output_scale.defined() ? std::abs(v.quantized->output_scale.item<double>()) : 1.0;
+      op["weights"] = {
+          {"bits", bits},
+          {"gain", weights.values.gain},
+          {"zero", weights.values.zero},
+          {"codes",
+           writer_.add_array(
+               infer::packed_code_type(static_cast<int>(bits)),
+               {out, v.kernel_h, v.kernel_w, v.in_channels / v.groups},
+               packed.data(),
+               packed.size())}};
+      const double alpha = v.quantized->output_scale.defined()
+                               ? std::abs(v.quantized->output_scale.item<double>())
+                               : 1.0;
       const auto& a = grid.values;
       const auto& w = weights.values;
       for (int64_t c = 0; c < out; ++c) {
         base[static_cast<size_t>(c)] = alpha * a.scale * static_cast<double>(a.gain) * w.scale;
-        border[static_cast<size_t>(c)] = alpha * (a.offset - a.scale * static_cast<double>(a.zero)) * w.scale;
-        constant[static_cast<size_t>(c)] = v.bias.defined() ? alpha * v.bias[c].item<double>() : 0.0;
+        border[static_cast<size_t>(c)] =
+            alpha * (a.offset - a.scale * static_cast<double>(a.zero)) * w.scale;
+        constant[static_cast<size_t>(c)] =
+            v.bias.defined() ? alpha * v.bias[c].item<double>() : 0.0;
       }
       // Without padding every window is whole: the border term is a constant.
       if (v.pad_h == 0 && v.pad_w == 0) {
-        const auto w_int = weights.values.gain * weights.codes.to(torch::kLong) - weights.values.zero;
+        const auto w_int =
+            weights.values.gain * weights.codes.to(torch::kLong) - weights.values.zero;
         const auto sums = w_int.reshape({out, -1}).sum(1);
         for (int64_t c = 0; c < out; ++c) {
-          constant[static_cast<size_t>(c)] += border[static_cast<size_t>(c)] * static_cast<double>(sums[c].item<int64_t>());
+          constant[static_cast<size_t>(c)] +=
+              border[static_cast<size_t>(c)] * static_cast<double>(sums[c].item<int64_t>());
           border[static_cast<size_t>(c)] = 0.0;
         }
       }
     } else {
       op["input"] = float_tensor(input);
       const auto w = v.weight.detach().to(torch::kFloat).contiguous();
-      json weights{{"bits", 0},
-                   {"values", writer_.add_array(infer::ArrayType::kF32, w.sizes().vec(), w.data_ptr<float>(),
-                                                static_cast<uint64_t>(w.numel()) * sizeof(float))}};
+      json weights{
+          {"bits", 0},
+          {"values",
+           writer_.add_array(
+               infer::ArrayType::kF32,
+               w.sizes().vec(),
+               w.data_ptr<float>(),
+               static_cast<uint64_t>(w.numel()) * sizeof(float))}};
       if (v.bias.defined()) {
         const auto b = v.bias.detach().to(torch::kFloat).contiguous();
-        weights["bias"] = writer_.add_array(infer::ArrayType::kF32, {out}, b.data_ptr<float>(),
-                                            static_cast<uint64_t>(out) * sizeof(float));
+        weights["bias"] = writer_.add_array(
+            infer::ArrayType::kF32,
+            {out},
+            b.data_ptr<float>(),
+            static_cast<uint64_t>(out) * sizeof(float));
       }
       op["weights"] = weights;
     }
@@ -323,7 +397,8 @@ class Exporter {
       last = next;
       next = sole_consumer(last);
     }
-    if (next >= 0 && nodes_[static_cast<size_t>(next)].op == LayerOp::kAdd && !absorbed_[static_cast<size_t>(next)]) {
+    if (next >= 0 && nodes_[static_cast<size_t>(next)].op == LayerOp::kAdd &&
+        !absorbed_[static_cast<size_t>(next)]) {
       const auto& add = nodes_[static_cast<size_t>(next)];
       const int other = resolve(add.inputs[0] == last ? add.inputs[1] : add.inputs[0]);
       epilogue["residual"] = float_tensor(other);
@@ -343,12 +418,14 @@ class Exporter {
       epilogue["border_scale"] = writer_.add_f64(border, {out});
     }
     const bool next_quantized = next >= 0 &&
-        (nodes_[static_cast<size_t>(next)].op == LayerOp::kConv || nodes_[static_cast<size_t>(next)].op == LayerOp::kLinear) &&
-        act_quantizer(nodes_[static_cast<size_t>(next)]) != nullptr;
+                                (nodes_[static_cast<size_t>(next)].op == LayerOp::kConv ||
+                                 nodes_[static_cast<size_t>(next)].op == LayerOp::kLinear) &&
+                                act_quantizer(nodes_[static_cast<size_t>(next)]) != nullptr;
     if (next_quantized) {
       const auto q = act_quantizer(nodes_[static_cast<size_t>(next)]);
       epilogue["quantizer"] = quantizer_json(q->activation_grid(), q->bits());
-      op["output"] = codes_tensor("q" + std::to_string(next), shapes_[static_cast<size_t>(last)], q->bits());
+      op["output"] =
+          codes_tensor("q" + std::to_string(next), shapes_[static_cast<size_t>(last)], q->bits());
       fused_inputs_[next] = op["output"].get<std::string>();
     } else {
       op["output"] = float_tensor(last);
@@ -364,10 +441,15 @@ class Exporter {
     if (fused != fused_inputs_.end()) {
       return fused->second;
     }
-    const auto name = codes_tensor("q" + std::to_string(layer), shapes_[static_cast<size_t>(input)], act.bits());
-    emit(layer, {{"op", "quantize"}, {"name", nodes_[static_cast<size_t>(layer)].name},
-                 {"input", float_tensor(input)}, {"output", name},
-                 {"quantizer", quantizer_json(act.activation_grid(), act.bits())}});
+    const auto name =
+        codes_tensor("q" + std::to_string(layer), shapes_[static_cast<size_t>(input)], act.bits());
+    emit(
+        layer,
+        {{"op", "quantize"},
+         {"name", nodes_[static_cast<size_t>(layer)].name},
+         {"input", float_tensor(input)},
+         {"output", name},
+         {"quantizer", quantizer_json(act.activation_grid(), act.bits())}});
     return name;
   }
 
@@ -385,7 +467,8 @@ class Exporter {
 };
 
 /// Runs the exporter, turning engine-side errors into c10 errors.
-std::pair<infer::ModelFileWriter, nlohmann::json> build(models::ClassifierImpl& model, const PackedExportOptions& options) {
+std::pair<infer::ModelFileWriter, nlohmann::json> build(
+    models::ClassifierImpl& model, const PackedExportOptions& options) {
   try {
     return Exporter(model, options).run();
   } catch (const infer::Error& e) {
@@ -393,14 +476,16 @@ std::pair<infer::ModelFileWriter, nlohmann::json> build(models::ClassifierImpl& 
   }
 }
 
-} // namespace
+}  // namespace
 
-std::vector<uint8_t> export_packed_bytes(models::ClassifierImpl& model, const PackedExportOptions& options) {
+std::vector<uint8_t> export_packed_bytes(
+    models::ClassifierImpl& model, const PackedExportOptions& options) {
   const auto [writer, description] = build(model, options);
   return writer.finish(description);
 }
 
-void export_packed(models::ClassifierImpl& model, const PackedExportOptions& options, const std::string& path) {
+void export_packed(
+    models::ClassifierImpl& model, const PackedExportOptions& options, const std::string& path) {
   const auto [writer, description] = build(model, options);
   try {
     writer.write(path, description);
@@ -409,4 +494,4 @@ void export_packed(models::ClassifierImpl& model, const PackedExportOptions& opt
   }
 }
 
-} // namespace ewgs::deploy
+}  // namespace ewgs::deploy

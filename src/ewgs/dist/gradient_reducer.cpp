@@ -11,8 +11,14 @@ namespace ewgs::dist {
 
 double local_loss_weight(int64_t local, int64_t global, int64_t world) {
   TORCH_CHECK(
-      local >= 0 && local <= global && global > 0 && world >= 1, "local_loss_weight: need 0 <= local <= global, ",
-      "global > 0 and world >= 1, got local ", local, ", global ", global, ", world ", world);
+      local >= 0 && local <= global && global > 0 && world >= 1,
+      "local_loss_weight: need 0 <= local <= global, ",
+      "global > 0 and world >= 1, got local ",
+      local,
+      ", global ",
+      global,
+      ", world ",
+      world);
   return static_cast<double>(local) * static_cast<double>(world) / static_cast<double>(global);
 }
 
@@ -24,8 +30,9 @@ GradientReducer::GradientReducer(
   int64_t filled = 0;
   for (size_t i = parameters_.size(); i-- > 0;) {
     const auto& p = parameters_[i];
-    const bool fits = !buckets_.empty() && filled + static_cast<int64_t>(p.nbytes()) <= bucket_bytes &&
-        parameters_[buckets_.back().front()].options().type_equal(p.options());
+    const bool fits = !buckets_.empty() &&
+                      filled + static_cast<int64_t>(p.nbytes()) <= bucket_bytes &&
+                      parameters_[buckets_.back().front()].options().type_equal(p.options());
     if (!fits) {
       buckets_.emplace_back();
       filled = 0;
@@ -96,4 +103,4 @@ void GradientReducer::average() {
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-} // namespace ewgs::dist
+}  // namespace ewgs::dist

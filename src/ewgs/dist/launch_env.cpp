@@ -19,10 +19,22 @@ std::optional<std::string> variable(const char* name) {
 }
 
 /// The integer value of `name` in [lo, hi], or `fallback` when it is unset.
-int64_t integer(const char* name, int64_t lo, int64_t hi, const std::string& range, std::optional<int64_t> fallback) {
+int64_t integer(
+    const char* name,
+    int64_t lo,
+    int64_t hi,
+    const std::string& range,
+    std::optional<int64_t> fallback) {
   const auto text = variable(name);
   if (!text) {
-    TORCH_CHECK(fallback.has_value(), "environment variable ", name, " is not set; a multi-process run (WORLD_SIZE set) needs ", name, " ", range);
+    TORCH_CHECK(
+        fallback.has_value(),
+        "environment variable ",
+        name,
+        " is not set; a multi-process run (WORLD_SIZE set) needs ",
+        name,
+        " ",
+        range);
     return *fallback;
   }
   char* end = nullptr;
@@ -40,7 +52,7 @@ int64_t integer(const char* name, int64_t lo, int64_t hi, const std::string& ran
   return value;
 }
 
-} // namespace
+}  // namespace
 
 LaunchEnv LaunchEnv::from_environment() {
   LaunchEnv env;
@@ -49,13 +61,19 @@ LaunchEnv LaunchEnv::from_environment() {
   }
   constexpr int64_t kMaxRanks = 1 << 20;
   env.world_size = integer("WORLD_SIZE", 1, kMaxRanks, "in [1, 1048576]", std::nullopt);
-  const std::string rank_range = "in [0, WORLD_SIZE - 1 = " + std::to_string(env.world_size - 1) + "]";
+  const std::string rank_range =
+      "in [0, WORLD_SIZE - 1 = " + std::to_string(env.world_size - 1) + "]";
   env.rank = integer("RANK", 0, env.world_size - 1, rank_range, std::nullopt);
   env.local_world_size = integer(
-      "LOCAL_WORLD_SIZE", 1, env.world_size, "in [1, WORLD_SIZE = " + std::to_string(env.world_size) + "]",
+      "LOCAL_WORLD_SIZE",
+      1,
+      env.world_size,
+      "in [1, WORLD_SIZE = " + std::to_string(env.world_size) + "]",
       env.world_size);
   env.local_rank = integer(
-      "LOCAL_RANK", 0, env.local_world_size - 1,
+      "LOCAL_RANK",
+      0,
+      env.local_world_size - 1,
       "in [0, LOCAL_WORLD_SIZE - 1 = " + std::to_string(env.local_world_size - 1) + "]",
       env.local_world_size == env.world_size ? std::optional<int64_t>(env.rank) : std::nullopt);
   if (!env.distributed()) {
@@ -72,4 +90,4 @@ LaunchEnv LaunchEnv::from_environment() {
   return env;
 }
 
-} // namespace ewgs::dist
+}  // namespace ewgs::dist

@@ -24,9 +24,12 @@ namespace {
 std::vector<std::string> rank_environment(int64_t rank, int64_t world, int port) {
   std::vector<std::string> env;
   const std::vector<std::pair<std::string, std::string>> set = {
-      {"RANK", std::to_string(rank)},       {"LOCAL_RANK", std::to_string(rank)},
-      {"WORLD_SIZE", std::to_string(world)}, {"LOCAL_WORLD_SIZE", std::to_string(world)},
-      {"MASTER_ADDR", "127.0.0.1"},          {"MASTER_PORT", std::to_string(port)}};
+      {"RANK", std::to_string(rank)},
+      {"LOCAL_RANK", std::to_string(rank)},
+      {"WORLD_SIZE", std::to_string(world)},
+      {"LOCAL_WORLD_SIZE", std::to_string(world)},
+      {"MASTER_ADDR", "127.0.0.1"},
+      {"MASTER_PORT", std::to_string(port)}};
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string entry(*e);
     bool replaced = false;
@@ -56,7 +59,7 @@ int exit_status_of(int wait_status) {
   return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
 }
 
-} // namespace
+}  // namespace
 
 int free_loopback_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -66,7 +69,7 @@ int free_loopback_port() {
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t length = sizeof(address);
   const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
   const int error = errno;
   ::close(fd);
   TORCH_CHECK(ok, "cannot find a free port on 127.0.0.1: ", std::strerror(error));
@@ -75,7 +78,10 @@ int free_loopback_port() {
 
 int run_local_ranks(const LocalLaunch& launch) {
   TORCH_CHECK(!launch.argv.empty(), "run_local_ranks: no program");
-  TORCH_CHECK(launch.nproc >= 1 && launch.nproc <= 1024, "--nproc must be in [1, 1024], got ", launch.nproc);
+  TORCH_CHECK(
+      launch.nproc >= 1 && launch.nproc <= 1024,
+      "--nproc must be in [1, 1024], got ",
+      launch.nproc);
   const int port = free_loopback_port();
   std::vector<pid_t> ranks;
   const pid_t parent = ::getpid();
@@ -136,7 +142,7 @@ int run_local_ranks(const LocalLaunch& launch) {
       stopping = true;
       stop_all(SIGTERM);
       kill_at = std::chrono::steady_clock::now() +
-          std::chrono::milliseconds(static_cast<int64_t>(launch.grace_s * 1000.0));
+                std::chrono::milliseconds(static_cast<int64_t>(launch.grace_s * 1000.0));
     }
     if (stopping && std::chrono::steady_clock::now() > kill_at) {
       stop_all(SIGKILL);
@@ -146,4 +152,4 @@ int run_local_ranks(const LocalLaunch& launch) {
   return first_failure;
 }
 
-} // namespace ewgs::dist
+}  // namespace ewgs::dist

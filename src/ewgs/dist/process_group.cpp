@@ -3,9 +3,9 @@
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
+#include <torch/version.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#include <torch/version.h>
 #ifdef USE_C10D_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -64,8 +64,14 @@ class SingleProcess final : public ProcessGroup {
 
 class C10dGroup final : public ProcessGroup {
  public:
-  C10dGroup(int64_t rank, int64_t world_size, std::string backend, at::Device device, double timeout_s,
-            c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<BackendBase> group)
+  C10dGroup(
+      int64_t rank,
+      int64_t world_size,
+      std::string backend,
+      at::Device device,
+      double timeout_s,
+      c10::intrusive_ptr<c10d::Store> store,
+      c10::intrusive_ptr<BackendBase> group)
       : ProcessGroup(rank, world_size),
         backend_(std::move(backend)),
         device_(device),
@@ -109,7 +115,9 @@ class C10dGroup final : public ProcessGroup {
     return outputs[0];
   }
 
-  void barrier() override { finish(call("barrier", [&] { return group_->barrier(); }), "barrier"); }
+  void barrier() override {
+    finish(call("barrier", [&] { return group_->barrier(); }), "barrier");
+  }
 
  protected:
   void all_reduce(at::Tensor& tensor, bool max) override {
@@ -122,8 +130,21 @@ class C10dGroup final : public ProcessGroup {
  private:
   std::string failure(const char* what, const std::exception& e) const {
     return c10::str(
-        "rank ", rank(), " of ", world_size(), ": ", what, " (", backend_, ") failed: ", message_of(e),
-        "\nAnother rank stopped, or did not reach this ", what, " within dist.timeout_s = ", timeout_s_, " s");
+        "rank ",
+        rank(),
+        " of ",
+        world_size(),
+        ": ",
+        what,
+        " (",
+        backend_,
+        ") failed: ",
+        message_of(e),
+        "\nAnother rank stopped, or did not reach this ",
+        what,
+        " within dist.timeout_s = ",
+        timeout_s_,
+        " s");
   }
 
   template <typename Start>
@@ -153,10 +174,16 @@ class C10dGroup final : public ProcessGroup {
 std::string resolve_backend(const std::string& requested, bool cuda) {
   TORCH_CHECK(
       requested == "auto" || requested == "gloo" || requested == "nccl",
-      "dist.backend must be \"auto\", \"gloo\" or \"nccl\", got \"", requested, "\"");
+      "dist.backend must be \"auto\", \"gloo\" or \"nccl\", got \"",
+      requested,
+      "\"");
   if (requested == "nccl") {
-    TORCH_CHECK(nccl_available(), "dist.backend = \"nccl\" but this LibTorch was built without NCCL; use \"gloo\"");
-    TORCH_CHECK(cuda, "dist.backend = \"nccl\" needs run.device = \"cuda\"; NCCL reduces CUDA tensors only");
+    TORCH_CHECK(
+        nccl_available(),
+        "dist.backend = \"nccl\" but this LibTorch was built without NCCL; use \"gloo\"");
+    TORCH_CHECK(
+        cuda,
+        "dist.backend = \"nccl\" needs run.device = \"cuda\"; NCCL reduces CUDA tensors only");
   }
   if (requested == "auto") {
     return cuda && nccl_available() ? "nccl" : "gloo";
@@ -168,7 +195,8 @@ std::string resolve_backend(const std::string& requested, bool cuda) {
 /// the loopback device for a rendezvous on this machine, else the device the
 /// host name resolves to.
 std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master_addr) {
-  if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME"); interface != nullptr && *interface != '\0') {
+  if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME");
+      interface != nullptr && *interface != '\0') {
     return c10d::ProcessGroupGloo::createDeviceForInterface(interface);
   }
   if (master_addr == "localhost" || master_addr.rfind("127.", 0) == 0) {
@@ -177,7 +205,7 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
-} // namespace
+}  // namespace
 
 std::shared_ptr<ProcessGroup> ProcessGroup::single() {
   return std::make_shared<SingleProcess>();
@@ -187,7 +215,8 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(
     const LaunchEnv& env, const ProcessGroupOptions& options, bool cuda) {
   TORCH_CHECK(
       options.timeout_s > 0 && options.timeout_s <= 86400,
-      "dist.timeout_s must be in (0, 86400] seconds, got ", options.timeout_s);
+      "dist.timeout_s must be in (0, 86400] seconds, got ",
+      options.timeout_s);
   const std::string backend = resolve_backend(options.backend, cuda);
   if (!env.distributed()) {
     return single();
@@ -205,8 +234,17 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(
     store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
   } catch (const std::exception& e) {
     TORCH_CHECK(
-        false, "rank ", env.rank, " of ", env.world_size, ": rendezvous at MASTER_ADDR:MASTER_PORT = ", where,
-        " failed within dist.timeout_s = ", options.timeout_s, " s: ", message_of(e));
+        false,
+        "rank ",
+        env.rank,
+        " of ",
+        env.world_size,
+        ": rendezvous at MASTER_ADDR:MASTER_PORT = ",
+        where,
+        " failed within dist.timeout_s = ",
+        options.timeout_s,
+        " s: ",
+        message_of(e));
   }
   c10::intrusive_ptr<BackendBase> group;
   try {
@@ -214,23 +252,37 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(
       auto gloo_options = c10d::ProcessGroupGloo::Options::create(timeout);
       gloo_options->devices.push_back(gloo_device(env.master_addr));
       gloo_options->threads = 2;
-      group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, gloo_options);
+      group = c10::make_intrusive<c10d::ProcessGroupGloo>(
+          store, env.rank, env.world_size, gloo_options);
     } else {
 #ifdef USE_C10D_NCCL
       auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
       nccl_options->timeout = timeout;
-      group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, nccl_options);
+      group = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+          store, env.rank, env.world_size, nccl_options);
 #endif
     }
   } catch (const std::exception& e) {
     TORCH_CHECK(
-        false, "rank ", env.rank, " of ", env.world_size, ": rendezvous at MASTER_ADDR:MASTER_PORT = ", where,
-        " failed within dist.timeout_s = ", options.timeout_s, " s while connecting the ", backend,
-        " group (every rank must start): ", message_of(e));
+        false,
+        "rank ",
+        env.rank,
+        " of ",
+        env.world_size,
+        ": rendezvous at MASTER_ADDR:MASTER_PORT = ",
+        where,
+        " failed within dist.timeout_s = ",
+        options.timeout_s,
+        " s while connecting the ",
+        backend,
+        " group (every rank must start): ",
+        message_of(e));
   }
-  const at::Device device = backend == "nccl" ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank))
-                                              : at::Device(at::kCPU);
-  return std::make_shared<C10dGroup>(env.rank, env.world_size, backend, device, options.timeout_s, store, group);
+  const at::Device device =
+      backend == "nccl" ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank))
+                        : at::Device(at::kCPU);
+  return std::make_shared<C10dGroup>(
+      env.rank, env.world_size, backend, device, options.timeout_s, store, group);
 }
 
 void ProcessGroup::all_reduce_sum(at::Tensor& tensor) {
@@ -242,7 +294,8 @@ void ProcessGroup::all_reduce_max(at::Tensor& tensor) {
 }
 
 std::string ProcessGroup::broadcast_text(const std::string& text, int64_t root) {
-  auto length = at::tensor({static_cast<int64_t>(text.size())}, at::kLong).to(tensor_options().device());
+  auto length =
+      at::tensor({static_cast<int64_t>(text.size())}, at::kLong).to(tensor_options().device());
   broadcast(length, root);
   auto bytes = at::zeros({length.item<int64_t>()}, at::kByte);
   if (rank() == root) {
@@ -275,4 +328,4 @@ std::vector<std::string> ProcessGroup::all_gather_text(const std::string& text) 
   return texts;
 }
 
-} // namespace ewgs::dist
+}  // namespace ewgs::dist

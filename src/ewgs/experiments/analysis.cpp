@@ -55,13 +55,20 @@ std::string number(double value, int digits = 2) {
 }
 
 nlohmann::json summary_json(const SeedSummary& s) {
-  auto finite_or_null = [](double v) { return std::isnan(v) ? nlohmann::json() : nlohmann::json(v); };
-  return {{"n", s.n}, {"mean", finite_or_null(s.mean)}, {"sd", finite_or_null(s.sd)}, {"ci95", finite_or_null(s.ci95)}};
+  auto finite_or_null = [](double v) {
+    return std::isnan(v) ? nlohmann::json() : nlohmann::json(v);
+  };
+  return {
+      {"n", s.n},
+      {"mean", finite_or_null(s.mean)},
+      {"sd", finite_or_null(s.sd)},
+      {"ci95", finite_or_null(s.ci95)}};
 }
 
-} // namespace
+}  // namespace
 
-std::vector<std::pair<std::string, std::vector<const RunRecord*>>> group_runs(const std::vector<RunRecord>& runs) {
+std::vector<std::pair<std::string, std::vector<const RunRecord*>>> group_runs(
+    const std::vector<RunRecord>& runs) {
   TORCH_CHECK(!runs.empty(), "no runs to analyze");
   std::vector<std::string> keys;
   std::map<std::string, std::vector<const RunRecord*>> members;
@@ -82,7 +89,10 @@ std::vector<std::pair<std::string, std::vector<const RunRecord*>>> group_runs(co
   for (size_t g = 0; g < keys.size(); ++g) {
     const std::string label = firsts[g]->label.empty() ? generated[g] : firsts[g]->label;
     TORCH_CHECK(
-        seen.insert(label).second, "two groups of runs are both labelled '", label, "'; report them separately");
+        seen.insert(label).second,
+        "two groups of runs are both labelled '",
+        label,
+        "'; report them separately");
     out.emplace_back(label, members[keys[g]]);
   }
   return out;
@@ -103,13 +113,22 @@ Analysis analyze(const std::vector<RunRecord>& runs, const std::string& baseline
       const std::string status = run->summary.value("status", "");
       if (status != "completed") {
         group.unfinished.push_back(fmt::format(
-            "{}: {} after {} of {} epochs", run->dir, status.empty() ? "running or killed" : status,
-            run->epochs.size(), group.epochs));
+            "{}: {} after {} of {} epochs",
+            run->dir,
+            status.empty() ? "running or killed" : status,
+            run->epochs.size(),
+            group.epochs));
         continue;
       }
       TORCH_CHECK(
-          seeds.insert(seed).second, "report: ", group.label, " has two completed runs with seed ", seed,
-          " (the second is ", run->dir, ")");
+          seeds.insert(seed).second,
+          "report: ",
+          group.label,
+          " has two completed runs with seed ",
+          seed,
+          " (the second is ",
+          run->dir,
+          ")");
       group.final_top1.emplace_back(seed, run->summary.at("final_top1").get<double>());
       finals.push_back(group.final_top1.back().second);
       bests.push_back(run->summary.at("best_top1").get<double>());
@@ -126,7 +145,13 @@ Analysis analyze(const std::vector<RunRecord>& runs, const std::string& baseline
     labels.push_back(g.label);
     base = g.label == analysis.baseline ? &g : base;
   }
-  TORCH_CHECK(base != nullptr, "report: no group '", analysis.baseline, "' to compare with (groups: ", join(labels, ", "), ")");
+  TORCH_CHECK(
+      base != nullptr,
+      "report: no group '",
+      analysis.baseline,
+      "' to compare with (groups: ",
+      join(labels, ", "),
+      ")");
   std::map<int64_t, double> base_by_seed(base->final_top1.begin(), base->final_top1.end());
   for (const auto& g : analysis.groups) {
     if (&g == base) {
@@ -152,8 +177,14 @@ std::string to_markdown(const Analysis& analysis) {
   for (const auto& g : analysis.groups) {
     const auto& f = g.final_summary;
     out += fmt::format(
-        "| {} | {} | {} | {} | {} | {} | {} | {} |\n", g.label, g.epochs, f.n, number(f.mean), number(f.sd),
-        std::isnan(f.ci95) ? "-" : "± " + number(f.ci95), number(g.best_summary.mean),
+        "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        g.label,
+        g.epochs,
+        f.n,
+        number(f.mean),
+        number(f.sd),
+        std::isnan(f.ci95) ? "-" : "± " + number(f.ci95),
+        number(g.best_summary.mean),
         g.paper_top1 ? number(*g.paper_top1, 1) : "-");
   }
   if (!analysis.differences.empty()) {
@@ -163,8 +194,13 @@ std::string to_markdown(const Analysis& analysis) {
         analysis.baseline);
     for (const auto& d : analysis.differences) {
       out += fmt::format(
-          "| {} - {} | {} | {} | {} | {} |\n", d.a, d.b, d.diff.n, number(d.diff.mean),
-          std::isnan(d.diff.ci95) ? "-" : "± " + number(d.diff.ci95), d.verdict);
+          "| {} - {} | {} | {} | {} | {} |\n",
+          d.a,
+          d.b,
+          d.diff.n,
+          number(d.diff.mean),
+          std::isnan(d.diff.ci95) ? "-" : "± " + number(d.diff.ci95),
+          d.verdict);
     }
   }
   std::vector<std::string> unfinished;
@@ -193,13 +229,26 @@ std::string to_csv(const Analysis& analysis) {
   for (const auto& g : analysis.groups) {
     const auto& f = g.final_summary;
     out += fmt::format(
-        "cell,{},,{},{},{},{},{},{},{},\n", quoted(g.label), g.epochs, f.n, csv_number(f.mean), csv_number(f.sd),
-        csv_number(f.ci95), csv_number(g.best_summary.mean), g.paper_top1 ? csv_number(*g.paper_top1) : "");
+        "cell,{},,{},{},{},{},{},{},{},\n",
+        quoted(g.label),
+        g.epochs,
+        f.n,
+        csv_number(f.mean),
+        csv_number(f.sd),
+        csv_number(f.ci95),
+        csv_number(g.best_summary.mean),
+        g.paper_top1 ? csv_number(*g.paper_top1) : "");
   }
   for (const auto& d : analysis.differences) {
     out += fmt::format(
-        "difference,{},{},,{},{},{},{},,,{}\n", quoted(d.a), quoted(d.b), d.diff.n, csv_number(d.diff.mean),
-        csv_number(d.diff.sd), csv_number(d.diff.ci95), quoted(d.verdict));
+        "difference,{},{},,{},{},{},{},,,{}\n",
+        quoted(d.a),
+        quoted(d.b),
+        d.diff.n,
+        csv_number(d.diff.mean),
+        csv_number(d.diff.sd),
+        csv_number(d.diff.ci95),
+        quoted(d.verdict));
   }
   return out;
 }
@@ -222,9 +271,10 @@ nlohmann::json to_json(const Analysis& analysis) {
   }
   nlohmann::json differences = nlohmann::json::array();
   for (const auto& d : analysis.differences) {
-    differences.push_back({{"a", d.a}, {"b", d.b}, {"difference", summary_json(d.diff)}, {"verdict", d.verdict}});
+    differences.push_back(
+        {{"a", d.a}, {"b", d.b}, {"difference", summary_json(d.diff)}, {"verdict", d.verdict}});
   }
   return {{"groups", groups}, {"baseline", analysis.baseline}, {"differences", differences}};
 }
 
-} // namespace ewgs::experiments
+}  // namespace ewgs::experiments

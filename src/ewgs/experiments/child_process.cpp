@@ -83,4 +83,4 @@ std::string tail_of_file(const std::string& path, size_t lines) {
   return out;
 }
 
-} // namespace ewgs::experiments
+}  // namespace ewgs::experiments

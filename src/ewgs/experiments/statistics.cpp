@@ -22,8 +22,9 @@ double beta_continued_fraction(double a, double b, double x) {
   double h = d;
   for (int m = 1; m <= 1000; ++m) {
     for (int odd = 0; odd < 2; ++odd) {
-      const double numerator = odd == 0 ? m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
-                                        : -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1));
+      const double numerator = odd == 0
+                                   ? m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+                                   : -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1));
       d = 1.0 + numerator * d;
       d = 1.0 / (std::abs(d) < kTiny ? kTiny : d);
       c = 1.0 + numerator / c;
@@ -45,7 +46,8 @@ double incomplete_beta(double a, double b, double x) {
   if (x >= 1.0) {
     return 1.0;
   }
-  const double log_front = std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
+  const double log_front =
+      std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
   if (x < (a + 1.0) / (a + b + 2.0)) {
     return std::exp(log_front) * beta_continued_fraction(a, b, x) / a;
   }
@@ -56,7 +58,7 @@ std::string seeds_text(int n) {
   return fmt::format("{} seed{}", n, n == 1 ? "" : "s");
 }
 
-} // namespace
+}  // namespace
 
 double student_t_cdf(double t, double df) {
   TORCH_CHECK(df > 0.0, "Student t: degrees of freedom must be > 0, got ", df);
@@ -107,11 +109,21 @@ SeedSummary summarize(const std::vector<double>& values) {
 }
 
 PairedDifference paired_difference(
-    const std::string& a, const std::vector<double>& a_values, const std::string& b,
+    const std::string& a,
+    const std::vector<double>& a_values,
+    const std::string& b,
     const std::vector<double>& b_values) {
   TORCH_CHECK(
       a_values.size() == b_values.size(),
-      "paired difference of ", a, " and ", b, ": ", a_values.size(), " against ", b_values.size(), " values");
+      "paired difference of ",
+      a,
+      " and ",
+      b,
+      ": ",
+      a_values.size(),
+      " against ",
+      b_values.size(),
+      " values");
   std::vector<double> diffs;
   for (size_t i = 0; i < a_values.size(); ++i) {
     diffs.push_back(a_values[i] - b_values[i]);
@@ -125,13 +137,23 @@ PairedDifference paired_difference(
         "one shared seed ({} - {} = {:.2f} points): no interval, run more seeds", a, b, d.mean);
   } else if (d.mean - d.ci95 > 0.0 || d.mean + d.ci95 < 0.0) {
     out.verdict = fmt::format(
-        "{} {} {} by {:.2f} ± {:.2f} points (95 % CI, {})", a, d.mean > 0 ? "ahead of" : "behind", b,
-        std::abs(d.mean), d.ci95, seeds_text(d.n));
+        "{} {} {} by {:.2f} ± {:.2f} points (95 % CI, {})",
+        a,
+        d.mean > 0 ? "ahead of" : "behind",
+        b,
+        std::abs(d.mean),
+        d.ci95,
+        seeds_text(d.n));
   } else {
     out.verdict = fmt::format(
-        "no difference detectable at {} ({} - {} = {:.2f} ± {:.2f} points)", seeds_text(d.n), a, b, d.mean, d.ci95);
+        "no difference detectable at {} ({} - {} = {:.2f} ± {:.2f} points)",
+        seeds_text(d.n),
+        a,
+        b,
+        d.mean,
+        d.ci95);
   }
   return out;
 }
 
-} // namespace ewgs::experiments
+}  // namespace ewgs::experiments

@@ -22,7 +22,7 @@ std::string scalar_text(const toml::node& node, const std::string& where) {
     return std::to_string(i->get());
   }
   if (const auto* f = node.as_floating_point()) {
-    return fmt::format("{}", f->get()); // shortest text that reads back exactly
+    return fmt::format("{}", f->get());  // shortest text that reads back exactly
   }
   if (const auto* b = node.as_boolean()) {
     return b->get() ? "true" : "false";
@@ -39,14 +39,16 @@ Overrides overrides_of(const toml::table& table, const std::string& where) {
   return out;
 }
 
-const toml::table& table_at(const toml::table& root, const std::string& name, const std::string& path) {
+const toml::table& table_at(
+    const toml::table& root, const std::string& name, const std::string& path) {
   const auto* table = root[name].as_table();
   TORCH_CHECK(table != nullptr, path, ": '", name, "' must be a [", name, "] table");
   return *table;
 }
 
 /// "seed" for run.seed unless two grid keys end alike; values made safe as a folder name.
-std::string cell_part(const std::string& key, const std::string& value, const std::set<std::string>& ambiguous) {
+std::string cell_part(
+    const std::string& key, const std::string& value, const std::set<std::string>& ambiguous) {
   const std::string leaf = key.substr(key.rfind('.') + 1);
   std::string text = (ambiguous.count(leaf) ? key : leaf) + "=" + value;
   for (char& c : text) {
@@ -59,13 +61,17 @@ std::string cell_part(const std::string& key, const std::string& value, const st
 
 void parse_variants(const toml::node& node, SweepPlan& plan) {
   const auto* list = node.as_array();
-  TORCH_CHECK(list != nullptr && list->is_array_of_tables(), plan.path, ": 'variant' must be [[variant]] tables");
+  TORCH_CHECK(
+      list != nullptr && list->is_array_of_tables(),
+      plan.path,
+      ": 'variant' must be [[variant]] tables");
   std::set<std::string> names;
   for (const auto& item : *list) {
     const auto& table = *item.as_table();
     SweepVariant v;
     const auto* name = table["name"].as_string();
-    TORCH_CHECK(name != nullptr && !name->get().empty(), plan.path, ": every [[variant]] needs a name");
+    TORCH_CHECK(
+        name != nullptr && !name->get().empty(), plan.path, ": every [[variant]] needs a name");
     v.name = name->get();
     const std::string where = plan.path + ": variant '" + v.name + "'";
     TORCH_CHECK(names.insert(v.name).second, where, " is defined twice");
@@ -90,14 +96,22 @@ void parse_grid(const toml::table& table, SweepPlan& plan) {
   for (const auto& [key, value] : table) {
     const std::string name(key.str());
     const auto* list = value.as_array();
-    TORCH_CHECK(list != nullptr && !list->empty(), plan.path, ": grid key '", name, "' must be a non-empty array");
+    TORCH_CHECK(
+        list != nullptr && !list->empty(),
+        plan.path,
+        ": grid key '",
+        name,
+        "' must be a non-empty array");
     std::vector<std::string> values;
     for (const auto& item : *list) {
       values.push_back(scalar_text(item, plan.path + ": grid." + name));
     }
     TORCH_CHECK(
-        std::set<std::string>(values.begin(), values.end()).size() == values.size(), plan.path, ": grid key '",
-        name, "' repeats a value");
+        std::set<std::string>(values.begin(), values.end()).size() == values.size(),
+        plan.path,
+        ": grid key '",
+        name,
+        "' repeats a value");
     plan.grid.emplace_back(name, std::move(values));
   }
 }
@@ -110,16 +124,23 @@ void check_cell(const SweepPlan& plan, const SweepCell& cell) {
   }
 }
 
-} // namespace
+}  // namespace
 
 SweepPlan SweepPlan::load(
-    const std::string& path, const std::string& profile, const std::vector<std::string>& command_line) {
+    const std::string& path,
+    const std::string& profile,
+    const std::vector<std::string>& command_line) {
   toml::table root;
   try {
     root = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     TORCH_CHECK(
-        false, path, ":", e.source().begin.line, ": invalid TOML: ", e.description(),
+        false,
+        path,
+        ":",
+        e.source().begin.line,
+        ": invalid TOML: ",
+        e.description(),
         std::filesystem::exists(path) ? "" : " (the file does not exist)");
   }
   SweepPlan plan;
@@ -134,13 +155,15 @@ SweepPlan SweepPlan::load(
         const auto* text = v.as_string();
         TORCH_CHECK(text != nullptr, path, ": sweep.", field, " must be a string");
         if (field == "base") {
-          plan.base = (std::filesystem::path(path).parent_path() / text->get()).lexically_normal().string();
+          plan.base =
+              (std::filesystem::path(path).parent_path() / text->get()).lexically_normal().string();
         } else if (field == "title") {
           plan.title = text->get();
         } else if (field == "baseline") {
           plan.baseline = text->get();
         } else {
-          TORCH_CHECK(false, path, ": unknown key sweep.", field, " (expected base, title, baseline)");
+          TORCH_CHECK(
+              false, path, ": unknown key sweep.", field, " (expected base, title, baseline)");
         }
       }
     } else if (name == "set") {
@@ -157,27 +180,51 @@ SweepPlan SweepPlan::load(
       }
       if (requested.empty()) {
         TORCH_CHECK(
-            profiles.contains("full"), path, ": choose a profile (", join(names, ", "),
+            profiles.contains("full"),
+            path,
+            ": choose a profile (",
+            join(names, ", "),
             "); without one the plan runs 'full', which it does not define");
         requested = "full";
       }
       const auto* chosen = profiles[requested].as_table();
-      TORCH_CHECK(chosen != nullptr, path, ": no profile '", requested, "' (the plan has ", join(names, ", "), ")");
+      TORCH_CHECK(
+          chosen != nullptr,
+          path,
+          ": no profile '",
+          requested,
+          "' (the plan has ",
+          join(names, ", "),
+          ")");
       plan.profile = requested;
       plan.profile_set = overrides_of(*chosen, path + ": profile." + requested);
     } else {
-      TORCH_CHECK(false, path, ": unknown table '", name, "' (expected sweep, set, grid, variant, profile)");
+      TORCH_CHECK(
+          false,
+          path,
+          ": unknown table '",
+          name,
+          "' (expected sweep, set, grid, variant, profile)");
     }
   }
   for (const auto& assignment : command_line) {
     const size_t eq = assignment.find('=');
-    TORCH_CHECK(eq != std::string::npos && eq > 0, "--set '", assignment, "': expected section.key=value");
+    TORCH_CHECK(
+        eq != std::string::npos && eq > 0, "--set '", assignment, "': expected section.key=value");
     plan.command_line.emplace_back(assignment.substr(0, eq), assignment.substr(eq + 1));
   }
   TORCH_CHECK(!plan.base.empty(), path, ": sweep.base must name the base recipe");
-  TORCH_CHECK(std::filesystem::is_regular_file(plan.base), path, ": sweep.base ", plan.base, " is not a file");
   TORCH_CHECK(
-      profile.empty() || !plan.profile.empty(), path, ": no profile '", profile,
+      std::filesystem::is_regular_file(plan.base),
+      path,
+      ": sweep.base ",
+      plan.base,
+      " is not a file");
+  TORCH_CHECK(
+      profile.empty() || !plan.profile.empty(),
+      path,
+      ": no profile '",
+      profile,
       "': the plan defines no [profile.NAME] tables");
   if (!plan.baseline.empty()) {
     bool found = false;
@@ -226,7 +273,8 @@ std::vector<SweepCell> SweepPlan::cells() const {
       }
       const std::string grid_dir = parts.empty() ? "run" : join(parts, ",");
       cell.dir = variant.name.empty() ? grid_dir : variant.name + "/" + grid_dir;
-      const Overrides* const sources[] = {&set, &profile_set, &variant.set, &command_line, &cell.grid};
+      const Overrides* const sources[] = {
+          &set, &profile_set, &variant.set, &command_line, &cell.grid};
       for (const Overrides* source : sources) {
         cell.overrides.insert(cell.overrides.end(), source->begin(), source->end());
       }
@@ -245,4 +293,4 @@ train::TrainConfig SweepPlan::config_of(const SweepCell& cell) const {
   return config;
 }
 
-} // namespace ewgs::experiments
+}  // namespace ewgs::experiments

@@ -7,15 +7,15 @@
 #include <c10/util/Exception.h>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cmath>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -37,7 +37,10 @@ namespace {
 /// The timing run of a variant: two epochs of 3 batches, the evaluation that ends
 /// the second, and (Hessian cells) the delta update at its start.
 const Overrides kProbeOverrides{
-    {"train.epochs", "2"}, {"train.max_batches", "3"}, {"train.eval_every", "2"}, {"hessian.period", "1"},
+    {"train.epochs", "2"},
+    {"train.max_batches", "3"},
+    {"train.eval_every", "2"},
+    {"hessian.period", "1"},
     {"hessian.period_unit", "epochs"}};
 
 nlohmann::json manifest_of(const SweepPlan& plan) {
@@ -60,7 +63,9 @@ nlohmann::json manifest_of(const SweepPlan& plan) {
       {"plan", fs::absolute(plan.path).lexically_normal().string()},
       {"base", fs::absolute(plan.base).lexically_normal().string()},
       {"profile", plan.profile},
-      {"baseline", plan.baseline.empty() && !plan.variants.empty() ? plan.variants.front().name : plan.baseline},
+      {"baseline",
+       plan.baseline.empty() && !plan.variants.empty() ? plan.variants.front().name
+                                                       : plan.baseline},
       {"cells", cells}};
 }
 
@@ -73,8 +78,12 @@ void write_or_check_manifest(const SweepPlan& plan, const std::string& sweep_dir
     TORCH_CHECK(
         existing.value("cells", nlohmann::json()) == manifest["cells"] &&
             existing.value("profile", "") == manifest["profile"],
-        sweep_dir, " holds a sweep of other cells (", existing.value("plan", "?"), ", profile '",
-        existing.value("profile", ""), "'); run this plan in another folder");
+        sweep_dir,
+        " holds a sweep of other cells (",
+        existing.value("plan", "?"),
+        ", profile '",
+        existing.value("profile", ""),
+        "'); run this plan in another folder");
   }
   train::write_file_atomically(path, manifest.dump(2) + "\n");
 }
@@ -91,7 +100,9 @@ class SweepLock {
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       ::close(fd_);
       TORCH_CHECK(
-          false, "another ewgs sweep, or cells of a stopped one, are running in ", sweep_dir,
+          false,
+          "another ewgs sweep, or cells of a stopped one, are running in ",
+          sweep_dir,
           "; start it again when they have ended");
     }
   }
@@ -105,7 +116,8 @@ class SweepLock {
 
 /// LibTorch threads of each cell: the cores split between the cells run at once.
 int threads_per_cell(const SweepOptions& options) {
-  const int cores = options.cores > 0 ? options.cores : static_cast<int>(std::thread::hardware_concurrency());
+  const int cores =
+      options.cores > 0 ? options.cores : static_cast<int>(std::thread::hardware_concurrency());
   return std::max(1, cores / std::max(1, options.parallel));
 }
 
@@ -140,8 +152,9 @@ struct Costs {
 
   /// Seconds for epochs [from, config.train_epochs) of `config`.
   double seconds(const train::TrainConfig& config, int64_t from) const {
-    const int64_t batches = config.train_max_batches > 0 ? std::min(config.train_max_batches, batches_per_epoch)
-                                                         : batches_per_epoch;
+    const int64_t batches = config.train_max_batches > 0
+                                ? std::min(config.train_max_batches, batches_per_epoch)
+                                : batches_per_epoch;
     double total = 0.0;
     for (int64_t e = from; e < config.train_epochs; ++e) {
       total += static_cast<double>(batches * config.train_batch_size) * image_s / epochs;
@@ -149,9 +162,10 @@ struct Costs {
         total += evals > 0 ? eval_s / evals : 0.0;
       }
       if (config.hessian_delta() && updates > 0) {
-        const double per_epoch = config.hessian_period_unit == "epochs"
-            ? (e > 0 && e % config.hessian_period == 0 ? 1.0 : 0.0)
-            : static_cast<double>(batches) / static_cast<double>(config.hessian_period);
+        const double per_epoch =
+            config.hessian_period_unit == "epochs"
+                ? (e > 0 && e % config.hessian_period == 0 ? 1.0 : 0.0)
+                : static_cast<double>(batches) / static_cast<double>(config.hessian_period);
         total += per_epoch * update_s / updates;
       }
     }
@@ -160,7 +174,9 @@ struct Costs {
 };
 
 void fill_estimates(
-    const SweepPlan& plan, std::vector<CellStatus>& statuses, const std::map<std::string, RunRecord>& measured) {
+    const SweepPlan& plan,
+    std::vector<CellStatus>& statuses,
+    const std::map<std::string, RunRecord>& measured) {
   std::map<std::string, Costs> costs;
   for (const auto& [variant, run] : measured) {
     costs[variant].add(run);
@@ -182,7 +198,10 @@ std::string log_path(const std::string& sweep_dir, const SweepCell& cell) {
 }
 
 std::vector<std::string> train_argv(
-    const SweepPlan& plan, const CellStatus& s, const std::string& cell_dir, const SweepOptions& options,
+    const SweepPlan& plan,
+    const CellStatus& s,
+    const std::string& cell_dir,
+    const SweepOptions& options,
     int threads) {
   std::vector<std::string> argv{options.executable, "train", "--json"};
   if (s.state == CellState::kPartial) {
@@ -197,7 +216,7 @@ std::vector<std::string> train_argv(
   return argv;
 }
 
-} // namespace
+}  // namespace
 
 const char* to_string(CellState state) {
   switch (state) {
@@ -229,10 +248,10 @@ std::vector<CellStatus> inspect_sweep(const SweepPlan& plan, const std::string& 
       const auto summary = read_json_file((dir / "summary.json").string());
       const std::string status = summary.value("status", "");
       s.epochs_done = summary.value("epochs_done", int64_t{0});
-      s.state = status == "completed" ? CellState::kDone
-          : (status == "interrupted" && fs::exists(dir / "last.pt")) ? CellState::kPartial
-          : status == "interrupted" ? CellState::kNew
-                                    : CellState::kFailed;
+      s.state = status == "completed"                                      ? CellState::kDone
+                : (status == "interrupted" && fs::exists(dir / "last.pt")) ? CellState::kPartial
+                : status == "interrupted"                                  ? CellState::kNew
+                                                                           : CellState::kFailed;
     } else if (fs::exists(dir / "last.pt")) {
       s.state = CellState::kPartial;
     }
@@ -243,7 +262,8 @@ std::vector<CellStatus> inspect_sweep(const SweepPlan& plan, const std::string& 
       }
       auto& slot = measured[cell.variant];
       slot.epochs.insert(slot.epochs.end(), record.epochs.begin(), record.epochs.end());
-      slot.delta_updates.insert(slot.delta_updates.end(), record.delta_updates.begin(), record.delta_updates.end());
+      slot.delta_updates.insert(
+          slot.delta_updates.end(), record.delta_updates.begin(), record.delta_updates.end());
     }
     out.push_back(std::move(s));
   }
@@ -255,7 +275,8 @@ std::vector<CellStatus> estimate_with_probes(
     const SweepPlan& plan, const std::string& sweep_dir, const SweepOptions& options) {
   auto statuses = inspect_sweep(plan, sweep_dir);
   std::map<std::string, RunRecord> measured;
-  const fs::path scratch = fs::temp_directory_path() / fmt::format("ewgs-sweep-probe-{}", ::getpid());
+  const fs::path scratch =
+      fs::temp_directory_path() / fmt::format("ewgs-sweep-probe-{}", ::getpid());
   for (const auto& s : statuses) {
     if (s.remaining_s >= 0.0 || measured.count(s.cell.variant)) {
       continue;
@@ -268,11 +289,16 @@ std::vector<CellStatus> estimate_with_probes(
     const std::string dir = (scratch / std::to_string(measured.size())).string();
     auto argv = train_argv(plan, probe, dir, options, threads_per_cell(options));
     if (options.out) {
-      *options.out << "timing " << s.cell.dir << ": two epochs of 3 batches, one evaluation, one delta update if it has them\n";
+      *options.out
+          << "timing " << s.cell.dir
+          << ": two epochs of 3 batches, one evaluation, one delta update if it has them\n";
     }
     fs::create_directories(scratch);
     TORCH_CHECK(
-        run_process(argv, (scratch / "probe.log").string()) == 0, "the timing run of ", s.cell.dir, " failed:\n",
+        run_process(argv, (scratch / "probe.log").string()) == 0,
+        "the timing run of ",
+        s.cell.dir,
+        " failed:\n",
         tail_of_file((scratch / "probe.log").string()));
     measured[s.cell.variant] = read_run(dir);
   }
@@ -298,8 +324,13 @@ int run_sweep(const SweepPlan& plan, const std::string& sweep_dir, const SweepOp
     }
   }
   const size_t total = plan.cells().size();
-  out << fmt::format("sweep {}: {} cells, {} to run, {} at a time with {} threads each\n", sweep_dir, total,
-                     pending.size(), options.parallel, threads);
+  out << fmt::format(
+      "sweep {}: {} cells, {} to run, {} at a time with {} threads each\n",
+      sweep_dir,
+      total,
+      pending.size(),
+      options.parallel,
+      threads);
 
   train::StopSignalGuard signals;
   std::map<pid_t, CellStatus> running;
@@ -314,17 +345,24 @@ int run_sweep(const SweepPlan& plan, const std::string& sweep_dir, const SweepOp
         ::kill(pid, SIGTERM);
       }
     }
-    while (!stopping && next < pending.size() && static_cast<int>(running.size()) < options.parallel) {
+    while (!stopping && next < pending.size() &&
+           static_cast<int>(running.size()) < options.parallel) {
       auto& s = pending[next++];
       const fs::path dir = fs::path(sweep_dir) / s.cell.dir;
       if (s.state == CellState::kNew && fs::exists(dir)) {
-        fs::remove_all(dir); // no checkpoint: nothing of it can be continued
+        fs::remove_all(dir);  // no checkpoint: nothing of it can be continued
       }
       fs::create_directories(dir.parent_path());
-      out << fmt::format("{} {} ({})\n", s.state == CellState::kPartial ? "resuming" : "starting", s.cell.dir,
-                         log_path(sweep_dir, s.cell));
+      out << fmt::format(
+          "{} {} ({})\n",
+          s.state == CellState::kPartial ? "resuming" : "starting",
+          s.cell.dir,
+          log_path(sweep_dir, s.cell));
       out.flush();
-      running.emplace(start_process(train_argv(plan, s, dir.string(), options, threads), log_path(sweep_dir, s.cell)), s);
+      running.emplace(
+          start_process(
+              train_argv(plan, s, dir.string(), options, threads), log_path(sweep_dir, s.cell)),
+          s);
     }
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
@@ -341,11 +379,14 @@ int run_sweep(const SweepPlan& plan, const std::string& sweep_dir, const SweepOp
     const int code = exit_code(status);
     if (code == 0) {
       const auto run = read_run((fs::path(sweep_dir) / cell.dir).string());
-      out << fmt::format("done {}: test top-1 {:.2f}%\n", cell.dir, run.summary.value("final_top1", -1.0));
+      out << fmt::format(
+          "done {}: test top-1 {:.2f}%\n", cell.dir, run.summary.value("final_top1", -1.0));
     } else if (!(stopping && code == 130)) {
       failed.push_back(cell.dir);
       out << fmt::format(
-          "FAILED {} (exit status {}); its log ends:\n{}", cell.dir, code,
+          "FAILED {} (exit status {}); its log ends:\n{}",
+          cell.dir,
+          code,
           tail_of_file(log_path(sweep_dir, cell)));
     }
     out.flush();
@@ -354,11 +395,12 @@ int run_sweep(const SweepPlan& plan, const std::string& sweep_dir, const SweepOp
     return 130;
   }
   if (!failed.empty()) {
-    out << fmt::format("{} of {} cells failed: {}\n", failed.size(), total, fmt::join(failed, ", "));
+    out << fmt::format(
+        "{} of {} cells failed: {}\n", failed.size(), total, fmt::join(failed, ", "));
     return 1;
   }
   out << fmt::format("sweep {}: all {} cells done\n", sweep_dir, total);
   return 0;
 }
 
-} // namespace ewgs::experiments
+}  // namespace ewgs::experiments

@@ -92,7 +92,8 @@ TraceEstimate probe_faithful(
     at::Generator& generator,
     const EstimatorOptions& options) {
   RunningMean stats;
-  for (double s : faithful_trace_samples(grad, x_q, generator, options.max_probes, options.tolerance)) {
+  for (double s :
+       faithful_trace_samples(grad, x_q, generator, options.max_probes, options.tolerance)) {
     stats.add(s);
   }
   return {stats.count(), stats.mean(), stats.count() >= 2 ? stats.stderr_of_mean() : 0.0};
@@ -135,18 +136,21 @@ TraceEstimate probe_fast(
     if (split_rows) {
       se = std::max(se, std::sqrt(row_variance_sum / n / n));
     }
-    if (stats.count() >= min_probes && meets_target(stats.mean() * scale, se * scale, options, widen)) {
+    if (stats.count() >= min_probes &&
+        meets_target(stats.mean() * scale, se * scale, options, widen)) {
       break;
     }
   }
   return {stats.count(), stats.mean(), se};
 }
 
-} // namespace
+}  // namespace
 
-bool meets_target(double delta, double delta_stderr, const EstimatorOptions& options, double widen) {
-  return delta_stderr <= widen * std::max(options.target_rse * std::abs(delta), options.target_abs_error) ||
-      delta + options.settle_z * delta_stderr < 0.0;
+bool meets_target(
+    double delta, double delta_stderr, const EstimatorOptions& options, double widen) {
+  return delta_stderr <=
+             widen * std::max(options.target_rse * std::abs(delta), options.target_abs_error) ||
+         delta + options.settle_z * delta_stderr < 0.0;
 }
 
 nlohmann::json QuantizerEstimate::to_json() const {
@@ -203,7 +207,8 @@ DeltaEstimate estimate_deltas(
   // The faithful loop runs whole on every rank, with the same probes.
   ProbeRanks ranks(options.ranks);
   const bool fast = options.estimator == "fast";
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(fast ? ranks.probe_seed(options.seed) : options.seed);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(
+      fast ? ranks.probe_seed(options.seed) : options.seed);
   {
     ModelStateGuard state_guard(model);
     CaptureGuard capture_guard(targets);
@@ -214,11 +219,15 @@ DeltaEstimate estimate_deltas(
       std::vector<at::Tensor> x_q;
       for (const auto& t : targets) {
         TORCH_CHECK(
-            t.quantizer->captured().defined(), t.layer, ": ", t.quantizer->spec(),
+            t.quantizer->captured().defined(),
+            t.layer,
+            ": ",
+            t.quantizer->spec(),
             " exposes no discrete values x_q for the Hessian; give it a fixed delta instead");
         x_q.push_back(t.quantizer->captured());
       }
-      const auto grads = torch::autograd::grad({loss}, x_q, {}, /*retain_graph=*/true, /*create_graph=*/true);
+      const auto grads =
+          torch::autograd::grad({loss}, x_q, {}, /*retain_graph=*/true, /*create_graph=*/true);
       for (size_t i = 0; i < targets.size(); ++i) {
         auto& a = acc[i];
         numel[i] = x_q[i].numel();
@@ -229,23 +238,39 @@ DeltaEstimate estimate_deltas(
         a.representative_sum += g;
         if (!(std::isfinite(g) && g > 1e-30)) {
           a.unusable = true;
-          a.note = "gradient representative is " + std::to_string(g) + " (zero or non-finite gradient)";
+          a.note =
+              "gradient representative is " + std::to_string(g) + " (zero or non-finite gradient)";
           continue;
         }
         const double per_element = 1.0 / static_cast<double>(numel[i]);
         const auto probe_start = std::chrono::steady_clock::now();
-        const bool split_rows = options.split_samples && targets[i].which == "act" && x_q[i].dim() > 0 &&
-            x_q[i].size(0) == images.size(0) && images.size(0) > 1;
-        const auto stats = fast
-            ? probe_fast(grads[i], x_q[i], per_element / g, result.batches, split_rows, generator, ranks, options)
-            : probe_faithful(grads[i], x_q[i], generator, options);
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - probe_start).count();
+        const bool split_rows = options.split_samples && targets[i].which == "act" &&
+                                x_q[i].dim() > 0 && x_q[i].size(0) == images.size(0) &&
+                                images.size(0) > 1;
+        const auto stats = fast ? probe_fast(
+                                      grads[i],
+                                      x_q[i],
+                                      per_element / g,
+                                      result.batches,
+                                      split_rows,
+                                      generator,
+                                      ranks,
+                                      options)
+                                : probe_faithful(grads[i], x_q[i], generator, options);
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - probe_start).count();
         a.probe_seconds += seconds;
         a.probes += stats.probes;
         if (options.progress) {
           options.progress(fmt::format(
-              "{} batch {}/{}: {} {} {} probes, {:.2f} s", options.estimator, batch_index + 1, batches.size(),
-              targets[i].layer, targets[i].which, stats.probes, seconds));
+              "{} batch {}/{}: {} {} {} probes, {:.2f} s",
+              options.estimator,
+              batch_index + 1,
+              batches.size(),
+              targets[i].layer,
+              targets[i].which,
+              stats.probes,
+              seconds));
         }
         const double se = stats.stderr_of_mean;
         a.trace_sum += stats.mean * per_element;
@@ -271,7 +296,8 @@ DeltaEstimate estimate_deltas(
     q.delta_stderr = std::sqrt(a.delta_var_sum) / b;
     q.delta = std::max(0.0, q.delta_unclipped);
     q.met_target = meets_target(q.delta_unclipped, q.delta_stderr, options);
-    q.kept_previous = a.unusable || !std::isfinite(q.delta_unclipped) || !std::isfinite(q.delta_stderr);
+    q.kept_previous =
+        a.unusable || !std::isfinite(q.delta_unclipped) || !std::isfinite(q.delta_stderr);
     if (q.kept_previous) {
       q.note = a.unusable ? a.note : "non-finite estimate";
       q.delta = targets[i].quantizer->delta();
@@ -299,4 +325,4 @@ void apply_deltas(torch::nn::Module& model, const DeltaEstimate& estimate) {
   }
 }
 
-} // namespace ewgs::hessian
+}  // namespace ewgs::hessian

@@ -12,12 +12,15 @@ double hutchinson_sample(const at::Tensor& grad, const at::Tensor& x, at::Genera
   return hutchinson_sample_rows(grad, x, generator).sum().item<double>();
 }
 
-at::Tensor hutchinson_sample_rows(const at::Tensor& grad, const at::Tensor& x, at::Generator& generator) {
+at::Tensor hutchinson_sample_rows(
+    const at::Tensor& grad, const at::Tensor& x, at::Generator& generator) {
   // Rademacher probe drawn as bytes by the CPU generator (reproducible on any
   // device, a quarter of the bytes to move), mapped to +-1 on x's device.
-  const auto bits = torch::randint(0, 2, x.sizes(), generator, torch::TensorOptions().dtype(torch::kByte));
+  const auto bits =
+      torch::randint(0, 2, x.sizes(), generator, torch::TensorOptions().dtype(torch::kByte));
   const auto v = bits.to(x.device(), /*non_blocking=*/false).to(x.scalar_type()).mul_(2).sub_(1);
-  const auto hv = torch::autograd::grad({grad}, {x}, {v}, /*retain_graph=*/true, /*create_graph=*/false)[0];
+  const auto hv =
+      torch::autograd::grad({grad}, {x}, {v}, /*retain_graph=*/true, /*create_graph=*/false)[0];
   // v is +-1, so hv * v is exact; accumulate in double.
   const int64_t rows = x.dim() > 0 ? x.size(0) : 1;
   return hv.mul(v).reshape({rows, -1}).sum(1, /*keepdim=*/false, torch::kDouble).cpu();
@@ -66,4 +69,4 @@ double RunningMean::stderr_of_mean() const {
   return std::sqrt(variance / static_cast<double>(count_));
 }
 
-} // namespace ewgs::hessian
+}  // namespace ewgs::hessian

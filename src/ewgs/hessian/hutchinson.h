@@ -17,7 +17,8 @@ double hutchinson_sample(const at::Tensor& grad, const at::Tensor& x, at::Genera
 /// The same sample split along x's first dimension (double, one entry per
 /// row b: v_b^T (H v)_b); the entries sum to the sample. When rows are the
 /// samples of a batch, each entry is a probe of that sample's diagonal block.
-at::Tensor hutchinson_sample_rows(const at::Tensor& grad, const at::Tensor& x, at::Generator& generator);
+at::Tensor hutchinson_sample_rows(
+    const at::Tensor& grad, const at::Tensor& x, at::Generator& generator);
 
 /// An estimate of the variance of one sample from its rows: B times their
 /// unbiased variance. Exact in expectation when rows do not interact (the
@@ -49,4 +50,4 @@ class RunningMean {
   double m2_ = 0.0;
 };
 
-} // namespace ewgs::hessian
+}  // namespace ewgs::hessian

@@ -38,4 +38,4 @@ ModelStateGuard::~ModelStateGuard() {
   generator.set_state(rng_state_);
 }
 
-} // namespace ewgs::hessian
+}  // namespace ewgs::hessian

@@ -26,4 +26,4 @@ class ModelStateGuard {
   at::Tensor rng_state_;
 };
 
-} // namespace ewgs::hessian
+}  // namespace ewgs::hessian

@@ -39,9 +39,7 @@ class ProbeRanks {
   /// Every drawing rank's probe, in rank order, on every rank. The first
   /// `drawing` ranks pass their probe; the others pass none.
   std::vector<ProbeResult> gather(
-      const std::optional<ProbeResult>& mine,
-      int64_t drawing,
-      const at::Device& device);
+      const std::optional<ProbeResult>& mine, int64_t drawing, const at::Device& device);
 
  private:
   std::shared_ptr<Collective> ranks_;
@@ -49,4 +47,4 @@ class ProbeRanks {
   int64_t world_size_ = 1;
 };
 
-} // namespace ewgs::hessian
+}  // namespace ewgs::hessian

@@ -36,7 +36,7 @@ double representative_value(const at::Tensor& grad, Representative representativ
   const auto g = grad.detach().to(torch::kDouble);
   switch (representative) {
     case Representative::kThreeStd:
-      return 3.0 * g.std().item<double>(); // unbiased, as torch.std
+      return 3.0 * g.std().item<double>();  // unbiased, as torch.std
     case Representative::kMaxAbs:
       return g.abs().max().item<double>();
     case Representative::kMeanAbs:
@@ -45,4 +45,4 @@ double representative_value(const at::Tensor& grad, Representative representativ
   return 0.0;
 }
 
-} // namespace ewgs::hessian
+}  // namespace ewgs::hessian

@@ -38,7 +38,7 @@ struct PreparedOp {
   bool fused = false;
 };
 
-} // namespace
+}  // namespace
 
 struct Engine::Impl {
   Model model;
@@ -66,8 +66,8 @@ struct Engine::Impl {
         } else {
           p.fconv = make_float_conv_kernel(op.conv, p.geometry, path);
         }
-        p.epilogue = std::make_unique<PreparedEpilogue>(op.conv, p.geometry, path != KernelPath::kReference,
-                                                        path_kernels(path).elementwise);
+        p.epilogue = std::make_unique<PreparedEpilogue>(
+            op.conv, p.geometry, path != KernelPath::kReference, path_kernels(path).elementwise);
       }
       prepared.push_back(std::move(p));
     }
@@ -91,7 +91,8 @@ struct Engine::Impl {
           continue;
         }
         auto& producer = prepared[j];
-        if (ops[j].kind == OpKind::kConv && producer.fused_codes < 0 && !ops[j].conv.epilogue.quantizer) {
+        if (ops[j].kind == OpKind::kConv && producer.fused_codes < 0 &&
+            !ops[j].conv.epilogue.quantizer) {
           producer.epilogue->fuse_quantizer(ops[i].quantizer);
           producer.fused_codes = ops[i].output;
           prepared[i].fused = true;
@@ -134,8 +135,14 @@ struct Engine::Impl {
         for (int64_t c = 0; c < info.channels; ++c) {
           const float v = layout == Layout::kNCHW ? images[(n * info.channels + c) * hw + p]
                                                   : images[(n * hw + p) * info.channels + c];
-          EWGS_INFER_CHECK(std::isfinite(v), "engine: image ", first_image + n, " has a non-finite value at channel ", c,
-                           ", pixel ", p);
+          EWGS_INFER_CHECK(
+              std::isfinite(v),
+              "engine: image ",
+              first_image + n,
+              " has a non-finite value at channel ",
+              c,
+              ", pixel ",
+              p);
           x[static_cast<size_t>((n * hw + p) * info.channels + c)] = double{v};
         }
       }
@@ -155,16 +162,20 @@ struct Engine::Impl {
         if (prepared[index].fused) {
           break;
         }
-        path_kernels(path).elementwise.quantize(in.floats.data(), static_cast<int64_t>(out.codes.size()), op.quantizer,
-                                                out.codes.data());
+        path_kernels(path).elementwise.quantize(
+            in.floats.data(),
+            static_cast<int64_t>(out.codes.size()),
+            op.quantizer,
+            out.codes.data());
         break;
       case OpKind::kConv: {
         const auto& p = prepared[index];
-        const double* residual =
-            op.conv.epilogue.residual >= 0 ? buffers[op.conv.epilogue.residual].floats.data() : nullptr;
+        const double* residual = op.conv.epilogue.residual >= 0
+                                     ? buffers[op.conv.epilogue.residual].floats.data()
+                                     : nullptr;
         const auto sums = static_cast<size_t>(batch * out_info.elements());
         double* out_floats = out_info.codes ? nullptr : out.floats.data();
-        uint8_t* out_codes = out_info.codes         ? out.codes.data()
+        uint8_t* out_codes = out_info.codes       ? out.codes.data()
                              : p.fused_codes >= 0 ? buffers[p.fused_codes].codes.data()
                                                   : nullptr;
         if (p.qconv) {
@@ -182,10 +193,25 @@ struct Engine::Impl {
       }
       case OpKind::kMaxPool:
         if (in_info.codes) {
-          ops::max_pool(in.codes.data(), out.codes.data(), batch, in_info, out_info, op.kernel, op.stride, op.padding);
+          ops::max_pool(
+              in.codes.data(),
+              out.codes.data(),
+              batch,
+              in_info,
+              out_info,
+              op.kernel,
+              op.stride,
+              op.padding);
         } else {
-          ops::max_pool(in.floats.data(), out.floats.data(), batch, in_info, out_info, op.kernel, op.stride,
-                        op.padding);
+          ops::max_pool(
+              in.floats.data(),
+              out.floats.data(),
+              batch,
+              in_info,
+              out_info,
+              op.kernel,
+              op.stride,
+              op.padding);
         }
         break;
       case OpKind::kAdaptiveMaxPool:
@@ -202,15 +228,26 @@ struct Engine::Impl {
         ops::flatten(in.floats.data(), out.floats.data(), batch, in_info);
         break;
       case OpKind::kAffine:
-        ops::affine(in.floats.data(), out.floats.data(), batch * in_info.height * in_info.width, in_info.channels,
-                    op.scale.data(), op.shift.data(), op.activation);
+        ops::affine(
+            in.floats.data(),
+            out.floats.data(),
+            batch * in_info.height * in_info.width,
+            in_info.channels,
+            op.scale.data(),
+            op.shift.data(),
+            op.activation);
         break;
       case OpKind::kAdd:
-        ops::add(in.floats.data(), buffers[op.inputs[1]].floats.data(), out.floats.data(),
-                 static_cast<int64_t>(out.floats.size()), op.activation);
+        ops::add(
+            in.floats.data(),
+            buffers[op.inputs[1]].floats.data(),
+            out.floats.data(),
+            static_cast<int64_t>(out.floats.size()),
+            op.activation);
         break;
       case OpKind::kZeroPadShortcut:
-        ops::zero_pad_shortcut(in.floats.data(), out.floats.data(), batch, in_info, out_info, op.pad);
+        ops::zero_pad_shortcut(
+            in.floats.data(), out.floats.data(), batch, in_info, out_info, op.pad);
         break;
     }
     trace.floats = out_info.codes ? nullptr : out.floats.data();
@@ -218,8 +255,12 @@ struct Engine::Impl {
     trace.batch = batch;
   }
 
-  std::vector<double> run(const float* images, int64_t batch, Layout layout,
-                          const std::function<void(size_t, const OpTrace&)>& trace, int64_t first_image = 0) {
+  std::vector<double> run(
+      const float* images,
+      int64_t batch,
+      Layout layout,
+      const std::function<void(size_t, const OpTrace&)>& trace,
+      int64_t first_image = 0) {
     resize(batch);
     load_input(images, batch, layout, first_image);
     for (size_t i = 0; i < model.ops().size(); ++i) {
@@ -234,7 +275,8 @@ struct Engine::Impl {
   }
 };
 
-Engine::Engine(Model model, EngineOptions options) : impl_(std::make_unique<Impl>(std::move(model), options)) {}
+Engine::Engine(Model model, EngineOptions options)
+    : impl_(std::make_unique<Impl>(std::move(model), options)) {}
 Engine::~Engine() = default;
 Engine::Engine(Engine&&) noexcept = default;
 Engine& Engine::operator=(Engine&&) noexcept = default;
@@ -270,11 +312,12 @@ std::vector<float> Engine::run(const float* images, int64_t batch, Layout layout
     try {
       for (int64_t c = w; c < chunks; c += workers) {
         const int64_t begin = c * chunk;
-        parts[static_cast<size_t>(c)] =
-            worker.run(images + begin * image_values, std::min(chunk, batch - begin), layout, nullptr, begin);
+        parts[static_cast<size_t>(c)] = worker.run(
+            images + begin * image_values, std::min(chunk, batch - begin), layout, nullptr, begin);
       }
     } catch (...) {
-      errors[static_cast<size_t>(w)] = std::current_exception(); // never let one cross the OpenMP region
+      errors[static_cast<size_t>(w)] =
+          std::current_exception();  // never let one cross the OpenMP region
     }
   });
   for (const auto& error : errors) {
@@ -290,8 +333,11 @@ std::vector<float> Engine::run(const float* images, int64_t batch, Layout layout
   return logits;
 }
 
-std::vector<double> Engine::run_traced(const float* images, int64_t batch, Layout layout,
-                                       const std::function<void(size_t, const OpTrace&)>& trace) {
+std::vector<double> Engine::run_traced(
+    const float* images,
+    int64_t batch,
+    Layout layout,
+    const std::function<void(size_t, const OpTrace&)>& trace) {
   return impl_->run(images, batch, layout, trace);
 }
 
@@ -324,4 +370,4 @@ std::vector<std::string> Engine::kernel_names() const {
   return names;
 }
 
-} // namespace ewgs::infer
+}  // namespace ewgs::infer

@@ -10,8 +10,11 @@
 
 namespace ewgs::infer {
 
-PreparedEpilogue::PreparedEpilogue(const ConvOp& conv, const ConvGeometry& g, bool thresholds,
-                                   const ElementwiseKernels& elementwise)
+PreparedEpilogue::PreparedEpilogue(
+    const ConvOp& conv,
+    const ConvGeometry& g,
+    bool thresholds,
+    const ElementwiseKernels& elementwise)
     : e_(conv.epilogue), elementwise_(elementwise), pixels_(g.out_pixels()), channels_(g.out_c) {
   if (!e_.border_scale.empty()) {
     // The integer weights of taps inside the image, summed per output pixel.
@@ -34,7 +37,8 @@ PreparedEpilogue::PreparedEpilogue(const ConvOp& conv, const ConvGeometry& g, bo
             }
           }
         }
-        border_[static_cast<size_t>(p * channels_ + o)] = e_.border_scale[static_cast<size_t>(o)] * static_cast<double>(sum);
+        border_[static_cast<size_t>(p * channels_ + o)] =
+            e_.border_scale[static_cast<size_t>(o)] * static_cast<double>(sum);
       }
     }
   }
@@ -56,7 +60,8 @@ double PreparedEpilogue::value(int64_t c, int64_t pixel, double acc, double resi
 }
 
 void PreparedEpilogue::fuse_quantizer(const ActQuantizer& q) {
-  EWGS_INFER_CHECK(!e_.quantizer, "epilogue: only an epilogue with float output can take a quantizer");
+  EWGS_INFER_CHECK(
+      !e_.quantizer, "epilogue: only an epilogue with float output can take a quantizer");
   e_.quantizer = q;
 }
 
@@ -70,12 +75,18 @@ void PreparedEpilogue::prepare_thresholds(const ConvOp& conv) {
     }
   }
   const int64_t bound = conv.window() * 255 * max_weight;
-  EWGS_INFER_CHECK(bound < (int64_t{1} << 30), "conv ", conv.window(), "-tap windows: sums could overflow int32");
+  EWGS_INFER_CHECK(
+      bound < (int64_t{1} << 30),
+      "conv ",
+      conv.window(),
+      "-tap windows: sums could overflow int32");
   const int64_t levels = q.levels;
   thresholds_.assign(static_cast<size_t>((levels - 1) * channels_), 0);
   sign_.assign(static_cast<size_t>(channels_), 1);
   for (int64_t c = 0; c < channels_; ++c) {
-    const auto code = [&](int64_t acc) { return q.code(value(c, 0, static_cast<double>(acc), 0.0)); };
+    const auto code = [&](int64_t acc) {
+      return q.code(value(c, 0, static_cast<double>(acc), 0.0));
+    };
     const bool increasing = code(-bound) <= code(bound);
     const int64_t s = increasing ? 1 : -1;
     sign_[static_cast<size_t>(c)] = static_cast<int32_t>(s);
@@ -113,11 +124,17 @@ void for_each_chunk(int64_t batch, int64_t pixels, int threads, Body&& body) {
   });
 }
 
-} // namespace
+}  // namespace
 
 template <typename Acc, typename Rows>
-void PreparedEpilogue::apply_direct(int64_t batch, const Acc* acc, const double* residual, double* out_floats,
-                                    uint8_t* out_codes, int threads, Rows rows) const {
+void PreparedEpilogue::apply_direct(
+    int64_t batch,
+    const Acc* acc,
+    const double* residual,
+    double* out_floats,
+    uint8_t* out_codes,
+    int threads,
+    Rows rows) const {
   for_each_chunk(batch, pixels_, threads, [&](int64_t begin, int64_t end) {
     EpilogueRow e;
     e.scale = e_.scale.data();
@@ -127,27 +144,48 @@ void PreparedEpilogue::apply_direct(int64_t batch, const Acc* acc, const double*
     e.activation = e_.activation;
     e.quantizer = e_.quantizer ? &*e_.quantizer : nullptr;
     const int64_t at = begin * channels_;
-    rows(acc + at, end - begin, channels_, e, out_floats ? out_floats + at : nullptr,
-         out_codes ? out_codes + at : nullptr);
+    rows(
+        acc + at,
+        end - begin,
+        channels_,
+        e,
+        out_floats ? out_floats + at : nullptr,
+        out_codes ? out_codes + at : nullptr);
   });
 }
 
-void PreparedEpilogue::apply(int64_t batch, const int32_t* acc, const double* residual, double* out_floats,
-                             uint8_t* out_codes, int threads) const {
+void PreparedEpilogue::apply(
+    int64_t batch,
+    const int32_t* acc,
+    const double* residual,
+    double* out_floats,
+    uint8_t* out_codes,
+    int threads) const {
   if (!uses_thresholds()) {
     apply_direct(batch, acc, residual, out_floats, out_codes, threads, elementwise_.epilogue_int);
     return;
   }
   const int64_t steps = e_.quantizer->levels - 1;
   for_each_chunk(batch, pixels_, threads, [&](int64_t begin, int64_t end) {
-    elementwise_.thresholds(acc + begin * channels_, end - begin, channels_, sign_.data(), thresholds_.data(), steps,
-                            out_codes + begin * channels_);
+    elementwise_.thresholds(
+        acc + begin * channels_,
+        end - begin,
+        channels_,
+        sign_.data(),
+        thresholds_.data(),
+        steps,
+        out_codes + begin * channels_);
   });
 }
 
-void PreparedEpilogue::apply(int64_t batch, const double* acc, const double* residual, double* out_floats,
-                             uint8_t* out_codes, int threads) const {
+void PreparedEpilogue::apply(
+    int64_t batch,
+    const double* acc,
+    const double* residual,
+    double* out_floats,
+    uint8_t* out_codes,
+    int threads) const {
   apply_direct(batch, acc, residual, out_floats, out_codes, threads, elementwise_.epilogue_double);
 }
 
-} // namespace ewgs::infer
+}  // namespace ewgs::infer

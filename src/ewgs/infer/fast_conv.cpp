@@ -50,7 +50,8 @@ class BinaryConv final : public QConvKernel {
         if (conv.codes[static_cast<size_t>(o * g.window() + k)] & 1) {
           const int64_t ky = k / run_bits_;
           const int64_t bit = k % run_bits_;
-          weights_[static_cast<size_t>((ky * wpr_ + bit / 64) * out_c_pad_ + o)] |= uint64_t{1} << (bit % 64);
+          weights_[static_cast<size_t>((ky * wpr_ + bit / 64) * out_c_pad_ + o)] |= uint64_t{1}
+                                                                                    << (bit % 64);
         }
       }
     }
@@ -68,10 +69,12 @@ class BinaryConv final : public QConvKernel {
       windows_.assign(static_cast<size_t>(rows * window_bytes), 0);
     }
     zeros_.assign(static_cast<size_t>(window_bytes), 0);
-    const uint64_t last_mask = run_bits_ % 64 == 0 ? ~uint64_t{0} : (uint64_t{1} << (run_bits_ % 64)) - 1;
+    const uint64_t last_mask =
+        run_bits_ % 64 == 0 ? ~uint64_t{0} : (uint64_t{1} << (run_bits_ % 64)) - 1;
     parallel_for(rows, threads, [&](int64_t r) {
       uint8_t* bits = bits_.data() + r * row_bytes_;
-      kernels_.pack_bits(codes + r * g_.in_w * g_.in_c, g_.in_w * g_.in_c, g_.pad_w * g_.in_c, bits);
+      kernels_.pack_bits(
+          codes + r * g_.in_w * g_.in_c, g_.in_w * g_.in_c, g_.pad_w * g_.in_c, bits);
       if (!direct) {
         uint8_t* out = windows_.data() + r * window_bytes;
         for (int64_t x = 0; x < g_.out_w; ++x) {
@@ -87,11 +90,19 @@ class BinaryConv final : public QConvKernel {
       const uint8_t* window_rows[kMaxKernel];
       for (int64_t ky = 0; ky < g_.kernel_h; ++ky) {
         const int64_t iy = y * g_.stride_h - g_.pad_h + ky;
-        window_rows[ky] = iy < 0 || iy >= g_.in_h ? zeros_.data() : source + (n * g_.in_h + iy) * window_bytes;
+        window_rows[ky] =
+            iy < 0 || iy >= g_.in_h ? zeros_.data() : source + (n * g_.in_h + iy) * window_bytes;
       }
       const BinaryWindows in{window_rows, g_.kernel_h, wpr_, step_bytes, last_mask};
-      kernels_.binary.row(in, g_.out_w, weights_.data(), g_.out_c, out_c_pad_, gain_, zero_,
-                          acc + (n * g_.out_h + y) * g_.out_w * g_.out_c);
+      kernels_.binary.row(
+          in,
+          g_.out_w,
+          weights_.data(),
+          g_.out_c,
+          out_c_pad_,
+          gain_,
+          zero_,
+          acc + (n * g_.out_h + y) * g_.out_w * g_.out_c);
     });
   }
 
@@ -131,8 +142,10 @@ class Int8Conv final : public QConvKernel {
     std::vector<int8_t> segmented(static_cast<size_t>(g.out_c * g.kernel_h * seg_len_), 0);
     for (int64_t o = 0; o < g.out_c; ++o) {
       for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
-        std::memcpy(segmented.data() + (o * g.kernel_h + ky) * seg_len_, w.data() + (o * g.kernel_h + ky) * real,
-                    static_cast<size_t>(real));
+        std::memcpy(
+            segmented.data() + (o * g.kernel_h + ky) * seg_len_,
+            w.data() + (o * g.kernel_h + ky) * real,
+            static_cast<size_t>(real));
       }
     }
     prepared_ = micro_.prepare(segmented.data(), g.out_c, g.kernel_h, seg_len_);
@@ -145,8 +158,10 @@ class Int8Conv final : public QConvKernel {
     padded.assign(static_cast<size_t>(batch * padded_h_ * row_bytes + 4), 0);
     for (int64_t n = 0; n < batch; ++n) {
       for (int64_t y = 0; y < g_.in_h; ++y) {
-        std::memcpy(padded.data() + ((n * padded_h_ + y + g_.pad_h) * padded_w_ + g_.pad_w) * g_.in_c,
-                    codes + (n * g_.in_h + y) * g_.in_w * g_.in_c, static_cast<size_t>(g_.in_w * g_.in_c));
+        std::memcpy(
+            padded.data() + ((n * padded_h_ + y + g_.pad_h) * padded_w_ + g_.pad_w) * g_.in_c,
+            codes + (n * g_.in_h + y) * g_.in_w * g_.in_c,
+            static_cast<size_t>(g_.in_w * g_.in_c));
       }
     }
     for_each_row(batch, g_.out_h, threads, [&](int64_t n, int64_t y) {
@@ -154,8 +169,15 @@ class Int8Conv final : public QConvKernel {
       for (int64_t ky = 0; ky < g_.kernel_h; ++ky) {
         segs[ky] = padded.data() + (n * padded_h_ + y * g_.stride_h + ky) * row_bytes;
       }
-      micro_.row(segs, g_.kernel_h, seg_len_, g_.stride_w * g_.in_c, g_.out_w, prepared_.data(), g_.out_c,
-                 acc + (n * g_.out_h + y) * g_.out_w * g_.out_c);
+      micro_.row(
+          segs,
+          g_.kernel_h,
+          seg_len_,
+          g_.stride_w * g_.in_c,
+          g_.out_w,
+          prepared_.data(),
+          g_.out_c,
+          acc + (n * g_.out_h + y) * g_.out_w * g_.out_c);
     });
   }
 
@@ -177,7 +199,10 @@ class Int8Conv final : public QConvKernel {
 class DepthwiseConv final : public QConvKernel {
  public:
   DepthwiseConv(const ConvOp& conv, const ConvGeometry& g, KernelPath path)
-      : g_(g), micro_(path_kernels(path).depthwise), path_(path), zeros_(static_cast<size_t>(g.in_c), 0) {
+      : g_(g),
+        micro_(path_kernels(path).depthwise),
+        path_(path),
+        zeros_(static_cast<size_t>(g.in_c), 0) {
     const int64_t taps = g.kernel_h * g.kernel_w;
     const auto w = integer_weights(conv);
     weights_.resize(static_cast<size_t>(taps * g.out_c));
@@ -204,7 +229,8 @@ class DepthwiseConv final : public QConvKernel {
           }
         }
       }
-      micro_.row(tap_rows.data(), taps, g_.out_w, g_.in_c, weights_.data(), acc + r * g_.out_w * g_.out_c);
+      micro_.row(
+          tap_rows.data(), taps, g_.out_w, g_.in_c, weights_.data(), acc + r * g_.out_w * g_.out_c);
     });
   }
 
@@ -247,8 +273,10 @@ class FastFloatConv final : public FloatConvKernel {
     padded_.assign(static_cast<size_t>(batch * padded_h_ * row_values), 0.0);
     for (int64_t n = 0; n < batch; ++n) {
       for (int64_t y = 0; y < g_.in_h; ++y) {
-        std::memcpy(padded_.data() + ((n * padded_h_ + y + g_.pad_h) * padded_w_ + g_.pad_w) * g_.in_c,
-                    x + (n * g_.in_h + y) * g_.in_w * g_.in_c, static_cast<size_t>(g_.in_w * g_.in_c) * sizeof(double));
+        std::memcpy(
+            padded_.data() + ((n * padded_h_ + y + g_.pad_h) * padded_w_ + g_.pad_w) * g_.in_c,
+            x + (n * g_.in_h + y) * g_.in_w * g_.in_c,
+            static_cast<size_t>(g_.in_w * g_.in_c) * sizeof(double));
       }
     }
     for_each_row(batch, g_.out_h, threads, [&](int64_t n, int64_t y) {
@@ -257,8 +285,15 @@ class FastFloatConv final : public FloatConvKernel {
         segs[ky] = padded_.data() + (n * padded_h_ + y * g_.stride_h + ky) * row_values;
       }
       double* out = acc + (n * g_.out_h + y) * g_.out_w * g_.out_c;
-      micro_.row(segs, g_.kernel_h, g_.kernel_w * g_.in_c, g_.stride_w * g_.in_c, g_.out_w, weights_.data(),
-                 g_.out_c, out);
+      micro_.row(
+          segs,
+          g_.kernel_h,
+          g_.kernel_w * g_.in_c,
+          g_.stride_w * g_.in_c,
+          g_.out_w,
+          weights_.data(),
+          g_.out_c,
+          out);
       if (!bias_.empty()) {
         for (int64_t i = 0; i < g_.out_w; ++i) {
           for (int64_t o = 0; o < g_.out_c; ++o) {
@@ -283,7 +318,7 @@ class FastFloatConv final : public FloatConvKernel {
   mutable std::vector<double> padded_;
 };
 
-} // namespace
+}  // namespace
 
 ConvGeometry ConvGeometry::of(const ConvOp& conv, const TensorInfo& in, const TensorInfo& out) {
   ConvGeometry g;
@@ -307,7 +342,8 @@ std::vector<int8_t> integer_weights(const ConvOp& conv) {
   std::vector<int8_t> out(conv.codes.size());
   for (size_t i = 0; i < out.size(); ++i) {
     const int64_t w = conv.weight_gain * conv.codes[i] - conv.weight_zero;
-    EWGS_INFER_CHECK(w >= -127 && w <= 127, "conv weights: integer weight ", w, " does not fit in int8");
+    EWGS_INFER_CHECK(
+        w >= -127 && w <= 127, "conv weights: integer weight ", w, " does not fit in int8");
     out[i] = static_cast<int8_t>(w);
   }
   return out;
@@ -352,4 +388,4 @@ const PathKernels& path_kernels(KernelPath path) {
   return portable::kKernels;
 }
 
-} // namespace ewgs::infer
+}  // namespace ewgs::infer

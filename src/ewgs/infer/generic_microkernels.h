@@ -237,7 +237,7 @@ void epilogue_rows_with_codes(
     case EpilogueCodes::kNone:
       return Rows::template run<A, kBorder, kResidual, EpilogueCodes::kNone>(
           acc, rows, channels, e, out, codes);
-    case EpilogueCodes::kThresholds: // no path has vector loops for these
+    case EpilogueCodes::kThresholds:  // no path has vector loops for these
       return epilogue_rows_as<A, kBorder, kResidual, EpilogueCodes::kThresholds>(
           acc, rows, channels, e, out, codes);
     case EpilogueCodes::kOneBit:

@@ -11,7 +11,8 @@ namespace {
 
 bool cpu_has_avx2() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("popcnt");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("popcnt");
 #else
   return false;
 #endif
@@ -19,14 +20,15 @@ bool cpu_has_avx2() {
 
 bool cpu_has_avx512() {
 #if defined(__x86_64__) && defined(__GNUC__)
-  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vpopcntdq");
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512vpopcntdq");
 #else
   return false;
 #endif
 }
 
-} // namespace
+}  // namespace
 
 const char* to_string(KernelPath path) {
   switch (path) {
@@ -43,7 +45,8 @@ const char* to_string(KernelPath path) {
 }
 
 KernelPath kernel_path_from_string(const std::string& name) {
-  for (const auto p : {KernelPath::kReference, KernelPath::kPortable, KernelPath::kAvx2, KernelPath::kAvx512}) {
+  for (const auto p :
+       {KernelPath::kReference, KernelPath::kPortable, KernelPath::kAvx2, KernelPath::kAvx512}) {
     if (name == to_string(p)) {
       return p;
     }
@@ -82,7 +85,9 @@ KernelPath default_kernel_path() {
       return path;
     }
   }
-  throw Error(std::string("EWGS_INFER_KERNELS=") + forced + ": this CPU cannot run the " + forced + " kernels");
+  throw Error(
+      std::string("EWGS_INFER_KERNELS=") + forced + ": this CPU cannot run the " + forced +
+      " kernels");
 }
 
-} // namespace ewgs::infer
+}  // namespace ewgs::infer

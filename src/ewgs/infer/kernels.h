@@ -65,6 +65,6 @@ namespace ref {
 /// The specification: one loop per index, int64 sums.
 std::unique_ptr<QConvKernel> make_qconv(const ConvOp& conv, const ConvGeometry& geometry);
 std::unique_ptr<FloatConvKernel> make_float_conv(const ConvOp& conv, const ConvGeometry& geometry);
-} // namespace ref
+}  // namespace ref
 
-} // namespace ewgs::infer
+}  // namespace ewgs::infer

@@ -32,8 +32,15 @@ struct BinaryWindows {
   uint64_t last_mask;
 };
 struct BinaryMicrokernel {
-  void (*row)(const BinaryWindows& in, int64_t out_w, const uint64_t* weights, int64_t out_c, int64_t out_c_pad,
-              int32_t gain, int32_t zero, int32_t* acc);
+  void (*row)(
+      const BinaryWindows& in,
+      int64_t out_w,
+      const uint64_t* weights,
+      int64_t out_c,
+      int64_t out_c_pad,
+      int32_t gain,
+      int32_t zero,
+      int32_t* acc);
 };
 
 /// Word w of the window of `wpr` words that starts at `p`.
@@ -59,8 +66,15 @@ inline uint64_t window_word(const BinaryWindows& in, int64_t ky, int64_t x, int6
 /// int16, so the AVX2 and AVX-512 BW multiply-adds cannot saturate.
 struct Int8Microkernel {
   std::vector<int8_t> (*prepare)(const int8_t* weights, int64_t out_c, int64_t kh, int64_t seg_len);
-  void (*row)(const uint8_t* const* segs, int64_t kh, int64_t seg_len, int64_t step, int64_t out_w,
-              const int8_t* prepared, int64_t out_c, int32_t* acc);
+  void (*row)(
+      const uint8_t* const* segs,
+      int64_t kh,
+      int64_t seg_len,
+      int64_t step,
+      int64_t out_w,
+      const int8_t* prepared,
+      int64_t out_c,
+      int32_t* acc);
 };
 
 /// Depthwise integer convolution of one output row (groups == channels):
@@ -68,8 +82,13 @@ struct Int8Microkernel {
 /// where tap_rows[x * taps + t] points at the input pixel of tap t of column x
 /// (or at zeros outside the image).
 struct DepthwiseMicrokernel {
-  void (*row)(const uint8_t* const* tap_rows, int64_t taps, int64_t width, int64_t channels, const int16_t* weights,
-              int32_t* acc);
+  void (*row)(
+      const uint8_t* const* tap_rows,
+      int64_t taps,
+      int64_t width,
+      int64_t channels,
+      const int16_t* weights,
+      int32_t* acc);
 };
 
 /// Double convolution of one output row over a zero-padded NHWC input, laid out
@@ -79,8 +98,15 @@ struct DepthwiseMicrokernel {
 /// (taps of padding add a zero product, which leaves a sum unchanged but for the
 /// sign of a zero). Weights are [kh * seg_len][out_c].
 struct FloatMicrokernel {
-  void (*row)(const double* const* segs, int64_t kh, int64_t seg_len, int64_t step, int64_t out_w,
-              const double* weights, int64_t out_c, double* acc);
+  void (*row)(
+      const double* const* segs,
+      int64_t kh,
+      int64_t seg_len,
+      int64_t step,
+      int64_t out_w,
+      const double* weights,
+      int64_t out_c,
+      double* acc);
 };
 
 /// Consecutive rows (output pixels, `channels` values each) of a directly
@@ -103,13 +129,29 @@ struct EpilogueRow {
 /// channel c, i = r * channels + c:
 ///   codes[i] = number of k < steps with sign[c] * acc[i] >= thresholds[k * channels + c].
 struct ElementwiseKernels {
-  void (*epilogue_int)(const int32_t* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
-                       uint8_t* codes);
-  void (*epilogue_double)(const double* acc, int64_t rows, int64_t channels, const EpilogueRow& e, double* out,
-                          uint8_t* codes);
+  void (*epilogue_int)(
+      const int32_t* acc,
+      int64_t rows,
+      int64_t channels,
+      const EpilogueRow& e,
+      double* out,
+      uint8_t* codes);
+  void (*epilogue_double)(
+      const double* acc,
+      int64_t rows,
+      int64_t channels,
+      const EpilogueRow& e,
+      double* out,
+      uint8_t* codes);
   void (*quantize)(const double* x, int64_t n, const ActQuantizer& q, uint8_t* codes);
-  void (*thresholds)(const int32_t* acc, int64_t rows, int64_t channels, const int32_t* sign,
-                     const int32_t* thresholds, int64_t steps, uint8_t* codes);
+  void (*thresholds)(
+      const int32_t* acc,
+      int64_t rows,
+      int64_t channels,
+      const int32_t* sign,
+      const int32_t* thresholds,
+      int64_t steps,
+      uint8_t* codes);
 };
 
 /// Sets bit `offset + i` of the zeroed bit string `bits` (least significant bit
@@ -133,13 +175,13 @@ const PathKernels& path_kernels(KernelPath path);
 
 namespace portable {
 extern const PathKernels kKernels;
-} // namespace portable
+}  // namespace portable
 namespace avx2 {
 extern const PathKernels kKernels;
-} // namespace avx2
+}  // namespace avx2
 namespace avx512 {
 extern const PathKernels kKernels;
 extern const PathKernels kKernelsVnni;
-} // namespace avx512
+}  // namespace avx512
 
-} // namespace ewgs::infer
+}  // namespace ewgs::infer

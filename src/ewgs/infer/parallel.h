@@ -22,4 +22,4 @@ void parallel_for(int64_t n, int threads, Body&& body) {
   }
 }
 
-} // namespace ewgs::infer
+}  // namespace ewgs::infer

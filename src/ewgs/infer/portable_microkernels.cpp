@@ -14,4 +14,4 @@ const PathKernels kKernels = {
     "portable",
 };
 
-} // namespace ewgs::infer::portable
+}  // namespace ewgs::infer::portable

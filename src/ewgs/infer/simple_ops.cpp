@@ -25,17 +25,26 @@ EWGS_INFER_INLINE void max_into(T* dst, const T* src, int64_t channels) {
 }
 
 template <typename T>
-EWGS_INFER_INLINE void max_pool_impl(const T* in, T* out, int64_t batch, const TensorInfo& i, const TensorInfo& o, int64_t kernel,
-                   int64_t stride, int64_t padding) {
+EWGS_INFER_INLINE void max_pool_impl(
+    const T* in,
+    T* out,
+    int64_t batch,
+    const TensorInfo& i,
+    const TensorInfo& o,
+    int64_t kernel,
+    int64_t stride,
+    int64_t padding) {
   for (int64_t n = 0; n < batch; ++n) {
     for (int64_t y = 0; y < o.height; ++y) {
       for (int64_t x = 0; x < o.width; ++x) {
         T* dst = out + ((n * o.height + y) * o.width + x) * o.channels;
         std::fill(dst, dst + o.channels, std::numeric_limits<T>::lowest());
         for (int64_t iy = std::max<int64_t>(0, y * stride - padding);
-             iy < std::min<int64_t>(i.height, y * stride - padding + kernel); ++iy) {
+             iy < std::min<int64_t>(i.height, y * stride - padding + kernel);
+             ++iy) {
           for (int64_t ix = std::max<int64_t>(0, x * stride - padding);
-               ix < std::min<int64_t>(i.width, x * stride - padding + kernel); ++ix) {
+               ix < std::min<int64_t>(i.width, x * stride - padding + kernel);
+               ++ix) {
             max_into(dst, in + ((n * i.height + iy) * i.width + ix) * i.channels, o.channels);
           }
         }
@@ -45,8 +54,11 @@ EWGS_INFER_INLINE void max_pool_impl(const T* in, T* out, int64_t batch, const T
 }
 
 template <typename T>
-void adaptive_max_pool_impl(const T* in, T* out, int64_t batch, const TensorInfo& i, const TensorInfo& o) {
-  const auto start = [](int64_t j, int64_t in_size, int64_t out_size) { return j * in_size / out_size; };
+void adaptive_max_pool_impl(
+    const T* in, T* out, int64_t batch, const TensorInfo& i, const TensorInfo& o) {
+  const auto start = [](int64_t j, int64_t in_size, int64_t out_size) {
+    return j * in_size / out_size;
+  };
   const auto end = [](int64_t j, int64_t in_size, int64_t out_size) {
     return ((j + 1) * in_size + out_size - 1) / out_size;
   };
@@ -65,27 +77,44 @@ void adaptive_max_pool_impl(const T* in, T* out, int64_t batch, const TensorInfo
   }
 }
 
-} // namespace
+}  // namespace
 
-EWGS_INFER_CLONES void max_pool(const double* in, double* out, int64_t batch, const TensorInfo& i, const TensorInfo& o,
-                                int64_t kernel, int64_t stride, int64_t padding) {
+EWGS_INFER_CLONES void max_pool(
+    const double* in,
+    double* out,
+    int64_t batch,
+    const TensorInfo& i,
+    const TensorInfo& o,
+    int64_t kernel,
+    int64_t stride,
+    int64_t padding) {
   max_pool_impl(in, out, batch, i, o, kernel, stride, padding);
 }
 
-EWGS_INFER_CLONES void max_pool(const uint8_t* in, uint8_t* out, int64_t batch, const TensorInfo& i,
-                                const TensorInfo& o, int64_t kernel, int64_t stride, int64_t padding) {
+EWGS_INFER_CLONES void max_pool(
+    const uint8_t* in,
+    uint8_t* out,
+    int64_t batch,
+    const TensorInfo& i,
+    const TensorInfo& o,
+    int64_t kernel,
+    int64_t stride,
+    int64_t padding) {
   max_pool_impl(in, out, batch, i, o, kernel, stride, padding);
 }
 
-void adaptive_max_pool(const double* in, double* out, int64_t batch, const TensorInfo& i, const TensorInfo& o) {
+void adaptive_max_pool(
+    const double* in, double* out, int64_t batch, const TensorInfo& i, const TensorInfo& o) {
   adaptive_max_pool_impl(in, out, batch, i, o);
 }
 
-void adaptive_max_pool(const uint8_t* in, uint8_t* out, int64_t batch, const TensorInfo& i, const TensorInfo& o) {
+void adaptive_max_pool(
+    const uint8_t* in, uint8_t* out, int64_t batch, const TensorInfo& i, const TensorInfo& o) {
   adaptive_max_pool_impl(in, out, batch, i, o);
 }
 
-EWGS_INFER_CLONES void global_avg_pool(const double* in, double* out, int64_t batch, const TensorInfo& i) {
+EWGS_INFER_CLONES void global_avg_pool(
+    const double* in, double* out, int64_t batch, const TensorInfo& i) {
   const int64_t hw = i.height * i.width;
   const int64_t c = i.channels;
   for (int64_t n = 0; n < batch; ++n) {
@@ -115,8 +144,14 @@ void flatten(const double* in, double* out, int64_t batch, const TensorInfo& i) 
   }
 }
 
-EWGS_INFER_CLONES void affine(const double* in, double* out, int64_t rows, int64_t channels, const double* scale,
-                              const double* shift, Activation activation) {
+EWGS_INFER_CLONES void affine(
+    const double* in,
+    double* out,
+    int64_t rows,
+    int64_t channels,
+    const double* scale,
+    const double* shift,
+    Activation activation) {
   for (int64_t r = 0; r < rows; ++r) {
     const double* x = in + r * channels;
     double* y = out + r * channels;
@@ -127,24 +162,32 @@ EWGS_INFER_CLONES void affine(const double* in, double* out, int64_t rows, int64
   }
 }
 
-EWGS_INFER_CLONES void add(const double* a, const double* b, double* out, int64_t n, Activation activation) {
+EWGS_INFER_CLONES void add(
+    const double* a, const double* b, double* out, int64_t n, Activation activation) {
   for (int64_t i = 0; i < n; ++i) {
     out[i] = apply_activation(activation, a[i] + b[i]);
   }
 }
 
-void zero_pad_shortcut(const double* in, double* out, int64_t batch, const TensorInfo& i, const TensorInfo& o,
-                       int64_t pad) {
+void zero_pad_shortcut(
+    const double* in,
+    double* out,
+    int64_t batch,
+    const TensorInfo& i,
+    const TensorInfo& o,
+    int64_t pad) {
   std::fill(out, out + batch * o.elements(), 0.0);
   for (int64_t n = 0; n < batch; ++n) {
     for (int64_t y = 0; y < o.height; ++y) {
       for (int64_t x = 0; x < o.width; ++x) {
         const double* src = in + ((n * i.height + 2 * y) * i.width + 2 * x) * i.channels;
-        std::memcpy(out + ((n * o.height + y) * o.width + x) * o.channels + pad, src,
-                    static_cast<size_t>(i.channels) * sizeof(double));
+        std::memcpy(
+            out + ((n * o.height + y) * o.width + x) * o.channels + pad,
+            src,
+            static_cast<size_t>(i.channels) * sizeof(double));
       }
     }
   }
 }
 
-} // namespace ewgs::infer::ops
+}  // namespace ewgs::infer::ops

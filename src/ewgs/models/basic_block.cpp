@@ -6,11 +6,7 @@
 namespace ewgs::models {
 
 BasicBlockImpl::BasicBlockImpl(
-    int64_t in_planes,
-    int64_t planes,
-    int64_t stride,
-    Shortcut shortcut,
-    const QuantSpec& quant)
+    int64_t in_planes, int64_t planes, int64_t stride, Shortcut shortcut, const QuantSpec& quant)
     : conv1(register_module(
           "conv1", nn::QConv2d(quant.conv(in_planes, planes, 3).stride(stride).padding(1)))),
       bn1(register_module("bn1", nn::SyncBatchNorm2d(planes))),
@@ -40,8 +36,10 @@ BasicBlockImpl::BasicBlockImpl(
 
 LayerGraph::Value BasicBlockImpl::append_to(
     LayerGraph& graph, const std::string& prefix, LayerGraph::Value x) {
-  auto out = graph.relu(graph.batch_norm(prefix + ".bn1", bn1.ptr(), graph.conv(prefix + ".conv1", conv1.ptr(), x)));
-  out = graph.batch_norm(prefix + ".bn2", bn2.ptr(), graph.conv(prefix + ".conv2", conv2.ptr(), out));
+  auto out = graph.relu(
+      graph.batch_norm(prefix + ".bn1", bn1.ptr(), graph.conv(prefix + ".conv1", conv1.ptr(), x)));
+  out =
+      graph.batch_norm(prefix + ".bn2", bn2.ptr(), graph.conv(prefix + ".conv2", conv2.ptr(), out));
   auto shortcut = x;
   if (downsample) {
     shortcut = graph.batch_norm(
@@ -63,17 +61,21 @@ torch::nn::ModuleList make_stage(
     const QuantSpec& quant) {
   torch::nn::ModuleList stage;
   for (int64_t i = 0; i < blocks; ++i) {
-    stage->push_back(BasicBlock(i == 0 ? in_planes : planes, planes, i == 0 ? stride : 1, shortcut, quant));
+    stage->push_back(
+        BasicBlock(i == 0 ? in_planes : planes, planes, i == 0 ? stride : 1, shortcut, quant));
   }
   return stage;
 }
 
 LayerGraph::Value append_stage(
-    LayerGraph& graph, const std::string& prefix, const torch::nn::ModuleList& stage, LayerGraph::Value x) {
+    LayerGraph& graph,
+    const std::string& prefix,
+    const torch::nn::ModuleList& stage,
+    LayerGraph::Value x) {
   for (size_t i = 0; i < stage->size(); ++i) {
     x = stage->ptr<BasicBlockImpl>(i)->append_to(graph, prefix + "." + std::to_string(i), x);
   }
   return x;
 }
 
-} // namespace ewgs::models
+}  // namespace ewgs::models

@@ -26,11 +26,7 @@ enum class Shortcut {
 class BasicBlockImpl : public torch::nn::Module {
  public:
   BasicBlockImpl(
-      int64_t in_planes,
-      int64_t planes,
-      int64_t stride,
-      Shortcut shortcut,
-      const QuantSpec& quant);
+      int64_t in_planes, int64_t planes, int64_t stride, Shortcut shortcut, const QuantSpec& quant);
 
   /// Appends the block's operations on `x` to `graph`; `prefix` is the
   /// block's module path ("layer1.0"). Returns the block's output.
@@ -60,6 +56,9 @@ torch::nn::ModuleList make_stage(
 
 /// Appends the blocks of `stage` (module path `prefix`, e.g. "layer1") to `graph`.
 LayerGraph::Value append_stage(
-    LayerGraph& graph, const std::string& prefix, const torch::nn::ModuleList& stage, LayerGraph::Value x);
+    LayerGraph& graph,
+    const std::string& prefix,
+    const torch::nn::ModuleList& stage,
+    LayerGraph::Value x);
 
-} // namespace ewgs::models
+}  // namespace ewgs::models

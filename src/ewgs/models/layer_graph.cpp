@@ -48,7 +48,11 @@ LayerGraph::Value LayerGraph::append(LayerNode node) {
   for (const int i : node.inputs) {
     TORCH_CHECK(
         i >= 0 && i < static_cast<int>(nodes_.size()),
-        "layer graph: ", to_string(node.op), " reads node ", i, ", which does not exist yet");
+        "layer graph: ",
+        to_string(node.op),
+        " reads node ",
+        i,
+        ", which does not exist yet");
   }
   nodes_.push_back(std::move(node));
   return static_cast<Value>(nodes_.size()) - 1;
@@ -75,13 +79,16 @@ LayerGraph::Value LayerGraph::batch_norm(
     const std::string& name, std::shared_ptr<torch::nn::Module> bn, Value x) {
   TORCH_CHECK(
       bn && (bn->as<nn::SyncBatchNorm2d>() || bn->as<nn::SyncBatchNorm1d>()),
-      "layer graph: ", name, " is not a SyncBatchNorm1d or SyncBatchNorm2d");
+      "layer graph: ",
+      name,
+      " is not a SyncBatchNorm1d or SyncBatchNorm2d");
   return append({LayerOp::kBatchNorm, name, {x}, std::move(bn), {}});
 }
 
 LayerGraph::Value LayerGraph::dropout(
     const std::string& name, std::shared_ptr<torch::nn::Module> dropout, Value x) {
-  TORCH_CHECK(dropout && dropout->as<torch::nn::Dropout>(), "layer graph: ", name, " is not a Dropout");
+  TORCH_CHECK(
+      dropout && dropout->as<torch::nn::Dropout>(), "layer graph: ", name, " is not a Dropout");
   return append({LayerOp::kDropout, name, {x}, std::move(dropout), {}});
 }
 
@@ -101,7 +108,11 @@ LayerGraph::Value LayerGraph::max_pool(Value x, int64_t kernel, int64_t stride, 
   TORCH_CHECK(
       kernel > 0 && stride > 0 && padding >= 0 && 2 * padding <= kernel,
       "layer graph: max_pool needs kernel, stride > 0 and 0 <= padding <= kernel / 2, got ",
-      kernel, ", ", stride, ", ", padding);
+      kernel,
+      ", ",
+      stride,
+      ", ",
+      padding);
   return append({LayerOp::kMaxPool, "", {x}, nullptr, {kernel, stride, padding}});
 }
 
@@ -129,7 +140,10 @@ LayerGraph::Value LayerGraph::zero_pad_shortcut(Value x, int64_t pad) {
 
 void LayerGraph::set_output(Value v) {
   TORCH_CHECK(
-      v >= 0 && v < static_cast<Value>(nodes_.size()), "layer graph: output node ", v, " does not exist");
+      v >= 0 && v < static_cast<Value>(nodes_.size()),
+      "layer graph: output node ",
+      v,
+      " does not exist");
   output_ = v;
 }
 
@@ -188,7 +202,7 @@ torch::Tensor run_node(const LayerNode& node, const std::vector<torch::Tensor>& 
   TORCH_CHECK(false, "layer graph: cannot run operation ", to_string(node.op));
 }
 
-} // namespace
+}  // namespace
 
 torch::Tensor run_layer_graph(
     const LayerGraph& graph,
@@ -227,4 +241,4 @@ torch::Tensor run_layer_graph(
   return values[graph.output()];
 }
 
-} // namespace ewgs::models
+}  // namespace ewgs::models

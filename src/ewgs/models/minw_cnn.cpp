@@ -82,10 +82,10 @@ class MinwCnnImpl : public ClassifierImpl {
   nn::QLinear fc3_{nullptr};
 };
 
-} // namespace
+}  // namespace
 
 ClassifierPtr make_minw_cnn(const ModelOptions& options) {
   return std::make_shared<MinwCnnImpl>(options);
 }
 
-} // namespace ewgs::models
+}  // namespace ewgs::models

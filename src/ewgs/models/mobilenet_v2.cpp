@@ -30,7 +30,8 @@ TORCH_MODULE(ConvBnRelu6);
 /// 1x1 linear projection conv -> BN, with a residual when shapes agree.
 class InvertedResidualImpl : public torch::nn::Module {
  public:
-  InvertedResidualImpl(int64_t in, int64_t out, int64_t stride, int64_t expand, const QuantSpec& quant)
+  InvertedResidualImpl(
+      int64_t in, int64_t out, int64_t stride, int64_t expand, const QuantSpec& quant)
       : residual_(stride == 1 && in == out) {
     const int64_t hidden = in * expand;
     if (expand != 1) {
@@ -71,12 +72,18 @@ class MobileNetV2Impl : public ClassifierImpl {
       int64_t expand, channels, repeats, stride;
     };
     const Stage stages[] = {
-        {1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
-        {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
+        {1, 16, 1, 1},
+        {6, 24, 2, 2},
+        {6, 32, 3, 2},
+        {6, 64, 4, 2},
+        {6, 96, 3, 1},
+        {6, 160, 3, 2},
+        {6, 320, 1, 1}};
     int64_t in = 32;
     for (const auto& s : stages) {
       for (int64_t i = 0; i < s.repeats; ++i) {
-        features_->push_back(InvertedResidual(in, s.channels, i == 0 ? s.stride : 1, s.expand, quant));
+        features_->push_back(
+            InvertedResidual(in, s.channels, i == 0 ? s.stride : 1, s.expand, quant));
         in = s.channels;
       }
     }
@@ -117,10 +124,10 @@ class MobileNetV2Impl : public ClassifierImpl {
   torch::nn::ModuleList classifier_;
 };
 
-} // namespace
+}  // namespace
 
 ClassifierPtr make_mobilenet_v2(const ModelOptions& options) {
   return std::make_shared<MobileNetV2Impl>(options);
 }
 
-} // namespace ewgs::models
+}  // namespace ewgs::models

@@ -15,7 +15,7 @@ int64_t count(const std::vector<torch::Tensor>& tensors) {
   return n;
 }
 
-} // namespace
+}  // namespace
 
 ModelSummary summarize(torch::nn::Module& module) {
   ModelSummary summary;
@@ -35,7 +35,8 @@ ModelSummary summarize(torch::nn::Module& module) {
 nlohmann::json ModelSummary::to_json() const {
   nlohmann::json layers = nlohmann::json::array();
   for (const auto& l : quantized_layers) {
-    layers.push_back({{"name", l.name}, {"weight_quant", l.weight_quant}, {"act_quant", l.act_quant}});
+    layers.push_back(
+        {{"name", l.name}, {"weight_quant", l.weight_quant}, {"act_quant", l.act_quant}});
   }
   return {
       {"total_parameters", total_parameters},
@@ -44,4 +45,4 @@ nlohmann::json ModelSummary::to_json() const {
       {"quantized_layers", layers}};
 }
 
-} // namespace ewgs::models
+}  // namespace ewgs::models

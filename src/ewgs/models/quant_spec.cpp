@@ -14,7 +14,7 @@ std::string bits_label(const std::string& spec) {
   return std::to_string(Spec::parse(spec).get_int("bits", quant::kDefaultBits));
 }
 
-} // namespace
+}  // namespace
 
 bool QuantSpec::enabled() const {
   return !quant::is_off(weight) || !quant::is_off(act) || !quant::is_off(grad);
@@ -25,8 +25,9 @@ nn::QConv2dOptions QuantSpec::conv(int64_t in, int64_t out, int64_t kernel) cons
 }
 
 nn::QConv2dOptions QuantSpec::first_conv(int64_t in, int64_t out, int64_t kernel) const {
-  return quantize_first_last ? conv(in, out, kernel)
-                             : nn::QConv2dOptions(in, out, kernel).weight_quant("off").act_quant("off");
+  return quantize_first_last
+             ? conv(in, out, kernel)
+             : nn::QConv2dOptions(in, out, kernel).weight_quant("off").act_quant("off");
 }
 
 nn::QLinearOptions QuantSpec::classifier(int64_t in, int64_t out) const {
@@ -53,8 +54,8 @@ std::string QuantSpec::describe() const {
     }
   }
   return "W" + bits_label(weight) + "A" + bits_label(act) +
-      (quant::is_off(grad) ? "" : "G" + bits_label(grad)) + " " + method +
-      (quantize_first_last ? " (all layers)" : "");
+         (quant::is_off(grad) ? "" : "G" + bits_label(grad)) + " " + method +
+         (quantize_first_last ? " (all layers)" : "");
 }
 
-} // namespace ewgs::models
+}  // namespace ewgs::models

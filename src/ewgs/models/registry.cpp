@@ -34,4 +34,4 @@ ClassifierPtr make_model(const std::string& name, const ModelOptions& options) {
   return model;
 }
 
-} // namespace ewgs::models
+}  // namespace ewgs::models

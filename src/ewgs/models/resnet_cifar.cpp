@@ -22,11 +22,18 @@ class CifarResNetImpl : public ClassifierImpl {
     for (int64_t s = 1; s <= 3; ++s) {
       stages_.push_back(register_module(
           "layer" + std::to_string(s),
-          make_stage(widths[s - 1], widths[s], blocks_per_stage, s == 1 ? 1 : 2, Shortcut::kZeroPad, quant)));
+          make_stage(
+              widths[s - 1],
+              widths[s],
+              blocks_per_stage,
+              s == 1 ? 1 : 2,
+              Shortcut::kZeroPad,
+              quant)));
     }
     bn2_ = register_module("bn2", nn::SyncBatchNorm1d(64));
     linear_ = register_module(
-        "linear", nn::QLinear(quant.classifier(64, options.num_classes > 0 ? options.num_classes : 10)));
+        "linear",
+        nn::QLinear(quant.classifier(64, options.num_classes > 0 ? options.num_classes : 10)));
     // The official code: Kaiming-normal (fan_in) on every conv and linear weight.
     torch::NoGradGuard no_grad;
     for (const auto& m : modules(/*include_self=*/false)) {
@@ -53,10 +60,10 @@ class CifarResNetImpl : public ClassifierImpl {
   nn::QLinear linear_{nullptr};
 };
 
-} // namespace
+}  // namespace
 
 ClassifierPtr make_resnet20(const ModelOptions& options) {
   return std::make_shared<CifarResNetImpl>(3, options);
 }
 
-} // namespace ewgs::models
+}  // namespace ewgs::models

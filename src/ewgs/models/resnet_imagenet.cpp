@@ -26,7 +26,8 @@ class ImageNetResNetImpl : public ClassifierImpl {
       in_planes = planes;
     }
     fc_ = register_module(
-        "fc", nn::QLinear(quant.classifier(512, options.num_classes > 0 ? options.num_classes : 1000)));
+        "fc",
+        nn::QLinear(quant.classifier(512, options.num_classes > 0 ? options.num_classes : 1000)));
     // torchvision: convs Kaiming-normal (fan_out, ReLU gain); BN weight 1, bias 0.
     torch::NoGradGuard no_grad;
     for (const auto& m : modules(/*include_self=*/false)) {
@@ -50,7 +51,7 @@ class ImageNetResNetImpl : public ClassifierImpl {
   nn::QLinear fc_{nullptr};
 };
 
-} // namespace
+}  // namespace
 
 ClassifierPtr make_resnet18(const ModelOptions& options) {
   return std::make_shared<ImageNetResNetImpl>(std::vector<int64_t>{2, 2, 2, 2}, options);
@@ -60,4 +61,4 @@ ClassifierPtr make_resnet34(const ModelOptions& options) {
   return std::make_shared<ImageNetResNetImpl>(std::vector<int64_t>{3, 4, 6, 3}, options);
 }
 
-} // namespace ewgs::models
+}  // namespace ewgs::models

@@ -31,4 +31,4 @@ ParameterGroups split_parameters(const torch::nn::Module& module) {
   return groups;
 }
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

@@ -45,8 +45,8 @@ void QConv2dImpl::reset() {
 void QConv2dImpl::pretty_print(std::ostream& stream) const {
   stream << "ewgs::nn::QConv2d(" << options.in_channels() << ", " << options.out_channels()
          << ", kernel_size=" << options.kernel_size() << ", stride=" << options.stride()
-         << ", padding=" << options.padding() << ", weight_quant="
-         << (weight_quant ? weight_quant->spec() : "off")
+         << ", padding=" << options.padding()
+         << ", weight_quant=" << (weight_quant ? weight_quant->spec() : "off")
          << ", act_quant=" << (act_quant ? act_quant->spec() : "off") << ")";
 }
 
@@ -64,4 +64,4 @@ torch::Tensor QConv2dImpl::forward(const torch::Tensor& input) {
   return quantized_forward(input, weight, bias.defined(), is_training(), op);
 }
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

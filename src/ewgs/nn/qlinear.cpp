@@ -19,8 +19,8 @@ void QLinearImpl::reset() {
       options.in_features(),
       " and ",
       options.out_features());
-  weight = register_parameter(
-      "weight", torch::empty({options.out_features(), options.in_features()}));
+  weight =
+      register_parameter("weight", torch::empty({options.out_features(), options.in_features()}));
   if (options.bias()) {
     bias = register_parameter("bias", torch::empty({options.out_features()}));
   }
@@ -48,4 +48,4 @@ torch::Tensor QLinearImpl::forward(const torch::Tensor& input) {
   return quantized_forward(input, weight, bias.defined(), is_training(), op);
 }
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

@@ -96,7 +96,7 @@ void QuantizedLayer::initialize(
   if (act_quant) {
     act_quant->initialize(x);
   }
-  initialized_.fill_(1); // gradient quantizers initialize from their first gradient
+  initialized_.fill_(1);  // gradient quantizers initialize from their first gradient
   if (!output_scale.defined()) {
     return;
   }
@@ -121,14 +121,15 @@ torch::Tensor QuantizedLayer::quantized_forward(
     bool training,
     const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& op) {
   if (!initialized_.defined()) {
-    return op(x, weight); // no quantizer on
+    return op(x, weight);  // no quantizer on
   }
   if (training && !quant_initialized()) {
     initialize(x, weight, op);
   }
   const auto x_q = act_quant ? act_quant->forward(x) : x;
   auto w_q = weight_quant ? weight_quant->forward(weight) : weight;
-  if (training && weight_quant && weight_gradient_group_ && weight_gradient_group_->world_size() > 1) {
+  if (training && weight_quant && weight_gradient_group_ &&
+      weight_gradient_group_->world_size() > 1) {
     w_q = mean_gradient_over_ranks(w_q, *weight_gradient_group_);
   }
   torch::Tensor y;
@@ -139,9 +140,9 @@ torch::Tensor QuantizedLayer::quantized_forward(
     // the small weight tensor saves a pass over the output each way.
     y = op(x_q, output_scale.abs() * w_q);
   } else {
-    y = output_scale.abs() * op(x_q, w_q); // the official order with a bias
+    y = output_scale.abs() * op(x_q, w_q);  // the official order with a bias
   }
   return grad_quant ? grad_quant->forward(y) : y;
 }
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

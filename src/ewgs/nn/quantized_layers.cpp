@@ -41,4 +41,4 @@ torch::Tensor quantizer_regularizer(torch::nn::Module& module) {
   return total;
 }
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

@@ -14,7 +14,8 @@ Collective* group_of(torch::autograd::AutogradContext* ctx) {
 
 class AllReduceSum : public torch::autograd::Function<AllReduceSum> {
  public:
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, Collective* group) {
+  static torch::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const torch::Tensor& x, Collective* group) {
     ctx->saved_data["group"] = reinterpret_cast<int64_t>(group);
     auto y = x.contiguous().clone();
     group->all_reduce_sum(y);
@@ -30,7 +31,8 @@ class AllReduceSum : public torch::autograd::Function<AllReduceSum> {
 
 class MeanGradient : public torch::autograd::Function<MeanGradient> {
  public:
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, Collective* group) {
+  static torch::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const torch::Tensor& x, Collective* group) {
     ctx->saved_data["group"] = reinterpret_cast<int64_t>(group);
     return x.view_as(x);
   }
@@ -43,7 +45,7 @@ class MeanGradient : public torch::autograd::Function<MeanGradient> {
   }
 };
 
-} // namespace
+}  // namespace
 
 torch::Tensor all_reduce_sum(const torch::Tensor& x, Collective& group) {
   return AllReduceSum::apply(x, &group);
@@ -70,4 +72,4 @@ std::vector<torch::Tensor> average_quantized_weight_gradients(
   return reduced;
 }
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

@@ -31,10 +31,7 @@ std::string first_non_finite(const NamedTensors& state) {
 }
 
 StateDictLoadReport load_state(
-    torch::nn::Module& module,
-    const NamedTensors& state,
-    bool strict,
-    const std::string& source) {
+    torch::nn::Module& module, const NamedTensors& state, bool strict, const std::string& source) {
   std::map<std::string, torch::Tensor> targets;
   for (const auto& [name, tensor] : module_state(module)) {
     targets[name] = tensor;
@@ -76,7 +73,8 @@ StateDictLoadReport load_state(
       "cannot load ",
       source,
       ": ",
-      report.missing.empty() ? std::string() : "missing in " + source + ": " + join(report.missing, ", "),
+      report.missing.empty() ? std::string()
+                             : "missing in " + source + ": " + join(report.missing, ", "),
       !report.missing.empty() && !report.unexpected.empty() ? "; " : "",
       report.unexpected.empty() ? std::string()
                                 : "not in the model: " + join(report.unexpected, ", "));
@@ -90,4 +88,4 @@ StateDictLoadReport load_state(
   return report;
 }
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

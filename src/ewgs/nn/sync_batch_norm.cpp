@@ -7,7 +7,8 @@
 
 namespace ewgs::nn {
 template <int64_t Dims>
-SyncBatchNormImpl<Dims>::SyncBatchNormImpl(const torch::nn::BatchNormOptions& options_) : options(options_) {
+SyncBatchNormImpl<Dims>::SyncBatchNormImpl(const torch::nn::BatchNormOptions& options_)
+    : options(options_) {
   reset();
 }
 
@@ -21,20 +22,22 @@ void SyncBatchNormImpl<Dims>::reset() {
   if (options.track_running_stats()) {
     running_mean = this->register_buffer("running_mean", torch::zeros({c}));
     running_var = this->register_buffer("running_var", torch::ones({c}));
-    num_batches_tracked = this->register_buffer("num_batches_tracked", torch::tensor(0, torch::kLong));
+    num_batches_tracked =
+        this->register_buffer("num_batches_tracked", torch::tensor(0, torch::kLong));
   }
 }
 
 template <int64_t Dims>
 void SyncBatchNormImpl<Dims>::pretty_print(std::ostream& stream) const {
-  stream << "ewgs::nn::SyncBatchNorm" << Dims << "d(" << options.num_features() << ", eps=" << options.eps()
-         << ", momentum=";
+  stream << "ewgs::nn::SyncBatchNorm" << Dims << "d(" << options.num_features()
+         << ", eps=" << options.eps() << ", momentum=";
   if (options.momentum().has_value()) {
     stream << *options.momentum();
   } else {
     stream << "None";
   }
-  stream << ", affine=" << options.affine() << ", track_running_stats=" << options.track_running_stats()
+  stream << ", affine=" << options.affine()
+         << ", track_running_stats=" << options.track_running_stats()
          << (group_ ? ", synchronized" : "") << ")";
 }
 
@@ -42,18 +45,31 @@ template <int64_t Dims>
 torch::Tensor SyncBatchNormImpl<Dims>::forward(const torch::Tensor& x) {
   const bool rank_shaped = Dims == 2 ? x.dim() == 4 : (x.dim() == 2 || x.dim() == 3);
   TORCH_CHECK(
-      rank_shaped, "SyncBatchNorm", Dims, "d: expected ", Dims == 2 ? "4D (N, C, H, W)" : "2D or 3D (N, C[, L])",
-      " input, got ", x.dim(), "D");
+      rank_shaped,
+      "SyncBatchNorm",
+      Dims,
+      "d: expected ",
+      Dims == 2 ? "4D (N, C, H, W)" : "2D or 3D (N, C[, L])",
+      " input, got ",
+      x.dim(),
+      "D");
   const bool training = this->is_training();
   // The running averages' weight: momentum, or 1/n for a cumulative average.
   double factor = 0.0;
   if (training && options.track_running_stats()) {
     num_batches_tracked.add_(1);
-    factor = options.momentum().has_value() ? *options.momentum() : 1.0 / num_batches_tracked.item<double>();
+    factor = options.momentum().has_value() ? *options.momentum()
+                                            : 1.0 / num_batches_tracked.item<double>();
   }
   if (group_ == nullptr || group_->world_size() == 1 || !training) {
     return torch::nn::functional::detail::batch_norm(
-        x, running_mean, running_var, weight, bias, training || !options.track_running_stats(), factor,
+        x,
+        running_mean,
+        running_var,
+        weight,
+        bias,
+        training || !options.track_running_stats(),
+        factor,
         options.eps());
   }
   // Two passes, as LibTorch's kernels: the mean, then the variance of the
@@ -67,11 +83,12 @@ torch::Tensor SyncBatchNormImpl<Dims>::forward(const torch::Tensor& x) {
   }
   // The count rides with the first sum (a constant: no gradient).
   const double local_count = static_cast<double>(x.numel() / std::max<int64_t>(channels, 1));
-  const auto sum_and_count =
-      all_reduce_sum(torch::cat({x.sum(dims), torch::full({1}, local_count, x.options())}), *group_);
+  const auto sum_and_count = all_reduce_sum(
+      torch::cat({x.sum(dims), torch::full({1}, local_count, x.options())}), *group_);
   const auto count = sum_and_count.narrow(0, channels, 1);
   const double n = count.item<double>();
-  TORCH_CHECK(n > 1, "SyncBatchNorm: expected more than one value per channel over all ranks, got ", n);
+  TORCH_CHECK(
+      n > 1, "SyncBatchNorm: expected more than one value per channel over all ranks, got ", n);
   const auto mean = sum_and_count.narrow(0, 0, channels) / count;
   const auto centred = x - mean.view(shape);
   const auto var = all_reduce_sum((centred * centred).sum(dims), *group_) / n;
@@ -104,4 +121,4 @@ int64_t synchronize_batch_norm(torch::nn::Module& model, const std::shared_ptr<C
   return set;
 }
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

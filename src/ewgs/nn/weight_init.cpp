@@ -17,4 +17,4 @@ void default_init(at::Tensor& weight, at::Tensor& bias) {
   }
 }
 
-} // namespace ewgs::nn
+}  // namespace ewgs::nn

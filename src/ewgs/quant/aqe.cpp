@@ -26,10 +26,7 @@ constexpr double kAbsMeanMomentum = 0.1;
 class AqeMixFn : public torch::autograd::Function<AqeMixFn> {
  public:
   static torch::Tensor forward(
-      AutogradContext* ctx,
-      const torch::Tensor& a,
-      const torch::Tensor& h,
-      double alpha) {
+      AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& h, double alpha) {
     ctx->save_for_backward({a.abs() <= 1.0});
     ctx->saved_data["alpha"] = alpha;
     return alpha * h + (1.0 - alpha) * a;
@@ -83,7 +80,7 @@ class AqeQuantizerImpl : public QuantizerImpl {
   AqeQuantizerImpl(QuantTarget target, int64_t bits, double alpha)
       : QuantizerImpl("aqe", target, bits), alpha_(alpha) {
     if (target == QuantTarget::kActivation && bits == 2) {
-      abs_mean = register_buffer("abs_mean", torch::full({}, 0.5)); // E|a| of U[-1, 1]
+      abs_mean = register_buffer("abs_mean", torch::full({}, 0.5));  // E|a| of U[-1, 1]
     }
   }
 
@@ -116,7 +113,7 @@ class AqeQuantizerImpl : public QuantizerImpl {
     }
   }
 
-  torch::Tensor abs_mean; ///< running E|a| (2-bit activation quantizers only)
+  torch::Tensor abs_mean;  ///< running E|a| (2-bit activation quantizers only)
 
   /// Inference h(a) of 1 bit (code [a >= 0], value 2 code - 1) and 2 bits (code 0 below
   /// -Delta, 2 above Delta, else 1; value code - 1). Power-of-two levels are no uniform grid.
@@ -147,7 +144,8 @@ class AqeQuantizerImpl : public QuantizerImpl {
   torch::Tensor quantize(const torch::Tensor& x) override {
     TORCH_CHECK(
         torch::isfinite(x).all().item<bool>(),
-        describe(), ": input has non-finite values (NaN or Inf)");
+        describe(),
+        ": input has non-finite values (NaN or Inf)");
     if (target() == QuantTarget::kWeight && x.is_leaf() && x.requires_grad()) {
       latent_weight_ = x;
     }
@@ -165,7 +163,10 @@ class AqeQuantizerImpl : public QuantizerImpl {
  private:
   void check_uniform() const {
     TORCH_CHECK(
-        bits() <= 2, describe(), " cannot be exported at ", bits(),
+        bits() <= 2,
+        describe(),
+        " cannot be exported at ",
+        bits(),
         " bits: its power-of-two levels (Eq. 22) are not a uniform integer grid");
   }
 
@@ -193,7 +194,7 @@ class AqeQuantizerImpl : public QuantizerImpl {
   torch::Tensor latent_weight_;
 };
 
-} // namespace
+}  // namespace
 
 /// "aqe:bits=B,alpha=A": B in 1..8 (default 4), alpha in (0, 1] the mixing weight of
 /// Eq. 6 (default 1/2, the value of the paper's theory and conclusion).
@@ -205,8 +206,11 @@ QuantizerPtr make_aqe(const Spec& spec, QuantTarget target) {
       "aqe quantizes weights and activations; it cannot be a gradient quantizer");
   TORCH_CHECK(
       alpha > 0.0 && alpha <= 1.0,
-      "aqe ", to_string(target), " quantizer: alpha must be in (0, 1], got ", alpha);
+      "aqe ",
+      to_string(target),
+      " quantizer: alpha must be in (0, 1], got ",
+      alpha);
   return std::make_shared<AqeQuantizerImpl>(target, bits, alpha);
 }
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

@@ -26,8 +26,7 @@ class EwgsRoundFn : public torch::autograd::Function<EwgsRoundFn> {
   }
 
   static torch::autograd::tensor_list backward(
-      torch::autograd::AutogradContext* ctx,
-      torch::autograd::tensor_list grad_outputs) {
+      torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
     const auto& error = saved[0];
     const auto& delta = saved[1];
@@ -37,7 +36,7 @@ class EwgsRoundFn : public torch::autograd::Function<EwgsRoundFn> {
   }
 };
 
-} // namespace
+}  // namespace
 
 at::Tensor ewgs_round(const at::Tensor& x_n, int64_t steps, const at::Tensor& delta) {
   return EwgsRoundFn::apply(x_n, steps, delta);
@@ -52,4 +51,4 @@ QuantizerPtr make_ewgs(const Spec& spec, QuantTarget target) {
       IntervalQuantizerOptions("ewgs", target, bits).delta(delta));
 }
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

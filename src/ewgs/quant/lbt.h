@@ -38,10 +38,7 @@ struct QuantizedGradient {
 /// E[G^] = clamp(G, -c, c)). `gamma` is a 0-dim tensor on G's device. An
 /// all-zero G (g_max = 0, so Delta = 0) gives G^ = 0.
 QuantizedGradient quantize_gradient(
-    const at::Tensor& g,
-    const at::Tensor& gamma,
-    int64_t bits,
-    const at::Tensor& noise);
+    const at::Tensor& g, const at::Tensor& gamma, int64_t bits, const at::Tensor& noise);
 
 /// The first-iteration walk of docs/methods/lbt.md: gamma = 1, m = 0; repeat
 /// m <- 0.999 m + 0.001 R(gamma), s = sign(m - alpha / (2^b - 1)),
@@ -67,4 +64,4 @@ at::Tensor updated_gamma(
 /// spec apart and is exact (a max), so a resumed run draws the same noise.
 uint64_t draw_seed(uint64_t seed, int64_t draw, double g_max);
 
-} // namespace ewgs::quant::lbt
+}  // namespace ewgs::quant::lbt

@@ -26,11 +26,11 @@ class LsqImpl : public LsqQuantizerImpl {
   }
 };
 
-} // namespace
+}  // namespace
 
 /// "lsq:bits=B" (weights: B in 2..8; activations: B in 1..8; default 4).
 QuantizerPtr make_lsq(const Spec& spec, QuantTarget target) {
   return std::make_shared<LsqImpl>(target, spec.get_int("bits", kDefaultBits));
 }
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

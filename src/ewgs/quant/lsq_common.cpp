@@ -28,7 +28,7 @@ class LsqFn : public torch::autograd::Function<LsqFn> {
       int64_t q_n,
       int64_t q_p,
       double grad_scale) {
-    const auto offset = maybe_offset.value_or(torch::Tensor()); // undefined: no offset
+    const auto offset = maybe_offset.value_or(torch::Tensor());  // undefined: no offset
     ctx->save_for_backward({v, step, offset});
     ctx->saved_data["q_n"] = q_n;
     ctx->saved_data["q_p"] = q_p;
@@ -50,7 +50,7 @@ class LsqFn : public torch::autograd::Function<LsqFn> {
     const auto r = ratio(v, step, offset);
     const auto inside = ((r > -q_n) & (r < q_p)).to(g.scalar_type());
     const auto v_bar = torch::round(r).clamp(-q_n, q_p);
-    const auto grad_v = g * inside; // LSQ Eq. 5
+    const auto grad_v = g * inside;  // LSQ Eq. 5
     // LSQ Eq. 3: round(r) - r inside the range, -q_n / q_p where clipped.
     const auto grad_step = (g * (v_bar - r * inside)).sum() * grad_scale;
     // β shifts the output one-for-one where clipped; inside, x̄ s + β tracks v.
@@ -78,7 +78,7 @@ LsqRange lsq_range(QuantTarget target, int64_t bits, const std::string& who) {
   return {int64_t{1} << (bits - 1), (int64_t{1} << (bits - 1)) - 1};
 }
 
-} // namespace
+}  // namespace
 
 torch::Tensor lsq_quantize(
     const torch::Tensor& v,
@@ -133,8 +133,13 @@ torch::Tensor LsqQuantizerImpl::quantize(const torch::Tensor& x) {
 ActivationGrid LsqQuantizerImpl::activation_grid() const {
   const double s = step.item<double>();
   const double beta = offset.defined() ? offset.item<double>() : 0.0;
-  TORCH_CHECK(std::isfinite(s) && s > 0.0 && std::isfinite(beta), describe(), ": cannot export step ", s,
-              " and offset ", beta);
+  TORCH_CHECK(
+      std::isfinite(s) && s > 0.0 && std::isfinite(beta),
+      describe(),
+      ": cannot export step ",
+      s,
+      " and offset ",
+      beta);
   ActivationGrid grid;
   grid.values = {range_.q_p + 1, s, 1, 0, beta};
   grid.in_scale = 1.0 / s;
@@ -158,4 +163,4 @@ std::string LsqQuantizerImpl::spec() const {
   return method() + ":bits=" + std::to_string(bits());
 }
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

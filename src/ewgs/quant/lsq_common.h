@@ -74,4 +74,4 @@ class LsqQuantizerImpl : public QuantizerImpl {
   LsqRange range_;
 };
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

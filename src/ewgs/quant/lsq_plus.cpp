@@ -44,7 +44,7 @@ std::pair<double, double> mse_range(const torch::Tensor& x, int64_t q_p, const s
   std::pair<double, double> best;
   for (int64_t j = 0; j <= kLowerCandidates; ++j) {
     const double lo = m + range * static_cast<double>(2 * j) / kGridPoints;
-    const auto hi = upper.slice(0, 2 * j); // i > 2j, so hi > lo
+    const auto hi = upper.slice(0, 2 * j);  // i > 2j, so hi > lo
     const auto s = (hi - lo) / static_cast<double>(q_p);
     const auto x_hat = torch::round((v - lo) / s).clamp(0, q_p) * s + lo;
     const auto mse = (x_hat - v).pow(2).mean(1);
@@ -84,11 +84,11 @@ class LsqPlusImpl : public LsqQuantizerImpl {
   }
 };
 
-} // namespace
+}  // namespace
 
 /// "lsq_plus:bits=B" (weights: B in 2..8; activations: B in 1..8; default 4).
 QuantizerPtr make_lsq_plus(const Spec& spec, QuantTarget target) {
   return std::make_shared<LsqPlusImpl>(target, spec.get_int("bits", kDefaultBits));
 }
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

@@ -108,7 +108,7 @@ class PactImpl : public QuantizerImpl {
   double decay_;
 };
 
-} // namespace
+}  // namespace
 
 /// "pact:bits=B,alpha_init=A,decay=L" (activations only; B in 1..8, default
 /// 4; A > 0, default 10 as in the paper; L >= 0, default 1e-4).
@@ -127,4 +127,4 @@ QuantizerPtr make_pact(const Spec& spec, QuantTarget target) {
   return std::make_shared<PactImpl>(bits, alpha_init, decay);
 }
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

@@ -40,4 +40,4 @@ QuantizerPtr make_quantizer(const std::string& spec_text, QuantTarget target) {
   return quantizer;
 }
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

@@ -14,20 +14,17 @@ namespace {
 class SteRoundFn : public torch::autograd::Function<SteRoundFn> {
  public:
   static torch::Tensor forward(
-      torch::autograd::AutogradContext* /*ctx*/,
-      const torch::Tensor& x_n,
-      int64_t steps) {
+      torch::autograd::AutogradContext* /*ctx*/, const torch::Tensor& x_n, int64_t steps) {
     return torch::round(x_n * static_cast<double>(steps)) / static_cast<double>(steps);
   }
 
   static torch::autograd::tensor_list backward(
-      torch::autograd::AutogradContext* /*ctx*/,
-      torch::autograd::tensor_list grad_outputs) {
+      torch::autograd::AutogradContext* /*ctx*/, torch::autograd::tensor_list grad_outputs) {
     return {grad_outputs[0], torch::Tensor()};
   }
 };
 
-} // namespace
+}  // namespace
 
 at::Tensor ste_round(const at::Tensor& x_n, int64_t steps) {
   return SteRoundFn::apply(x_n, steps);
@@ -40,4 +37,4 @@ QuantizerPtr make_ste(const Spec& spec, QuantTarget target) {
       IntervalQuantizerOptions("ste", target, bits).has_delta(false));
 }
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

@@ -53,7 +53,8 @@ TrainProgress progress_from(const c10::IValue& value, const std::string& name) {
   TORCH_CHECK(value.isGenericDict(), name, ": checkpoint 'progress' is not a dict");
   const auto d = value.toGenericDict();
   auto get = [&](const char* key) {
-    TORCH_CHECK(d.contains(key) && d.at(key).isDouble(), name, ": checkpoint progress lacks '", key, "'");
+    TORCH_CHECK(
+        d.contains(key) && d.at(key).isDouble(), name, ": checkpoint progress lacks '", key, "'");
     return d.at(key).toDouble();
   };
   TrainProgress p;
@@ -78,13 +79,18 @@ auto naming_errors(const std::string& name, Read&& read) -> decltype(read()) {
   try {
     return read();
   } catch (const c10::Error& e) {
-    TORCH_CHECK(false, name, ": not a readable ewgs checkpoint (", first_line(e.what_without_backtrace()), ")");
+    TORCH_CHECK(
+        false,
+        name,
+        ": not a readable ewgs checkpoint (",
+        first_line(e.what_without_backtrace()),
+        ")");
   } catch (const std::exception& e) {
     TORCH_CHECK(false, name, ": not a readable ewgs checkpoint (", first_line(e.what()), ")");
   }
 }
 
-} // namespace
+}  // namespace
 
 struct CheckpointFile::Archive {
   std::string bytes;
@@ -93,7 +99,11 @@ struct CheckpointFile::Archive {
   c10::IValue value(const char* key, const std::string& name) {
     c10::IValue out;
     TORCH_CHECK(
-        naming_errors(name, [&] { return input.try_read(key, out); }), name, ": checkpoint has no '", key, "'");
+        naming_errors(name, [&] { return input.try_read(key, out); }),
+        name,
+        ": checkpoint has no '",
+        key,
+        "'");
     return out;
   }
 
@@ -108,7 +118,10 @@ std::string checkpoint_bytes(const CheckpointHeader& header, const CheckpointPar
   const auto state = nn::module_state(parts.model);
   const std::string bad = nn::first_non_finite(state);
   TORCH_CHECK(
-      bad.empty(), "refusing to write a checkpoint: model tensor '", bad, "' has non-finite values (NaN or Inf)");
+      bad.empty(),
+      "refusing to write a checkpoint: model tensor '",
+      bad,
+      "' has non-finite values (NaN or Inf)");
   c10::Dict<std::string, at::Tensor> model;
   for (const auto& [name, tensor] : state) {
     model.insert(name, tensor.detach().cpu());
@@ -147,7 +160,8 @@ std::string checkpoint_bytes(const CheckpointHeader& header, const CheckpointPar
   return append_checksum(std::move(bytes));
 }
 
-void save_checkpoint(const std::string& path, const CheckpointHeader& header, const CheckpointParts& parts) {
+void save_checkpoint(
+    const std::string& path, const CheckpointHeader& header, const CheckpointParts& parts) {
   write_file_atomically(path, checkpoint_bytes(header, parts));
 }
 
@@ -156,7 +170,8 @@ bool is_checkpoint(const std::string& path) {
   return has_checksum(bytes) || bytes.find(kFormatKey) != std::string::npos;
 }
 
-CheckpointFile::CheckpointFile(const std::string& path) : CheckpointFile(read_file_bytes(path, "checkpoint"), path) {}
+CheckpointFile::CheckpointFile(const std::string& path)
+    : CheckpointFile(read_file_bytes(path, "checkpoint"), path) {}
 
 CheckpointFile::CheckpointFile(std::string bytes, std::string name)
     : archive_(std::make_unique<Archive>()), name_(std::move(name)) {
@@ -186,7 +201,8 @@ CheckpointHeader CheckpointFile::header() {
   const auto classes = archive_->value("class_names", name_);
   TORCH_CHECK(classes.isList(), name_, ": checkpoint 'class_names' is not a list");
   for (const auto& c : classes.toListRef()) {
-    TORCH_CHECK(c.isString(), name_, ": checkpoint 'class_names' holds a value that is not a string");
+    TORCH_CHECK(
+        c.isString(), name_, ": checkpoint 'class_names' holds a value that is not a string");
     header.class_names.push_back(c.toStringRef());
   }
   return header;
@@ -247,8 +263,9 @@ CheckpointHeader load_checkpoint(const std::string& path, const CheckpointParts&
   return header;
 }
 
-std::vector<std::pair<std::string, torch::Tensor>> read_checkpoint_model_state(const std::string& path) {
+std::vector<std::pair<std::string, torch::Tensor>> read_checkpoint_model_state(
+    const std::string& path) {
   return CheckpointFile(path).model_state();
 }
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

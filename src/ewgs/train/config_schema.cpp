@@ -5,9 +5,9 @@
 #include <toml++/toml.h>
 
 #include <cerrno>
-#include <filesystem>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
@@ -42,18 +42,19 @@ std::string quote(const std::string& s) {
     if (c == '"' || c == '\\') {
       out += '\\';
     }
-    out += c == '\t' ? std::string("\\t") : std::string(1, c); // the one control character values may hold
+    out += c == '\t' ? std::string("\\t")
+                     : std::string(1, c);  // the one control character values may hold
   }
   return out + "\"";
 }
 
 double numeric_value(const ConfigSchema::Key& key) {
   return key.type == ConfigSchema::Type::kInt
-      ? static_cast<double>(*static_cast<int64_t*>(key.field))
-      : *static_cast<double*>(key.field);
+             ? static_cast<double>(*static_cast<int64_t*>(key.field))
+             : *static_cast<double*>(key.field);
 }
 
-} // namespace
+}  // namespace
 
 std::string ConfigSchema::Key::value_text() const {
   switch (type) {
@@ -73,7 +74,7 @@ std::string ConfigSchema::Key::value_text() const {
         }
       }
       if (text.find_first_of(".eEn") == std::string::npos) {
-        text += ".0"; // stays a TOML float
+        text += ".0";  // stays a TOML float
       }
       return text;
     }
@@ -86,49 +87,36 @@ std::string ConfigSchema::Key::value_text() const {
 }
 
 ConfigSchema::Key& ConfigSchema::add_key(
-    const std::string& name,
-    Type type,
-    void* field,
-    const std::string& description) {
-  TORCH_CHECK(
-      name.find('.') != std::string::npos, "config key '", name, "' must be section.key");
+    const std::string& name, Type type, void* field, const std::string& description) {
+  TORCH_CHECK(name.find('.') != std::string::npos, "config key '", name, "' must be section.key");
   TORCH_CHECK(find(name) == nullptr, "config key '", name, "' defined twice");
   keys_.push_back({name, type, description, field, nullptr, {}});
   return keys_.back();
 }
 
 ConfigSchema::KeyBuilder ConfigSchema::add(
-    const std::string& name,
-    int64_t* field,
-    const std::string& description) {
+    const std::string& name, int64_t* field, const std::string& description) {
   return KeyBuilder(add_key(name, Type::kInt, field, description));
 }
 
 ConfigSchema::KeyBuilder ConfigSchema::add(
-    const std::string& name,
-    double* field,
-    const std::string& description) {
+    const std::string& name, double* field, const std::string& description) {
   return KeyBuilder(add_key(name, Type::kDouble, field, description));
 }
 
 ConfigSchema::KeyBuilder ConfigSchema::add(
-    const std::string& name,
-    bool* field,
-    const std::string& description) {
+    const std::string& name, bool* field, const std::string& description) {
   return KeyBuilder(add_key(name, Type::kBool, field, description));
 }
 
 ConfigSchema::KeyBuilder ConfigSchema::add(
-    const std::string& name,
-    std::string* field,
-    const std::string& description) {
+    const std::string& name, std::string* field, const std::string& description) {
   return KeyBuilder(add_key(name, Type::kString, field, description));
 }
 
 ConfigSchema::KeyBuilder& ConfigSchema::KeyBuilder::at_least(double minimum) {
   key_.validate = [minimum](const Key& k) {
-    return numeric_value(k) >= minimum ? std::string()
-                                       : "must be >= " + c10::str(minimum);
+    return numeric_value(k) >= minimum ? std::string() : "must be >= " + c10::str(minimum);
   };
   return *this;
 }
@@ -215,11 +203,7 @@ void ConfigSchema::set_from_text(Key& key, const std::string& text, const std::s
     }
     case Type::kBool:
       TORCH_CHECK(
-          value == "true" || value == "false",
-          where,
-          " must be true or false, got '",
-          value,
-          "'");
+          value == "true" || value == "false", where, " must be true or false, got '", value, "'");
       *static_cast<bool*>(key.field) = value == "true";
       break;
     case Type::kString: {
@@ -255,10 +239,7 @@ void ConfigSchema::set_from_text(Key& key, const std::string& text, const std::s
 void ConfigSchema::apply_override(const std::string& assignment) {
   const size_t eq = assignment.find('=');
   TORCH_CHECK(
-      eq != std::string::npos && eq > 0,
-      "override '",
-      assignment,
-      "': expected section.key=value");
+      eq != std::string::npos && eq > 0, "override '", assignment, "': expected section.key=value");
   const std::string name = trim(assignment.substr(0, eq));
   Key* key = find(name);
   TORCH_CHECK(
@@ -275,7 +256,7 @@ void ConfigSchema::apply_toml(const toml::table& table, const std::string& sourc
   for (const auto& [section, node] : table) {
     const std::string section_name(section.str());
     if (section_name == "base") {
-      continue; // applied by apply_file before this table
+      continue;  // applied by apply_file before this table
     }
     const auto* inner = node.as_table();
     TORCH_CHECK(
@@ -288,12 +269,7 @@ void ConfigSchema::apply_toml(const toml::table& table, const std::string& sourc
       const std::string name = section_name + "." + std::string(key_name.str());
       Key* key = find(name);
       TORCH_CHECK(
-          key != nullptr,
-          source,
-          ": unknown config key '",
-          name,
-          "'",
-          did_you_mean(name, names()));
+          key != nullptr, source, ": unknown config key '", name, "'", did_you_mean(name, names()));
       std::string text;
       if (const auto* s = value.as_string()) {
         TORCH_CHECK(
@@ -359,13 +335,7 @@ void ConfigSchema::apply_text(const std::string& text, const std::string& source
   try {
     apply_toml(toml::parse(text, source), source);
   } catch (const toml::parse_error& e) {
-    TORCH_CHECK(
-        false,
-        source,
-        ":",
-        e.source().begin.line,
-        ": invalid TOML: ",
-        e.description());
+    TORCH_CHECK(false, source, ":", e.source().begin.line, ": invalid TOML: ", e.description());
   }
 }
 
@@ -387,8 +357,8 @@ std::string ConfigSchema::to_toml() const {
 std::string ConfigSchema::describe() const {
   std::string out;
   for (const auto& k : keys_) {
-    out += "  --" + k.name + "=" + k.value_text() + "  (" + type_name(k.type) + ") " +
-        k.description;
+    out +=
+        "  --" + k.name + "=" + k.value_text() + "  (" + type_name(k.type) + ") " + k.description;
     if (!k.choices.empty()) {
       out += " [" + join(k.choices, ", ") + "]";
     }
@@ -397,4 +367,4 @@ std::string ConfigSchema::describe() const {
   return out;
 }
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

@@ -18,22 +18,25 @@ namespace {
 constexpr uint64_t kHessianSeedOffset = 0x9e3779b97f4a7c15ULL;
 
 int64_t workers(const TrainConfig& config, const DataShard& shard) {
-  return config.data_workers > 0 ? config.data_workers
-                                 : std::max<int64_t>(1, data::hardware_threads() / shard.local_processes);
+  return config.data_workers > 0
+             ? config.data_workers
+             : std::max<int64_t>(1, data::hardware_threads() / shard.local_processes);
 }
 
 data::TransformOptions train_transform(const TrainConfig& config) {
-  return config.data_augment ? data::train_transform(config.data_dataset) : data::eval_transform(config.data_dataset);
+  return config.data_augment ? data::train_transform(config.data_dataset)
+                             : data::eval_transform(config.data_dataset);
 }
 
-} // namespace
+}  // namespace
 
 DataPipeline::DataPipeline(const TrainConfig& config, bool with_train, DataShard shard)
     : config_(config),
       shard_(shard),
       device_(
-          config.run_device == "cuda" ? c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(shard.cuda_index))
-                                      : c10::Device(c10::kCPU)) {
+          config.run_device == "cuda"
+              ? c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(shard.cuda_index))
+              : c10::Device(c10::kCPU)) {
   const auto& kind = config.data_dataset;
   const auto& mode = config.data_device_resident;
   resident_ = mode == "on" || (mode == "auto" && device_.is_cuda());
@@ -42,8 +45,9 @@ DataPipeline::DataPipeline(const TrainConfig& config, bool with_train, DataShard
   channels_ = test_set->image_shape()[0];
   if (resident_ && mode == "auto") {
     // Fall back to host loaders where the device path cannot follow.
-    resident_ = test_set->fixed_image_size() && data::device_transform_supported(data::eval_transform(kind)) &&
-        data::device_transform_supported(train_transform(config));
+    resident_ = test_set->fixed_image_size() &&
+                data::device_transform_supported(data::eval_transform(kind)) &&
+                data::device_transform_supported(train_transform(config));
   }
   data::LoaderOptions test_options;
   test_options.batch_size = config.train_batch_size;
@@ -112,7 +116,8 @@ std::unique_ptr<data::BatchSource> DataPipeline::make_source(
 std::vector<hessian::Batch> DataPipeline::hessian_batches(int64_t update) {
   TORCH_CHECK(train_set_, "hessian batches need the training split");
   data::LoaderOptions options;
-  options.batch_size = config_.hessian_batch_size > 0 ? config_.hessian_batch_size : config_.train_batch_size;
+  options.batch_size =
+      config_.hessian_batch_size > 0 ? config_.hessian_batch_size : config_.train_batch_size;
   options.shuffle = true;
   options.drop_last = true;
   options.seed = static_cast<uint64_t>(config_.run_seed) ^ kHessianSeedOffset;
@@ -138,4 +143,4 @@ std::vector<hessian::Batch> DataPipeline::hessian_batches(int64_t update) {
   return batches;
 }
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

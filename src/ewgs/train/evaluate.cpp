@@ -5,7 +5,8 @@
 
 namespace ewgs::train {
 
-MeanMeter evaluate(models::ClassifierImpl& model, data::BatchSource& batches, const c10::Device& device) {
+MeanMeter evaluate(
+    models::ClassifierImpl& model, data::BatchSource& batches, const c10::Device& device) {
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
@@ -13,7 +14,7 @@ MeanMeter evaluate(models::ClassifierImpl& model, data::BatchSource& batches, co
   batches.start_epoch(0);
   while (auto batch = batches.next()) {
     if (batch->images.size(0) == 0) {
-      continue; // a data-parallel shard of a last batch smaller than the ranks
+      continue;  // a data-parallel shard of a last batch smaller than the ranks
     }
     const auto images = batch->images.to(device);
     const auto labels = batch->labels.to(device);
@@ -24,4 +25,4 @@ MeanMeter evaluate(models::ClassifierImpl& model, data::BatchSource& batches, co
   return meter.read();
 }
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

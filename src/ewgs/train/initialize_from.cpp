@@ -12,12 +12,13 @@ namespace ewgs::train {
 namespace {
 
 /// Errors when the checkpoint's model or quantization differs from `config`'s.
-void check_same_model(const std::string& path, const std::string& config_toml, const TrainConfig& config) {
+void check_same_model(
+    const std::string& path, const std::string& config_toml, const TrainConfig& config) {
   const auto trained = TrainConfig::from_toml(config_toml, path);
   const auto theirs = trained.quant_spec();
   const auto ours = config.quant_spec();
   const bool same_quant = theirs.weight == ours.weight && theirs.act == ours.act &&
-      theirs.quantize_first_last == ours.quantize_first_last;
+                          theirs.quantize_first_last == ours.quantize_first_last;
   TORCH_CHECK(
       trained.model_name == config.model_name && (!theirs.enabled() || same_quant),
       "train.init_from: ",
@@ -41,12 +42,13 @@ void check_same_model(const std::string& path, const std::string& config_toml, c
       ")");
 }
 
-} // namespace
+}  // namespace
 
 bool is_quantizer_state(const std::string& name) {
   const auto last = name.substr(name.rfind('.') + 1);
-  return name.find("weight_quant.") != std::string::npos || name.find("act_quant.") != std::string::npos ||
-      last == "output_scale" || last == "quant_initialized";
+  return name.find("weight_quant.") != std::string::npos ||
+         name.find("act_quant.") != std::string::npos || last == "output_scale" ||
+         last == "quant_initialized";
 }
 
 nn::StateDictLoadReport initialize_from(torch::nn::Module& model, const TrainConfig& config) {
@@ -75,8 +77,12 @@ nn::StateDictLoadReport initialize_from(torch::nn::Module& model, const TrainCon
     }
   }
   TORCH_CHECK(
-      missing_weights.empty(), "train.init_from: ", path, " lacks model weights: ", join(missing_weights, ", "));
+      missing_weights.empty(),
+      "train.init_from: ",
+      path,
+      " lacks model weights: ",
+      join(missing_weights, ", "));
   return report;
 }
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

@@ -11,12 +11,12 @@
 namespace ewgs::train {
 
 LrSchedule::LrSchedule(
-    std::string kind,
-    double base,
-    int64_t epochs,
-    std::vector<int64_t> milestones,
-    double gamma)
-    : kind_(std::move(kind)), base_(base), epochs_(epochs), milestones_(std::move(milestones)), gamma_(gamma) {
+    std::string kind, double base, int64_t epochs, std::vector<int64_t> milestones, double gamma)
+    : kind_(std::move(kind)),
+      base_(base),
+      epochs_(epochs),
+      milestones_(std::move(milestones)),
+      gamma_(gamma) {
   TORCH_CHECK(
       kind_ == "cosine" || kind_ == "step" || kind_ == "constant",
       "unknown learning-rate schedule '",
@@ -27,7 +27,8 @@ LrSchedule::LrSchedule(
 
 double LrSchedule::at(int64_t epoch) const {
   if (kind_ == "cosine") {
-    return base_ * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(epoch) / static_cast<double>(epochs_)));
+    return base_ * 0.5 *
+           (1.0 + std::cos(M_PI * static_cast<double>(epoch) / static_cast<double>(epochs_)));
   }
   if (kind_ == "step") {
     double lr = base_;
@@ -61,4 +62,4 @@ std::vector<int64_t> LrSchedule::parse_milestones(const std::string& text, const
   return out;
 }
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

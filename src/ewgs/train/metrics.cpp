@@ -19,21 +19,24 @@ RunningMeter::RunningMeter(const MeanMeter& start, const c10::Device& device, in
     : k_(k), seen_(start.seen) {
   const auto options = torch::TensorOptions().device(device);
   sums_ = torch::tensor(
-              {start.loss_sum, static_cast<double>(start.top1), static_cast<double>(start.topk)},
-              options.dtype(torch::kDouble));
+      {start.loss_sum, static_cast<double>(start.top1), static_cast<double>(start.topk)},
+      options.dtype(torch::kDouble));
   first_bad_ = torch::full({1}, -1, options.dtype(torch::kLong));
 }
 
-void RunningMeter::add(const at::Tensor& loss, const at::Tensor& logits, const at::Tensor& labels, int64_t step) {
+void RunningMeter::add(
+    const at::Tensor& loss, const at::Tensor& logits, const at::Tensor& labels, int64_t step) {
   torch::NoGradGuard no_grad;
   const int64_t n = labels.size(0);
   const int64_t k = std::min<int64_t>(k_, logits.size(1));
   const auto hits = std::get<1>(logits.topk(k, 1)).eq(labels.view({-1, 1}));
   const auto batch = torch::stack(
-      {loss.detach().to(torch::kDouble) * static_cast<double>(n), hits.select(1, 0).sum().to(torch::kDouble),
+      {loss.detach().to(torch::kDouble) * static_cast<double>(n),
+       hits.select(1, 0).sum().to(torch::kDouble),
        hits.any(1).sum().to(torch::kDouble)});
   sums_.add_(batch);
-  const auto bad = torch::logical_and(first_bad_ < 0, torch::logical_not(torch::isfinite(loss.detach())));
+  const auto bad =
+      torch::logical_and(first_bad_ < 0, torch::logical_not(torch::isfinite(loss.detach())));
   first_bad_.masked_fill_(bad, step);
   seen_ += n;
 }
@@ -56,7 +59,9 @@ nlohmann::json quantizer_state(torch::nn::Module& model) {
       layer["alpha"] = item.layer->output_scale.item<double>();
     }
     const std::pair<const char*, quant::QuantizerPtr> quantizers[] = {
-        {"weight", item.layer->weight_quant}, {"act", item.layer->act_quant}, {"grad", item.layer->grad_quant}};
+        {"weight", item.layer->weight_quant},
+        {"act", item.layer->act_quant},
+        {"grad", item.layer->grad_quant}};
     for (const auto& [key, q] : quantizers) {
       if (!q) {
         continue;
@@ -72,4 +77,4 @@ nlohmann::json quantizer_state(torch::nn::Module& model) {
   return layers;
 }
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

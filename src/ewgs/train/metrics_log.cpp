@@ -21,4 +21,4 @@ void MetricsLog::append(const nlohmann::json& record) {
   publish();
 }
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

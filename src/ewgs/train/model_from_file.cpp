@@ -46,9 +46,7 @@ void initialize_quantizers(models::ClassifierImpl& model, const at::Tensor& imag
 }
 
 ModelFromFile load_model_from_file(
-    const std::string& path,
-    const std::vector<std::string>& overrides,
-    const std::string& entry) {
+    const std::string& path, const std::vector<std::string>& overrides, const std::string& entry) {
   std::optional<CheckpointFile> checkpoint;
   CheckpointHeader header;
   if (is_checkpoint(path)) {
@@ -70,14 +68,17 @@ ModelFromFile load_model_from_file(
     out.config.schema().apply_override(o);
   }
   out.config.validate();
-  const auto test_set = data::open_dataset(out.config.data_dataset, out.config.data_root, out.config.data_test_split);
+  const auto test_set =
+      data::open_dataset(out.config.data_dataset, out.config.data_root, out.config.data_test_split);
   if (checkpoint && !header.class_names.empty()) {
-    data::check_same_classes(header.class_names, "checkpoint " + path, test_set->class_names(), test_set->name());
+    data::check_same_classes(
+        header.class_names, "checkpoint " + path, test_set->class_names(), test_set->name());
   }
   out.num_classes = test_set->num_classes();
   out.channels = test_set->image_shape()[0];
   models::ModelOptions options;
-  options.num_classes = out.config.model_num_classes > 0 ? out.config.model_num_classes : out.num_classes;
+  options.num_classes =
+      out.config.model_num_classes > 0 ? out.config.model_num_classes : out.num_classes;
   options.in_channels = out.channels;
   options.quant = out.config.quant_spec();
   out.model = models::make_model(out.config.model_name, options);
@@ -91,4 +92,4 @@ ModelFromFile load_model_from_file(
   return out;
 }
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

@@ -15,7 +15,7 @@ void set_lr(torch::optim::Optimizer& optimizer, double lr) {
   }
 }
 
-} // namespace
+}  // namespace
 
 Optimizers make_optimizers(const TrainConfig& config, torch::nn::Module& model) {
   const auto groups = nn::split_parameters(model);
@@ -61,4 +61,4 @@ void Optimizers::step() {
   }
 }
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

@@ -11,7 +11,8 @@ namespace {
 /// Calls visit(tap index k, input offset) for the taps of output (n, y, x) in
 /// group g that fall inside the image; k runs over (ky, kx, channel) in order.
 template <typename Visit>
-void for_each_tap(const ConvGeometry& g, int64_t n, int64_t y, int64_t x, int64_t group, Visit&& visit) {
+void for_each_tap(
+    const ConvGeometry& g, int64_t n, int64_t y, int64_t x, int64_t group, Visit&& visit) {
   const int64_t group_c = g.in_c / g.groups;
   for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
     const int64_t iy = y * g.stride_h - g.pad_h + ky;
@@ -43,7 +44,9 @@ class ReferenceQConv final : public QConvKernel {
           for (int64_t o = 0; o < g_.out_c; ++o) {
             const int8_t* w = weights_.data() + o * window;
             int64_t sum = 0;
-            for_each_tap(g_, n, y, x, o / per_group, [&](int64_t k, int64_t at) { sum += int64_t{codes[at]} * w[k]; });
+            for_each_tap(g_, n, y, x, o / per_group, [&](int64_t k, int64_t at) {
+              sum += int64_t{codes[at]} * w[k];
+            });
             out[o] = static_cast<int32_t>(sum);
           }
         }
@@ -60,7 +63,8 @@ class ReferenceQConv final : public QConvKernel {
 
 class ReferenceFloatConv final : public FloatConvKernel {
  public:
-  ReferenceFloatConv(const ConvOp& conv, const ConvGeometry& geometry) : g_(geometry), bias_(conv.bias) {
+  ReferenceFloatConv(const ConvOp& conv, const ConvGeometry& geometry)
+      : g_(geometry), bias_(conv.bias) {
     // PyTorch's [out][in/groups][kh][kw] to the window order [out][kh][kw][in/groups].
     const int64_t group_c = g_.in_c / g_.groups;
     weights_.resize(static_cast<size_t>(g_.out_c * g_.window()));
@@ -83,8 +87,9 @@ class ReferenceFloatConv final : public FloatConvKernel {
           for (int64_t o = 0; o < g_.out_c; ++o) {
             const float* w = weights_.data() + o * g_.window();
             double sum = 0.0;
-            for_each_tap(g_, n, y, xo, o / per_group,
-                         [&](int64_t k, int64_t at) { sum = std::fma(x[at], double{w[k]}, sum); });
+            for_each_tap(g_, n, y, xo, o / per_group, [&](int64_t k, int64_t at) {
+              sum = std::fma(x[at], double{w[k]}, sum);
+            });
             out[o] = bias_.empty() ? sum : sum + double{bias_[static_cast<size_t>(o)]};
           }
         }
@@ -100,7 +105,7 @@ class ReferenceFloatConv final : public FloatConvKernel {
   std::vector<float> bias_;
 };
 
-} // namespace
+}  // namespace
 
 std::unique_ptr<QConvKernel> make_qconv(const ConvOp& conv, const ConvGeometry& geometry) {
   return std::make_unique<ReferenceQConv>(conv, geometry);
@@ -110,4 +115,4 @@ std::unique_ptr<FloatConvKernel> make_float_conv(const ConvOp& conv, const ConvG
   return std::make_unique<ReferenceFloatConv>(conv, geometry);
 }
 
-} // namespace ewgs::infer::ref
+}  // namespace ewgs::infer::ref

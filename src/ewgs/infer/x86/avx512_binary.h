@@ -31,8 +31,14 @@ void pack_bits(const uint8_t* codes, int64_t n, int64_t offset, uint8_t* bits) {
 /// acc = gain * counts - zero * ones for G groups of eight channels; full groups
 /// are stored whole, the last one masked at out_c.
 template <int G>
-inline void store_counts(const __m512i* counts, int64_t ones, int32_t gain, int32_t zero, int64_t out_c,
-                         int64_t first, int32_t* out) {
+inline void store_counts(
+    const __m512i* counts,
+    int64_t ones,
+    int32_t gain,
+    int32_t zero,
+    int64_t out_c,
+    int64_t first,
+    int32_t* out) {
   const __m512i offset = _mm512_set1_epi64(int64_t{zero} * ones);
 #pragma GCC unroll 16
   for (int g = 0; g < G; ++g) {
@@ -52,8 +58,16 @@ inline void store_counts(const __m512i* counts, int64_t ones, int32_t gain, int3
 /// so that each weight load serves both. Everything the loops read is copied to
 /// locals first: the stores to `acc` could otherwise alias it and force reloads.
 template <int G, int KH, int WPR>
-void binary_columns(const BinaryWindows& in, int64_t out_w, const uint64_t* weights, int64_t out_c,
-                    int64_t out_c_pad, int64_t first, int32_t gain, int32_t zero, int32_t* acc) {
+void binary_columns(
+    const BinaryWindows& in,
+    int64_t out_w,
+    const uint64_t* weights,
+    int64_t out_c,
+    int64_t out_c_pad,
+    int64_t first,
+    int32_t gain,
+    int32_t zero,
+    int32_t* acc) {
   const int64_t kh = KH > 0 ? KH : in.kh;
   const int64_t wpr = KH > 0 ? WPR : in.wpr;
   const int64_t step = in.step_bytes;
@@ -111,7 +125,8 @@ void binary_columns(const BinaryWindows& in, int64_t out_w, const uint64_t* weig
         const uint64_t* wg = wk + w * out_c_pad;
 #pragma GCC unroll 16
         for (int g = 0; g < G; ++g) {
-          s[g] = _mm512_add_epi64(s[g], _mm512_popcnt_epi64(_mm512_and_si512(va, _mm512_loadu_si512(wg + 8 * g))));
+          s[g] = _mm512_add_epi64(
+              s[g], _mm512_popcnt_epi64(_mm512_and_si512(va, _mm512_loadu_si512(wg + 8 * g))));
         }
       }
     }
@@ -119,8 +134,16 @@ void binary_columns(const BinaryWindows& in, int64_t out_w, const uint64_t* weig
   }
 }
 
-using BinaryColumnsFn = void (*)(const BinaryWindows&, int64_t, const uint64_t*, int64_t, int64_t, int64_t, int32_t,
-                                 int32_t, int32_t*);
+using BinaryColumnsFn = void (*)(
+    const BinaryWindows&,
+    int64_t,
+    const uint64_t*,
+    int64_t,
+    int64_t,
+    int64_t,
+    int32_t,
+    int32_t,
+    int32_t*);
 
 /// The kernel for G groups and a kh x wpr window: the 3x3 and 1x1 convolutions of
 /// up to 192 input channels get their window sizes compiled in.
@@ -141,11 +164,24 @@ BinaryColumnsFn binary_columns_for(int64_t kh, int64_t wpr) {
   return binary_columns<G, 0, 0>;
 }
 
-void binary_row(const BinaryWindows& in, int64_t out_w, const uint64_t* weights, int64_t out_c, int64_t out_c_pad,
-                int32_t gain, int32_t zero, int32_t* acc) {
+void binary_row(
+    const BinaryWindows& in,
+    int64_t out_w,
+    const uint64_t* weights,
+    int64_t out_c,
+    int64_t out_c_pad,
+    int32_t gain,
+    int32_t zero,
+    int32_t* acc) {
   static constexpr BinaryColumnsFn (*kFor[])(int64_t, int64_t) = {
-      binary_columns_for<1>, binary_columns_for<2>, binary_columns_for<3>, binary_columns_for<4>,
-      binary_columns_for<5>, binary_columns_for<6>, binary_columns_for<7>, binary_columns_for<8>};
+      binary_columns_for<1>,
+      binary_columns_for<2>,
+      binary_columns_for<3>,
+      binary_columns_for<4>,
+      binary_columns_for<5>,
+      binary_columns_for<6>,
+      binary_columns_for<7>,
+      binary_columns_for<8>};
   const int64_t groups = out_c_pad / 8;
   for (int64_t g0 = 0; g0 < groups; g0 += 8) {
     const int64_t g = std::min<int64_t>(8, groups - g0);
@@ -153,5 +189,5 @@ void binary_row(const BinaryWindows& in, int64_t out_w, const uint64_t* weights,
   }
 }
 
-} // namespace
-} // namespace ewgs::infer::avx512
+}  // namespace
+}  // namespace ewgs::infer::avx512

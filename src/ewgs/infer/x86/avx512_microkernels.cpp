@@ -33,5 +33,5 @@ const PathKernels kKernels = {
     "avx512",
 };
 
-} // namespace ewgs::infer::avx512
+}  // namespace ewgs::infer::avx512
 EWGS_INFER_TARGET_END

@@ -16,7 +16,8 @@
 #if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-EWGS_INFER_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,avx512vnni,avx2,fma,popcnt,bmi2")
+EWGS_INFER_TARGET_BEGIN(
+    "avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,avx512vnni,avx2,fma,popcnt,bmi2")
 #include "avx512_binary.h"
 #include "avx512_elementwise.h"
 #include "avx512_float.h"
@@ -34,5 +35,5 @@ const PathKernels kKernelsVnni = {
     "vnni",
 };
 
-} // namespace ewgs::infer::avx512
+}  // namespace ewgs::infer::avx512
 EWGS_INFER_TARGET_END

@@ -20,19 +20,21 @@ inline int64_t offset(int64_t ky, int64_t quad, int64_t channel, int64_t quads, 
 }
 
 /// Weights [out_c][kh][seg_len] (seg_len a multiple of 4) in this layout.
-inline std::vector<int8_t> prepare(const int8_t* weights, int64_t out_c, int64_t kh, int64_t seg_len) {
+inline std::vector<int8_t> prepare(
+    const int8_t* weights, int64_t out_c, int64_t kh, int64_t seg_len) {
   const int64_t pad = padded_channels(out_c);
   const int64_t quads = seg_len / 4;
   std::vector<int8_t> out(static_cast<size_t>(kh * quads * pad * 4), 0);
   for (int64_t o = 0; o < out_c; ++o) {
     for (int64_t ky = 0; ky < kh; ++ky) {
       for (int64_t j = 0; j < seg_len; ++j) {
-        out[static_cast<size_t>(offset(ky, j / 4, o, quads, pad) + j % 4)] = weights[(o * kh + ky) * seg_len + j];
+        out[static_cast<size_t>(offset(ky, j / 4, o, quads, pad) + j % 4)] =
+            weights[(o * kh + ky) * seg_len + j];
       }
     }
   }
   return out;
 }
 
-} // namespace
-} // namespace ewgs::infer::int8_layout
+}  // namespace
+}  // namespace ewgs::infer::int8_layout

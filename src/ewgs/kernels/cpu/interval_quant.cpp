@@ -26,15 +26,15 @@ constexpr int64_t kBlock = 256;
 /// rounding mode, written so it vectorizes without SSE4.1: adding 1.5 * 2^23
 /// leaves no fraction bits, so the FPU rounds t to an integer.
 inline float round_half_even(float t) {
-  constexpr float kMagic = 12582912.0f; // 1.5 * 2^23
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
   return (t + kMagic) - kMagic;
 }
 
 /// What forward and backward both compute per element (Eq. 1-2).
 struct Normalized {
-  float ratio; // (x - l) / (u - l), unclamped
-  float x_n;   // clamp(ratio, 0, 1)
-  float x_q;   // round(steps x_n) / steps
+  float ratio;  // (x - l) / (u - l), unclamped
+  float x_n;    // clamp(ratio, 0, 1)
+  float x_q;    // round(steps x_n) / steps
 };
 
 /// kUnitSteps: one step (1 bit), where round(x_n * 1) / 1 is round(x_n)
@@ -73,7 +73,7 @@ inline int forward_loop(
   const float scale = weight_map ? 2.0f : 1.0f;
   for (int64_t i = begin; i < end; ++i) {
     const float v = in[i];
-    const float zero_if_finite = v - v; // NaN for NaN and +-Inf
+    const float zero_if_finite = v - v;  // NaN for NaN and +-Inf
     non_finite |= static_cast<int>(zero_if_finite != zero_if_finite);
     const float q = normalize<kUnitSteps>(v, lower, range, steps).x_q;
     out[i] = (q + shift) * scale;
@@ -125,7 +125,7 @@ inline BlockSums backward_loop(
     const Normalized v = normalize<kUnitSteps>(in[i], lower, range, steps);
     const float g_q = g[i] * map_scale;
     const float sign = g_q > 0.0f ? 1.0f : (g_q < 0.0f ? -1.0f : 0.0f);
-    const float g_n = g_q * (1.0f + delta * sign * (v.x_n - v.x_q)); // Eq. 4
+    const float g_n = g_q * (1.0f + delta * sign * (v.x_n - v.x_q));  // Eq. 4
     const float inside = (v.ratio >= 0.0f && v.ratio <= 1.0f) ? g_n : 0.0f;
     gx[i] = inside / range;
     lane_g[lane] += inside;
@@ -160,11 +160,12 @@ EWGS_CPU_CLONES BlockSums backward_block(
     float steps,
     float delta,
     float map_scale) {
-  return steps == 1.0f ? backward_loop<true>(g, in, gx, count, lower, range, steps, delta, map_scale)
-                       : backward_loop<false>(g, in, gx, count, lower, range, steps, delta, map_scale);
+  return steps == 1.0f
+             ? backward_loop<true>(g, in, gx, count, lower, range, steps, delta, map_scale)
+             : backward_loop<false>(g, in, gx, count, lower, range, steps, delta, map_scale);
 }
 
-} // namespace
+}  // namespace
 
 at::Tensor interval_quant_forward_cpu(
     const at::Tensor& x,
@@ -174,8 +175,12 @@ at::Tensor interval_quant_forward_cpu(
     bool weight_map,
     const char* what) {
   TORCH_CHECK(
-      std::isfinite(lower) && std::isfinite(upper) && upper > lower, what,
-      ": the interval needs l < u, got l=", lower, " u=", upper);
+      std::isfinite(lower) && std::isfinite(upper) && upper > lower,
+      what,
+      ": the interval needs l < u, got l=",
+      lower,
+      " u=",
+      upper);
   auto out = at::empty_like(x);
   const float* in = x.data_ptr<float>();
   float* result = out.data_ptr<float>();
@@ -216,7 +221,14 @@ IntervalQuantGrads interval_quant_backward_cpu(
       const int64_t end = std::min(n, (task + 1) * kGrain);
       for (int64_t block = task * kGrain; block < end; block += kBlock) {
         const BlockSums sums = backward_block(
-            g + block, in + block, gx + block, std::min(kBlock, end - block), lower, range, fsteps, delta,
+            g + block,
+            in + block,
+            gx + block,
+            std::min(kBlock, end - block),
+            lower,
+            range,
+            fsteps,
+            delta,
             map_scale);
         sum_g[task] += sums.g;
         sum_gx[task] += sums.gx;
@@ -236,4 +248,4 @@ IntervalQuantGrads interval_quant_backward_cpu(
       at::scalar_tensor(-total_gx / range, options)};
 }
 
-} // namespace ewgs::kernels::cpu
+}  // namespace ewgs::kernels::cpu

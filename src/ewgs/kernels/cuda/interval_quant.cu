@@ -6,9 +6,9 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/zeros.h>
-#include <c10/util/Exception.h>
-#include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/util/Exception.h>
 
 #include "ewgs/kernels/interval_quant.h"
 
@@ -47,11 +47,12 @@ __global__ void interval_quant_forward_kernel(
   const float l = *lower;
   const float range = *upper - l;
   bool bad = false;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{blockDim.x} * gridDim.x) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{blockDim.x} * gridDim.x) {
     const float v = x[i];
     bad = bad || !isfinite(v);
     const float q = normalize(v, l, range, steps).x_q;
-    out[i] = weight_map ? __fmul_rn(q - 0.5f, 2.0f) : q; // Eq. 3
+    out[i] = weight_map ? __fmul_rn(q - 0.5f, 2.0f) : q;  // Eq. 3
   }
   if (__syncthreads_or(bad) && threadIdx.x == 0) {
     *non_finite = 1;
@@ -65,7 +66,7 @@ __global__ void interval_quant_backward_kernel(
     const float* __restrict__ lower,
     const float* __restrict__ upper,
     const float* __restrict__ delta,
-    float* __restrict__ sums, // [sum g_n, sum g_n * x_n] over unclipped elements
+    float* __restrict__ sums,  // [sum g_n, sum g_n * x_n] over unclipped elements
     int64_t n,
     float steps,
     float map_scale) {
@@ -74,11 +75,12 @@ __global__ void interval_quant_backward_kernel(
   const float d = delta == nullptr ? 0.0f : *delta;
   float sum_g = 0.0f;
   float sum_gx = 0.0f;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{blockDim.x} * gridDim.x) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{blockDim.x} * gridDim.x) {
     const Normalized v = normalize(x[i], l, range, steps);
     const float g_q = grad_out[i] * map_scale;
     const float sign = g_q > 0.0f ? 1.0f : (g_q < 0.0f ? -1.0f : 0.0f);
-    const float g_n = g_q * (1.0f + d * sign * (v.x_n - v.x_q)); // Eq. 4
+    const float g_n = g_q * (1.0f + d * sign * (v.x_n - v.x_q));  // Eq. 4
     const float inside = (v.ratio >= 0.0f && v.ratio <= 1.0f) ? g_n : 0.0f;
     grad_x[i] = __fdiv_rn(inside, range);
     sum_g += inside;
@@ -110,7 +112,7 @@ int blocks_for(int64_t n) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(needed, int64_t{sms} * 8)));
 }
 
-} // namespace
+}  // namespace
 
 at::Tensor interval_quant_forward_cuda(
     const at::Tensor& x,
@@ -127,8 +129,14 @@ at::Tensor interval_quant_forward_cuda(
   }
   auto non_finite = at::zeros({1}, x.options().dtype(at::kInt));
   interval_quant_forward_kernel<<<blocks_for(n), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
-      x.data_ptr<float>(), out.data_ptr<float>(), lower.data_ptr<float>(), upper.data_ptr<float>(),
-      non_finite.data_ptr<int>(), n, static_cast<float>(steps), weight_map);
+      x.data_ptr<float>(),
+      out.data_ptr<float>(),
+      lower.data_ptr<float>(),
+      upper.data_ptr<float>(),
+      non_finite.data_ptr<int>(),
+      n,
+      static_cast<float>(steps),
+      weight_map);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   TORCH_CHECK(non_finite.item<int>() == 0, what, ": input has non-finite values (NaN or Inf)");
   return out;
@@ -147,10 +155,21 @@ IntervalQuantGrads interval_quant_backward_cuda(
   auto sums = at::zeros({2}, x.options());
   const int64_t n = x.numel();
   if (n > 0) {
-    interval_quant_backward_kernel<<<blocks_for(n), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
-        grad_out.data_ptr<float>(), x.data_ptr<float>(), grad_x.data_ptr<float>(), lower.data_ptr<float>(),
-        upper.data_ptr<float>(), delta.defined() ? delta.data_ptr<float>() : nullptr, sums.data_ptr<float>(), n,
-        static_cast<float>(steps), weight_map ? 2.0f : 1.0f);
+    interval_quant_backward_kernel<<<
+        blocks_for(n),
+        kThreads,
+        0,
+        at::cuda::getCurrentCUDAStream()>>>(
+        grad_out.data_ptr<float>(),
+        x.data_ptr<float>(),
+        grad_x.data_ptr<float>(),
+        lower.data_ptr<float>(),
+        upper.data_ptr<float>(),
+        delta.defined() ? delta.data_ptr<float>() : nullptr,
+        sums.data_ptr<float>(),
+        n,
+        static_cast<float>(steps),
+        weight_map ? 2.0f : 1.0f);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   }
   const auto range = upper - lower;
@@ -159,4 +178,4 @@ IntervalQuantGrads interval_quant_backward_cuda(
   return {grad_x, (sum_gx - sum_g) / range, -sum_gx / range};
 }
 
-} // namespace ewgs::kernels::cuda
+}  // namespace ewgs::kernels::cuda
