@@ -46,7 +46,7 @@ struct Settings {
   int64_t workers = ewgs::data::hardware_threads();
   std::string cache_dir = ewgs::data::default_cache_dir();
   std::string cifar10_binary;
-  std::string cifar10_jpeg = std::string(EWGS_SHARED_DATA_DIR) + "/cifar10-jpeg.tar.gz";
+  std::string cifar10_jpeg = std::string(EWGS_DEFAULT_DATA_DIR) + "/cifar10-jpeg.tar.gz";
 };
 
 /// Runs `epochs` epochs and returns the median images/s of one epoch.

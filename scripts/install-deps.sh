@@ -7,13 +7,15 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config
   libtorch-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev
-  libturbojpeg0-dev zlib1g-dev libpng-dev libarchive-dev libgtest-dev libbenchmark-dev
+  libturbojpeg0-dev zlib1g-dev libpng-dev libarchive-dev libgtest-dev
   libonnx-dev libprotobuf-dev
   # Headers of Gloo, which LibTorch's c10d Gloo process group includes.
   libgloo-dev
   dataset-fashion-mnist
   # `ewgs plot` and `ewgs report --html` draw their figures with gnuplot.
   gnuplot-nox
+  # The C++ API reference (scripts/ci-docs.sh) and the layout check (scripts/ci-format.sh).
+  doxygen clang-format-14
   # LibTorch's BLAS: Debian's default is the unoptimized reference libblas;
   # OpenBLAS (OpenMP build, as LibTorch) makes the convolution double
   # backward of Hessian-vector products about 1.4x faster on 2 cores.

@@ -319,9 +319,11 @@ TEST_F(PthReaderTest, RejectsCorruptPicklesAndMissingStorage) {
   EWGS_EXPECT_THROWS_WITH(load_pth(golden_pth("truncated_pickle.pth")), "truncated pickle");
   EWGS_EXPECT_THROWS_WITH(
       load_pth(golden_pth("bad_opcode.pth")),
-      "bad_opcode.pth': bad_opcode/data.pkl: unsupported pickle opcode 0x69 'i' (INST) at offset 2");
+      "bad_opcode.pth': bad_opcode/data.pkl: unsupported pickle opcode 0x69 'i' (INST) at offset "
+      "2");
   EWGS_EXPECT_THROWS_WITH(
-      load_pth(golden_pth("missing_storage.pth")), "missing storage record 'missing_storage/data/0'");
+      load_pth(golden_pth("missing_storage.pth")),
+      "missing storage record 'missing_storage/data/0'");
 }
 
 TEST_F(PthReaderTest, AFlippedByteNeverLoadsAsOtherNumbers) {
@@ -339,7 +341,8 @@ TEST_F(PthReaderTest, AFlippedByteNeverLoadsAsOtherNumbers) {
       ASSERT_EQ(state.size(), original.size()) << "byte " << i;
       for (size_t k = 0; k < state.size(); ++k) {
         EXPECT_EQ(state[k].first, original[k].first) << "byte " << i;
-        EXPECT_TRUE(test::all_equal(state[k].second, original[k].second)) << "byte " << i << ": " << state[k].first;
+        EXPECT_TRUE(test::all_equal(state[k].second, original[k].second))
+            << "byte " << i << ": " << state[k].first;
       }
     } catch (const c10::Error& e) {
       ++rejected;
@@ -356,7 +359,8 @@ TEST_F(PthReaderTest, NonFiniteTensorsAreRejectedWithTheirName) {
   tiny->push_back("bn", torch::nn::BatchNorm2d(3));
   tiny->push_back("fc", torch::nn::Linear(3, 2));
   const std::string path = golden_pth("non_finite.pth");
-  nn::load_state(*tiny, load_pth_state_dict(golden_pth("module_state.pth")), /*strict=*/true, "module_state");
+  nn::load_state(
+      *tiny, load_pth_state_dict(golden_pth("module_state.pth")), /*strict=*/true, "module_state");
   EWGS_EXPECT_THROWS_WITH(
       nn::load_state(*tiny, load_pth_state_dict(path), /*strict=*/true, path),
       "cannot load " + path + ": 'fc.weight' has non-finite values (NaN or Inf)");
@@ -437,20 +441,28 @@ TEST_F(PthReaderTest, ReferenceCyclesAreRefused) {
     return load_pth(path);
   };
   // list L; L.append(L)
-  EWGS_EXPECT_THROWS_WITH(load_bytes("]q\x00h\x00" "a."s), "placed inside itself");
-  // dict D; D["k"] = D
   EWGS_EXPECT_THROWS_WITH(
-      load_bytes("}q\x00X\x01\x00\x00\x00kh\x00s."s), "placed inside itself");
+      load_bytes("]q\x00h\x00"
+                 "a."s),
+      "placed inside itself");
+  // dict D; D["k"] = D
+  EWGS_EXPECT_THROWS_WITH(load_bytes("}q\x00X\x01\x00\x00\x00kh\x00s."s), "placed inside itself");
   // list L; T = (L,); L.append(T)
-  EWGS_EXPECT_THROWS_WITH(load_bytes("]q\x00h\x00\x85" "a."s), "placed inside itself");
+  EWGS_EXPECT_THROWS_WITH(
+      load_bytes("]q\x00h\x00\x85"
+                 "a."s),
+      "placed inside itself");
   // list L; M = [L]; L.append(M)
   EWGS_EXPECT_THROWS_WITH(
-      load_bytes("]q\x00]q\x01h\x00" "ah\x00h\x01" "a0."s), "placed inside itself");
+      load_bytes("]q\x00]q\x01h\x00"
+                 "ah\x00h\x01"
+                 "a0."s),
+      "placed inside itself");
   // shared, acyclic: L = []; [L, L]
   const c10::IValue shared = load_bytes("]q\x00(h\x00h\x00l."s);
   ASSERT_TRUE(shared.isList());
   EXPECT_EQ(shared.toListRef().size(), 2u);
 }
 
-} // namespace
-} // namespace ewgs
+}  // namespace
+}  // namespace ewgs

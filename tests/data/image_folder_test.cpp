@@ -130,7 +130,8 @@ TEST(ImageFolderRealTest, Cifar10JpegMatchesPil) {
   const auto train = test::real_cifar10_jpeg("train");
   const auto test = test::real_cifar10_jpeg("test");
   if (!train || !test) {
-    GTEST_SKIP() << "shared/data/cifar10-jpeg.tar.gz is missing";
+    GTEST_SKIP() << ewgs::test::shared_data_path("cifar10-jpeg.tar.gz")
+                 << " is missing (set EWGS_DATA_DIR)";
   }
   ASSERT_EQ(train->size(), 50000);
   ASSERT_EQ(test->size(), 10000);

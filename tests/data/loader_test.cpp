@@ -199,8 +199,10 @@ TEST(LoaderTest, ShardsSplitEveryBatchInRankOrderWithItsAugmentation) {
         images.push_back(part[k].images);
         labels.push_back(part[k].labels);
       }
-      EXPECT_TRUE(ewgs::test::all_equal(torch::cat(images), want[k].images)) << shards << " shards, batch " << k;
-      EXPECT_TRUE(torch::equal(torch::cat(labels), want[k].labels)) << shards << " shards, batch " << k;
+      EXPECT_TRUE(ewgs::test::all_equal(torch::cat(images), want[k].images))
+          << shards << " shards, batch " << k;
+      EXPECT_TRUE(torch::equal(torch::cat(labels), want[k].labels))
+          << shards << " shards, batch " << k;
     }
   }
   // The last batch holds one sample: one shard gets it, the others are empty.
@@ -210,7 +212,8 @@ TEST(LoaderTest, ShardsSplitEveryBatchInRankOrderWithItsAugmentation) {
   DataLoader first_half(data, t, o);
   EXPECT_EQ(epoch(first_half, 1).back().images.size(0), 0);
   o.shard = 2;
-  EWGS_EXPECT_THROWS_WITH(DataLoader(data, t, o), "LoaderOptions: shard must be in [0, shards - 1 = 1], got 2");
+  EWGS_EXPECT_THROWS_WITH(
+      DataLoader(data, t, o), "LoaderOptions: shard must be in [0, shards - 1 = 1], got 2");
   o.shard = 0;
   o.shards = 7;
   EWGS_EXPECT_THROWS_WITH(DataLoader(data, t, o), "batch_size 6 cannot be split into 7 shards");
@@ -398,7 +401,8 @@ TEST(LoaderRealTest, FashionMnistEpoch) {
 TEST(LoaderRealTest, Cifar10JpegEpoch) {
   const auto test_set = test::real_cifar10_jpeg("test");
   if (!test_set) {
-    GTEST_SKIP() << "shared/data/cifar10-jpeg.tar.gz is missing";
+    GTEST_SKIP() << ewgs::test::shared_data_path("cifar10-jpeg.tar.gz")
+                 << " is missing (set EWGS_DATA_DIR)";
   }
   const TransformOptions eval = eval_transform("cifar10-jpeg");
   DataLoader loader(test_set, eval, options(500, false, 2));

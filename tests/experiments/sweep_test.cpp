@@ -24,14 +24,16 @@ namespace fs = std::filesystem;
 int completed_cells(const std::string& sweep) {
   int done = 0;
   for (const auto& entry : fs::recursive_directory_iterator(sweep)) {
-    if (entry.path().filename() == "summary.json" && read_json(entry.path().string())["status"] == "completed") {
+    if (entry.path().filename() == "summary.json" &&
+        read_json(entry.path().string())["status"] == "completed") {
       done += 1;
     }
   }
   return done;
 }
 
-/// Waits until no process holds the sweep's lock (the cells of a killed sweep hold it until they end).
+/// Waits until no process holds the sweep's lock (the cells of a killed sweep hold it until they
+/// end).
 void wait_for_unlock(const std::string& sweep) {
   const int fd = ::open((sweep + "/.lock").c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
@@ -50,9 +52,21 @@ nlohmann::json report_json(const std::string& sweep) {
 class SweepTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    plan_ = new std::string(write_three_method_plan(fresh_dir("sweep_plan"), tiny_data("sweep_data")));
+    plan_ =
+        new std::string(write_three_method_plan(fresh_dir("sweep_plan"), tiny_data("sweep_data")));
     whole_ = new std::string(fresh_dir("sweep_whole"));
-    const auto result = run_process(EWGS_CLI, {"sweep", *plan_, "--profile", "budget", "--out", *whole_, "--parallel", "2", "--cores", "2"});
+    const auto result = run_process(
+        EWGS_CLI,
+        {"sweep",
+         *plan_,
+         "--profile",
+         "budget",
+         "--out",
+         *whole_,
+         "--parallel",
+         "2",
+         "--cores",
+         "2"});
     ASSERT_EQ(result.status, 0) << result.stdout_text << result.stderr_text;
   }
   static void TearDownTestSuite() {
@@ -89,17 +103,21 @@ TEST_F(SweepTest, RunsEveryCellAndReportsIntervalsAndPairedDifferences) {
 }
 
 TEST_F(SweepTest, AFinishedSweepRunsNothingAndItsDryRunSaysDone) {
-  const auto again = run_process(EWGS_CLI, {"sweep", *plan_, "--profile", "budget", "--out", *whole_});
+  const auto again =
+      run_process(EWGS_CLI, {"sweep", *plan_, "--profile", "budget", "--out", *whole_});
   ASSERT_EQ(again.status, 0) << again.stderr_text;
   EXPECT_NE(again.stdout_text.find("9 cells, 0 to run"), std::string::npos) << again.stdout_text;
-  const auto dry = run_process(EWGS_CLI, {"sweep", *plan_, "--profile", "budget", "--out", *whole_, "--dry-run"});
+  const auto dry = run_process(
+      EWGS_CLI, {"sweep", *plan_, "--profile", "budget", "--out", *whole_, "--dry-run"});
   ASSERT_EQ(dry.status, 0) << dry.stderr_text;
   EXPECT_NE(dry.stdout_text.find("ewgs-hessian/seed=3"), std::string::npos) << dry.stdout_text;
   EXPECT_NE(dry.stdout_text.find("estimated time: 0 s"), std::string::npos) << dry.stdout_text;
   // Another profile has other cells: not in this folder.
-  const auto other = run_process(EWGS_CLI, {"sweep", *plan_, "--profile", "full", "--out", *whole_});
+  const auto other =
+      run_process(EWGS_CLI, {"sweep", *plan_, "--profile", "full", "--out", *whole_});
   EXPECT_EQ(other.status, 1);
-  EXPECT_NE(other.stderr_text.find("holds a sweep of other cells"), std::string::npos) << other.stderr_text;
+  EXPECT_NE(other.stderr_text.find("holds a sweep of other cells"), std::string::npos)
+      << other.stderr_text;
 }
 
 TEST_F(SweepTest, ADryRunTimesEachVariantAndEstimatesEveryCell) {
@@ -108,7 +126,8 @@ TEST_F(SweepTest, ADryRunTimesEachVariantAndEstimatesEveryCell) {
   ASSERT_EQ(dry.status, 0) << dry.stdout_text << dry.stderr_text;
   EXPECT_NE(dry.stdout_text.find("profile full"), std::string::npos) << dry.stdout_text;
   EXPECT_NE(dry.stdout_text.find("ewgs-fixed/seed=1"), std::string::npos);
-  EXPECT_EQ(dry.stdout_text.find(" ? "), std::string::npos) << "every cell has an estimate:\n" << dry.stdout_text;
+  EXPECT_EQ(dry.stdout_text.find(" ? "), std::string::npos) << "every cell has an estimate:\n"
+                                                            << dry.stdout_text;
   EXPECT_NE(dry.stdout_text.find("0/3"), std::string::npos) << dry.stdout_text;
   EXPECT_FALSE(fs::exists(fresh + "/ste")) << "a dry run trains nothing in the sweep folder";
 }
@@ -117,7 +136,17 @@ TEST_F(SweepTest, AKilledSweepResumesToTheSameNumbers) {
   const auto killed = fresh_dir("sweep_killed");
   fs::create_directories(killed);
   const pid_t pid = experiments::start_process(
-      {EWGS_CLI, "sweep", *plan_, "--profile", "budget", "--out", killed, "--parallel", "2", "--cores", "2"},
+      {EWGS_CLI,
+       "sweep",
+       *plan_,
+       "--profile",
+       "budget",
+       "--out",
+       killed,
+       "--parallel",
+       "2",
+       "--cores",
+       "2"},
       killed + "/../ewgs_test_sweep_killed.log");
   for (int i = 0; i < 1200 && completed_cells(killed) < 3; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -128,9 +157,12 @@ TEST_F(SweepTest, AKilledSweepResumesToTheSameNumbers) {
   ::waitpid(pid, &status, 0);
   ASSERT_LT(completed_cells(killed), 9) << "killed too late to test a resume";
   wait_for_unlock(killed);
-  const auto resumed = run_process(EWGS_CLI, {"sweep", *plan_, "--profile", "budget", "--out", killed, "--parallel", "2", "--cores", "2"});
+  const auto resumed = run_process(
+      EWGS_CLI,
+      {"sweep", *plan_, "--profile", "budget", "--out", killed, "--parallel", "2", "--cores", "2"});
   ASSERT_EQ(resumed.status, 0) << resumed.stdout_text << resumed.stderr_text;
-  EXPECT_EQ(resumed.stdout_text.find("9 cells, 0 to run"), std::string::npos) << "cells were left to run";
+  EXPECT_EQ(resumed.stdout_text.find("9 cells, 0 to run"), std::string::npos)
+      << "cells were left to run";
   EXPECT_EQ(completed_cells(killed), 9);
   const auto a = report_json(*whole_);
   const auto b = report_json(killed);
@@ -144,12 +176,18 @@ TEST_F(SweepTest, AKilledSweepResumesToTheSameNumbers) {
 
 TEST_F(SweepTest, FiguresAndTheHtmlPageDrawEveryKindOfData) {
   const auto html = fresh_dir("sweep_html");
-  const auto report = run_process(EWGS_CLI, {"report", *whole_, "--html", html, "--title", "three estimators"});
+  const auto report =
+      run_process(EWGS_CLI, {"report", *whole_, "--html", html, "--title", "three estimators"});
   ASSERT_EQ(report.status, 0) << report.stderr_text;
   const std::string page = read_text(html + "/index.html");
   EXPECT_NE(page.find("<h1>three estimators</h1>"), std::string::npos);
   EXPECT_NE(page.find("ewgs-hessian - ste"), std::string::npos);
-  for (const std::string name : {"curves", "intervals-ste", "intervals-ewgs-hessian", "deltas-ewgs-hessian", "traces-ewgs-hessian"}) {
+  for (const std::string name :
+       {"curves",
+        "intervals-ste",
+        "intervals-ewgs-hessian",
+        "deltas-ewgs-hessian",
+        "traces-ewgs-hessian"}) {
     const std::string png = read_text(html + "/" + name + ".png");
     ASSERT_GT(png.size(), 10000u) << name;
     EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << name;
@@ -160,7 +198,9 @@ TEST_F(SweepTest, FiguresAndTheHtmlPageDrawEveryKindOfData) {
   // The plotted mean is the mean of the seeds' test top-1.
   double sum = 0.0;
   for (int seed = 1; seed <= 3; ++seed) {
-    sum += experiments::read_run(*whole_ + "/ste/seed=" + std::to_string(seed)).epochs.back()["test_top1"].get<double>();
+    sum += experiments::read_run(*whole_ + "/ste/seed=" + std::to_string(seed))
+               .epochs.back()["test_top1"]
+               .get<double>();
   }
   std::istringstream table(read_text(html + "/data/curves-ste.dat"));
   std::string header, first, second;
@@ -176,10 +216,18 @@ TEST_F(SweepTest, FiguresAndTheHtmlPageDrawEveryKindOfData) {
   EXPECT_EQ(values[0], 2.0);
   EXPECT_NEAR(values[4], sum / 3, 1e-9);
 
-  const auto plot = run_process(EWGS_CLI, {"plot", *whole_ + "/ste/seed=1", "--out", html + "/one", "--gnuplot", "/nonexistent/gnuplot"});
+  const auto plot = run_process(
+      EWGS_CLI,
+      {"plot",
+       *whole_ + "/ste/seed=1",
+       "--out",
+       html + "/one",
+       "--gnuplot",
+       "/nonexistent/gnuplot"});
   EXPECT_EQ(plot.status, 1);
-  EXPECT_NE(plot.stderr_text.find("apt install gnuplot-nox"), std::string::npos) << plot.stderr_text;
+  EXPECT_NE(plot.stderr_text.find("apt install gnuplot-nox"), std::string::npos)
+      << plot.stderr_text;
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

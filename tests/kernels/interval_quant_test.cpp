@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "ewgs/quant/fused_kernels.h"
 #include "ewgs/quant/interval_quantizer.h"
 #include "support/support.h"
 
@@ -17,11 +18,19 @@ struct Result {
 };
 
 /// Runs a quantizer of `method` through the fused or the composite path.
-Result run(bool fused, const std::string& method, QuantTarget target, int64_t bits, double delta,
-           const torch::Tensor& x_in, const torch::Tensor& g) {
+Result run(
+    bool fused,
+    const std::string& method,
+    QuantTarget target,
+    int64_t bits,
+    double delta,
+    const torch::Tensor& x_in,
+    const torch::Tensor& g) {
   quant::set_fused_kernels(fused);
   auto q = std::make_shared<quant::IntervalQuantizerImpl>(
-      quant::IntervalQuantizerOptions(method, target, bits).delta(delta).has_delta(method == "ewgs"));
+      quant::IntervalQuantizerOptions(method, target, bits)
+          .delta(delta)
+          .has_delta(method == "ewgs"));
   {
     torch::NoGradGuard no_grad;
     q->lower.fill_(target == QuantTarget::kWeight ? -0.7 : 0.05);
@@ -55,8 +64,8 @@ TEST_F(IntervalQuantKernelTest, FusedMatchesCompositeForEveryBitWidthTargetAndDe
           const auto g = torch::randn({70001});
           const auto a = run(true, method, target, bits, delta, x, g);
           const auto b = run(false, method, target, bits, delta, x, g);
-          const std::string what = method + " bits " + std::to_string(bits) + " delta " + std::to_string(delta) +
-              " " + quant::to_string(target);
+          const std::string what = method + " bits " + std::to_string(bits) + " delta " +
+                                   std::to_string(delta) + " " + quant::to_string(target);
           EXPECT_TRUE(all_equal(a.out, b.out)) << what;
           EXPECT_TRUE(all_equal(a.grad_x, b.grad_x)) << what;
           EXPECT_TRUE(all_close(a.grad_l, b.grad_l, 1e-4, 1e-5)) << what;
@@ -69,14 +78,15 @@ TEST_F(IntervalQuantKernelTest, FusedMatchesCompositeForEveryBitWidthTargetAndDe
 
 TEST_F(IntervalQuantKernelTest, HandlesNonContiguousEmptyAndFourDimensionalInputs) {
   const auto base = torch::randn({64, 3, 5, 5});
-  const auto x = base.permute({0, 2, 3, 1}); // non-contiguous view
+  const auto x = base.permute({0, 2, 3, 1});  // non-contiguous view
   const auto g = torch::randn({64, 5, 5, 3});
   const auto a = run(true, "ewgs", QuantTarget::kActivation, 2, 0.1, x, g);
   const auto b = run(false, "ewgs", QuantTarget::kActivation, 2, 0.1, x, g);
   EXPECT_TRUE(all_equal(a.out, b.out));
   EXPECT_TRUE(all_equal(a.grad_x, b.grad_x));
   EXPECT_EQ(a.out.sizes(), x.sizes());
-  const auto empty = run(true, "ste", QuantTarget::kWeight, 1, 0, torch::zeros({0}), torch::zeros({0}));
+  const auto empty =
+      run(true, "ste", QuantTarget::kWeight, 1, 0, torch::zeros({0}), torch::zeros({0}));
   EXPECT_EQ(empty.out.numel(), 0);
   EXPECT_EQ(empty.grad_l.item<float>(), 0.0f);
 }
@@ -85,15 +95,18 @@ TEST_F(IntervalQuantKernelTest, ReportsNonFiniteInputAndEmptyIntervalNamingTheQu
   const auto l = torch::zeros({});
   const auto u = torch::ones({});
   EWGS_EXPECT_THROWS_WITH(
-      kernels::interval_quant_forward(torch::tensor({0.5f, NAN}), l, u, 3, false, "ewgs activation quantizer"),
+      kernels::interval_quant_forward(
+          torch::tensor({0.5f, NAN}), l, u, 3, false, "ewgs activation quantizer"),
       "ewgs activation quantizer: input has non-finite values");
   EWGS_EXPECT_THROWS_WITH(
-      kernels::interval_quant_forward(torch::tensor({-INFINITY}), l, u, 3, false, "q"), "non-finite");
+      kernels::interval_quant_forward(torch::tensor({-INFINITY}), l, u, 3, false, "q"),
+      "non-finite");
   EWGS_EXPECT_THROWS_WITH(
       kernels::interval_quant_forward(torch::ones({2}), u, l, 3, true, "ste weight quantizer"),
       "ste weight quantizer: the interval needs l < u, got l=1 u=0");
   EWGS_EXPECT_THROWS_WITH(
-      kernels::interval_quant_forward(torch::ones({2}, torch::kDouble), l, u, 3, true, "q"), "must be float32");
+      kernels::interval_quant_forward(torch::ones({2}, torch::kDouble), l, u, 3, true, "q"),
+      "must be float32");
 }
 
 TEST_F(IntervalQuantKernelTest, DoubleInputsUseTheCompositePath) {
@@ -132,5 +145,5 @@ TEST_F(IntervalQuantKernelTest, CudaMatchesCpu_CUDA) {
   }
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -5,6 +5,7 @@
 
 #include "ewgs/models/registry.h"
 #include "ewgs/nn/quantized_layers.h"
+#include "ewgs/quant/fused_kernels.h"
 #include "ewgs/quant/interval_quantizer.h"
 #include "support/support.h"
 
@@ -32,7 +33,8 @@ torch::Tensor nan_batch(const torch::Device& device) {
   return x.to(device);
 }
 
-void expect_named_error(models::ClassifierImpl& model, const torch::Device& device, const std::string& path) {
+void expect_named_error(
+    models::ClassifierImpl& model, const torch::Device& device, const std::string& path) {
   EWGS_EXPECT_THROWS_WITH(
       model.forward(nan_batch(device)),
       "ewgs activation quantizer of conv2: input has non-finite values (NaN or Inf)");
@@ -67,5 +69,5 @@ TEST_F(NonFiniteInputTest, TheCudaKernelNamesTheLayer_CUDA) {
   expect_named_error(*model, cuda, "composite ops on CUDA");
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -1,4 +1,5 @@
 // Implementation of the test helpers (tests/support/support.h).
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -7,13 +8,9 @@
 namespace ewgs::test {
 
 ::testing::AssertionResult all_close(
-    const torch::Tensor& a,
-    const torch::Tensor& b,
-    double rtol,
-    double atol) {
+    const torch::Tensor& a, const torch::Tensor& b, double rtol, double atol) {
   if (a.sizes() != b.sizes()) {
-    return ::testing::AssertionFailure()
-        << "shapes differ: " << a.sizes() << " vs " << b.sizes();
+    return ::testing::AssertionFailure() << "shapes differ: " << a.sizes() << " vs " << b.sizes();
   }
   const auto a64 = a.detach().to(torch::kCPU, torch::kDouble);
   const auto b64 = b.detach().to(torch::kCPU, torch::kDouble);
@@ -27,9 +24,9 @@ namespace ewgs::test {
   const int64_t worst = excess.flatten().argmax().item<int64_t>();
   const int64_t bad = (excess > 0).sum().item<int64_t>();
   return ::testing::AssertionFailure()
-      << bad << " of " << a.numel() << " elements differ beyond rtol=" << rtol
-      << " atol=" << atol << "; worst at flat index " << worst << ": "
-      << a64.flatten()[worst].item<double>() << " vs " << b64.flatten()[worst].item<double>();
+         << bad << " of " << a.numel() << " elements differ beyond rtol=" << rtol
+         << " atol=" << atol << "; worst at flat index " << worst << ": "
+         << a64.flatten()[worst].item<double>() << " vs " << b64.flatten()[worst].item<double>();
 }
 
 ::testing::AssertionResult all_equal(const torch::Tensor& a, const torch::Tensor& b) {
@@ -52,7 +49,8 @@ torch::Tensor tensor_from_json(const nlohmann::json& entry) {
 }
 
 std::string shared_data_path(const std::string& name) {
-  return std::string(EWGS_SHARED_DATA_DIR) + "/" + name;
+  const char* dir = std::getenv("EWGS_DATA_DIR");
+  return std::string(dir != nullptr && *dir != '\0' ? dir : EWGS_DEFAULT_DATA_DIR) + "/" + name;
 }
 
-} // namespace ewgs::test
+}  // namespace ewgs::test

@@ -2,9 +2,11 @@
 // that name the key (with suggestions for near misses).
 #include "ewgs/train/train_config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
+#include "ewgs/data/open_dataset.h"
 #include "support/support.h"
 
 namespace ewgs::test {
@@ -42,7 +44,8 @@ TEST(ConfigTest, BaseFileIsAppliedFirstAndRelativeToTheIncludingFile) {
   EXPECT_EQ(c.train_epochs, 30);
   EXPECT_EQ(c.train_batch_size, 256);
   std::ofstream(dir / "loop.toml") << "base = \"loop.toml\"\n";
-  EWGS_EXPECT_THROWS_WITH(c.schema().apply_file((dir / "loop.toml").string()), "nested 'base' files");
+  EWGS_EXPECT_THROWS_WITH(
+      c.schema().apply_file((dir / "loop.toml").string()), "nested 'base' files");
   EWGS_EXPECT_THROWS_WITH(c.schema().apply_file((dir / "none.toml").string()), "does not exist");
 }
 
@@ -63,28 +66,51 @@ TEST(ConfigTest, ResolvedTomlRoundTripsExactly) {
 TEST(ConfigTest, UnknownKeysAreErrorsWithSuggestions) {
   TrainConfig c;
   EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_override("train.epoch=3"), "unknown config key 'train.epoch'; did you mean 'train.epochs'?");
+      c.schema().apply_override("train.epoch=3"),
+      "unknown config key 'train.epoch'; did you mean 'train.epochs'?");
   EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_text("[optim]\nlearning_rate = 0.1\n", "cfg.toml"), "cfg.toml: unknown config key 'optim.learning_rate'");
-  EWGS_EXPECT_THROWS_WITH(c.schema().apply_text("epochs = 3\n", "cfg.toml"), "'epochs' must be a [section] table");
+      c.schema().apply_text("[optim]\nlearning_rate = 0.1\n", "cfg.toml"),
+      "cfg.toml: unknown config key 'optim.learning_rate'");
+  EWGS_EXPECT_THROWS_WITH(
+      c.schema().apply_text("epochs = 3\n", "cfg.toml"), "'epochs' must be a [section] table");
+}
+
+TEST(ConfigTest, DataSetsAreTheKindsTheDataLayerOpens) {
+  TrainConfig c;
+  const auto kinds = data::dataset_kinds();
+  for (const auto& kind : kinds) {
+    c.schema().apply_override("data.dataset=" + kind);
+    EXPECT_EQ(c.data_dataset, kind);
+  }
+  EXPECT_NE(std::find(kinds.begin(), kinds.end(), "imagenet"), kinds.end());
+  EWGS_EXPECT_THROWS_WITH(
+      c.schema().apply_override("data.dataset=imagenett"), "did you mean 'imagenet'?");
 }
 
 TEST(ConfigTest, InvalidValuesNameTheKeyAndTheExpectation) {
   TrainConfig c;
-  EWGS_EXPECT_THROWS_WITH(c.schema().apply_override("train.epochs=0"), "train.epochs must be >= 1, got 0");
-  EWGS_EXPECT_THROWS_WITH(c.schema().apply_override("train.epochs=ten"), "train.epochs must be an integer, got 'ten'");
   EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_override("optim.optimizer=adma"), "optim.optimizer must be one of sgd, adam; got 'adma'; did you mean 'adam'?");
-  EWGS_EXPECT_THROWS_WITH(c.schema().apply_override("optim.lr=nan"), "optim.lr must be a finite number");
+      c.schema().apply_override("train.epochs=0"), "train.epochs must be >= 1, got 0");
   EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_text("[train]\nepochs = \"3\"\n", "cfg.toml"), "train.epochs must be an integer, got the string");
-  EWGS_EXPECT_THROWS_WITH(c.schema().apply_text("[train\n", "cfg.toml"), "cfg.toml:1: invalid TOML");
+      c.schema().apply_override("train.epochs=ten"), "train.epochs must be an integer, got 'ten'");
+  EWGS_EXPECT_THROWS_WITH(
+      c.schema().apply_override("optim.optimizer=adma"),
+      "optim.optimizer must be one of sgd, adam; got 'adma'; did you mean 'adam'?");
+  EWGS_EXPECT_THROWS_WITH(
+      c.schema().apply_override("optim.lr=nan"), "optim.lr must be a finite number");
+  EWGS_EXPECT_THROWS_WITH(
+      c.schema().apply_text("[train]\nepochs = \"3\"\n", "cfg.toml"),
+      "train.epochs must be an integer, got the string");
+  EWGS_EXPECT_THROWS_WITH(
+      c.schema().apply_text("[train\n", "cfg.toml"), "cfg.toml:1: invalid TOML");
   EWGS_EXPECT_THROWS_WITH(c.schema().apply_override("train.epochs"), "expected section.key=value");
   // A NUL ended the parse of the number before it, and "3" was taken.
   EWGS_EXPECT_THROWS_WITH(
       c.schema().apply_override(std::string("train.epochs=3\0x", 16)),
       "train.epochs holds the control character 0 at offset 1 of its value");
-  EWGS_EXPECT_THROWS_WITH(c.schema().apply_override("data.root=/a\nb"), "data.root holds the control character 10 at offset 2");
+  EWGS_EXPECT_THROWS_WITH(
+      c.schema().apply_override("data.root=/a\nb"),
+      "data.root holds the control character 10 at offset 2");
 }
 
 TEST(ConfigTest, TabsInStringsRoundTripThroughTheWrittenToml) {
@@ -95,22 +121,26 @@ TEST(ConfigTest, TabsInStringsRoundTripThroughTheWrittenToml) {
 
 TEST(ConfigTest, ValidateChecksRelationsBetweenKeys) {
   TrainConfig c;
-  c.validate(); // the default FP config is valid
+  c.validate();  // the default FP config is valid
   c.quant_method = "ewgs";
   EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.wbits and quant.abits are both 32");
   c.quant_wbits = 9;
   EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.wbits: bits must be in [1, 8] or 32 (off), got 9");
   c.quant_wbits = 1;
   c.quant_delta = "-1";
-  EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.delta must be a finite number >= 0 or \"hessian\", got '-1'");
-  c.quant_delta = std::string("\0hessian", 8); // read as an empty number, which was 0
+  EWGS_EXPECT_THROWS_WITH(
+      c.validate(), "quant.delta must be a finite number >= 0 or \"hessian\", got '-1'");
+  c.quant_delta = std::string("\0hessian", 8);  // read as an empty number, which was 0
   EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.delta must be a finite number >= 0");
   c.quant_delta = "inf";
   EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.delta must be a finite number >= 0");
   c.quant_delta = "hessian";
   c.validate();
   c.quant_method = "ste";
-  EWGS_EXPECT_THROWS_WITH(c.validate(), "cannot set the delta of the ste weight quantizer (ste:bits=1): it has no gradient scale delta");
+  EWGS_EXPECT_THROWS_WITH(
+      c.validate(),
+      "cannot set the delta of the ste weight quantizer (ste:bits=1): it has no gradient scale "
+      "delta");
   c.quant_delta = "0.01";
   EWGS_EXPECT_THROWS_WITH(c.validate(), "has no key 'delta'");
   c.quant_method = "egws";
@@ -130,8 +160,9 @@ TEST(ConfigTest, HessianDeltaIsRejectedAtStartForQuantizersWithoutDiscreteValues
   EWGS_EXPECT_THROWS_WITH(
       c.validate(),
       "quant.delta = \"hessian\" cannot set the delta of the dorefa weight quantizer "
-      "(dorefa:bits=1,delta=0.01,estimator=ewgs): its 1-bit weights (E|w| sign(w)) expose no discrete values");
-  c.quant_wbits = 2; // multi-bit DoReFa weights expose x_q
+      "(dorefa:bits=1,delta=0.01,estimator=ewgs): its 1-bit weights (E|w| sign(w)) expose no "
+      "discrete values");
+  c.quant_wbits = 2;  // multi-bit DoReFa weights expose x_q
   c.validate();
 }
 
@@ -158,7 +189,8 @@ TEST(ConfigTest, WarnsWhenTheHessianPeriodOutlastsTheRun) {
   c.train_epochs = 10;
   c.hessian_period = 10;
   ASSERT_EQ(c.warnings().size(), 1u);
-  EXPECT_NE(c.warnings()[0].find("hessian.period = 10 epochs >= train.epochs = 10"), std::string::npos);
+  EXPECT_NE(
+      c.warnings()[0].find("hessian.period = 10 epochs >= train.epochs = 10"), std::string::npos);
   c.hessian_period = 9;
   EXPECT_TRUE(c.warnings().empty());
   c.hessian_period = 20;
@@ -181,7 +213,8 @@ TEST(ConfigTest, ActivationMethodMayDifferFromTheWeights) {
   EXPECT_EQ(spec.act, "pact:bits=2,alpha_init=8");
   EXPECT_EQ(spec.describe(), "W2A2 dorefa/pact");
   c.quant_act_method = "pactt";
-  EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.act_method: unknown method 'pactt'; did you mean 'pact'?");
+  EWGS_EXPECT_THROWS_WITH(
+      c.validate(), "quant.act_method: unknown method 'pactt'; did you mean 'pact'?");
   c.quant_act_method = "";
   EWGS_EXPECT_THROWS_WITH(c.validate(), "quant.act_options is set but quant.act_method is not");
 }
@@ -207,5 +240,5 @@ TEST(ConfigTest, ListOfKeysShowsDefaultsAndChoices) {
   EXPECT_NE(text.find("[sgd, adam]"), std::string::npos);
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

@@ -35,8 +35,11 @@ TEST(TrainerSafetyTest, ADivergedEpochNeverOverwritesTheLastGoodCheckpoint) {
   // blows up the model: its test loss or its weights are no longer finite.
   const auto result = Trainer::resume(dir, {"train.epochs=3", "optim.lr=1e6"}, quiet(log))->run();
   EXPECT_EQ(result.status, "failed");
-  EXPECT_NE(result.message.find("training diverged in epoch 3"), std::string::npos) << result.message;
-  EXPECT_NE(result.message.find("The last good checkpoint is " + dir + "/last.pt (epoch 2)"), std::string::npos)
+  EXPECT_NE(result.message.find("training diverged in epoch 3"), std::string::npos)
+      << result.message;
+  EXPECT_NE(
+      result.message.find("The last good checkpoint is " + dir + "/last.pt (epoch 2)"),
+      std::string::npos)
       << result.message;
   EXPECT_TRUE(read_all(dir + "/last.pt") == last) << "last.pt was overwritten";
   EXPECT_TRUE(read_all(dir + "/best.pt") == best) << "best.pt was overwritten";
@@ -56,7 +59,8 @@ TEST(TrainerSafetyTest, ANonFiniteTestLossIsDivergence) {
   auto resumed = Trainer::resume(dir, {"train.epochs=2"}, quiet(log));
   const auto result = resumed->run();
   EXPECT_EQ(result.status, "failed");
-  EXPECT_NE(result.message.find("training diverged in epoch 2: the test loss is NaN"), std::string::npos)
+  EXPECT_NE(
+      result.message.find("training diverged in epoch 2: the test loss is NaN"), std::string::npos)
       << result.message;
   EXPECT_TRUE(read_all(dir + "/last.pt") == last) << "last.pt was overwritten";
   EXPECT_TRUE(read_all(dir + "/best.pt") == best) << "best.pt was overwritten";
@@ -69,7 +73,7 @@ TEST(TrainerSafetyTest, AStopSignalDuringStartUpStopsWithAMessageAndRemovesTheNe
   auto options = quiet(log);
   options.on_startup = [](const std::string& stage) {
     if (stage == "loading data") {
-      std::raise(SIGTERM); // the real signal, caught by the trainer's handler
+      std::raise(SIGTERM);  // the real signal, caught by the trainer's handler
     }
   };
   try {
@@ -77,8 +81,10 @@ TEST(TrainerSafetyTest, AStopSignalDuringStartUpStopsWithAMessageAndRemovesTheNe
     ADD_FAILURE() << "start-up went on after SIGTERM";
   } catch (const train::StopRequested& stop) {
     EXPECT_EQ(stop.signal(), SIGTERM);
-    EXPECT_NE(std::string(stop.what()).find("stopped by signal 15"), std::string::npos) << stop.what();
-    EXPECT_NE(std::string(stop.what()).find("during start-up, while loading data"), std::string::npos);
+    EXPECT_NE(std::string(stop.what()).find("stopped by signal 15"), std::string::npos)
+        << stop.what();
+    EXPECT_NE(
+        std::string(stop.what()).find("during start-up, while loading data"), std::string::npos);
   }
   EXPECT_FALSE(std::filesystem::exists(dir));
 }
@@ -107,7 +113,8 @@ TEST(TrainerSafetyTest, TestClassesAreMatchedToTrainingClassesByName) {
   write_tiny_image_folder(data, {{"train", {"bird", "cat"}}, {"test", {"bird", "dog"}}}, 4);
   EWGS_EXPECT_THROWS_WITH(
       Trainer(tiny_folder_config(data, 1), fresh_dir("renamed_run"), quiet(log)),
-      "the classes of the test split 'test' differ from those of the training split 'train' (classes are matched "
+      "the classes of the test split 'test' differ from those of the training split 'train' "
+      "(classes are matched "
       "by name): only in the training split 'train': cat; only in the test split 'test': dog");
 }
 
@@ -117,17 +124,20 @@ TEST(TrainerSafetyTest, ResumeAndEvaluationCheckTheCheckpointsClasses) {
   const auto dir = fresh_dir("classes_run");
   ASSERT_EQ(Trainer(tiny_folder_config(data, 1), dir, quiet(log)).run().status, "completed");
   EXPECT_EQ(
-      train::read_checkpoint_header(dir + "/last.pt").class_names, (std::vector<std::string>{"cat", "dog", "frog"}));
+      train::read_checkpoint_header(dir + "/last.pt").class_names,
+      (std::vector<std::string>{"cat", "dog", "frog"}));
   std::filesystem::rename(data + "/train/frog", data + "/train/toad");
   std::filesystem::rename(data + "/test/frog", data + "/test/toad");
   EWGS_EXPECT_THROWS_WITH(
       Trainer::resume(dir, {"train.epochs=2"}, quiet(log)),
-      "the classes of the data set differ from those of checkpoint " + dir + "/last.pt (classes are matched by name)");
+      "the classes of the data set differ from those of checkpoint " + dir +
+          "/last.pt (classes are matched by name)");
   EWGS_EXPECT_THROWS_WITH(
       train::load_model_from_file(dir + "/last.pt", {}, ""),
-      "differ from those of checkpoint " + dir + "/last.pt (classes are matched by name): only in checkpoint " + dir +
+      "differ from those of checkpoint " + dir +
+          "/last.pt (classes are matched by name): only in checkpoint " + dir +
           "/last.pt: frog; only in cifar10-jpeg");
 }
 
-} // namespace
-} // namespace ewgs::test
+}  // namespace
+}  // namespace ewgs::test

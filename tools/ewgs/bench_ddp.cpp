@@ -2,8 +2,8 @@
 // process with every core, one process with one thread, and one rank per core
 // (`ewgs train --nproc`), each an ordinary training run whose metrics are read back.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -51,7 +51,9 @@ struct Measurement {
 Measurement read_measurement(const fs::path& run, int64_t steps) {
   const auto record = experiments::read_run(run.string());
   TORCH_CHECK(
-      !record.epochs.empty() && !record.delta_updates.empty(), "bench ddp: ", (run / "metrics.jsonl").string(),
+      !record.epochs.empty() && !record.delta_updates.empty(),
+      "bench ddp: ",
+      (run / "metrics.jsonl").string(),
       " lacks the first epoch's record or the delta update");
   const auto& epoch = record.epochs.front();
   const auto& update = record.delta_updates.front();
@@ -69,11 +71,23 @@ Measurement run_layout(const DdpBenchArgs& args, const Layout& layout, const fs:
   // Two epochs of `steps` steps: the first is timed, the second starts with a
   // Hessian delta update (hessian.period = 1 epoch); one evaluation at the end.
   std::vector<std::string> argv = {
-      "/proc/self/exe", "train", "--config", args.config, "--run-dir", dir.string(), "--json",
-      "--data.root=" + args.data_root, "--quant.delta=hessian", "--hessian.period=1", "--hessian.period_unit=epochs",
+      "/proc/self/exe",
+      "train",
+      "--config",
+      args.config,
+      "--run-dir",
+      dir.string(),
+      "--json",
+      "--data.root=" + args.data_root,
+      "--quant.delta=hessian",
+      "--hessian.period=1",
+      "--hessian.period_unit=epochs",
       "--hessian.batches=" + std::to_string(args.hessian_batches),
-      "--hessian.batch_size=" + std::to_string(args.hessian_batch_size), "--train.epochs=2", "--train.eval_every=2",
-      "--train.max_batches=" + std::to_string(args.steps), "--data.workers=1",
+      "--hessian.batch_size=" + std::to_string(args.hessian_batch_size),
+      "--train.epochs=2",
+      "--train.eval_every=2",
+      "--train.max_batches=" + std::to_string(args.steps),
+      "--data.workers=1",
       "--run.threads=" + std::to_string(layout.threads_per_rank)};
   if (layout.ranks > 1) {
     argv.insert(argv.begin() + 2, {"--nproc", std::to_string(layout.ranks)});
@@ -81,27 +95,42 @@ Measurement run_layout(const DdpBenchArgs& args, const Layout& layout, const fs:
   const std::string log = dir.string() + ".log";
   const int status = experiments::run_process(argv, log);
   TORCH_CHECK(
-      status == 0, "bench ddp: ", layout.name, " failed with status ", status, "; the end of ", log, ":\n",
+      status == 0,
+      "bench ddp: ",
+      layout.name,
+      " failed with status ",
+      status,
+      "; the end of ",
+      log,
+      ":\n",
       experiments::tail_of_file(log, 20));
   return read_measurement(dir, args.steps);
 }
 
 nlohmann::json summary(const std::vector<double>& values) {
-  return {{"median", median(values)},
-          {"min", *std::min_element(values.begin(), values.end())},
-          {"max", *std::max_element(values.begin(), values.end())},
-          {"values", values}};
+  return {
+      {"median", median(values)},
+      {"min", *std::min_element(values.begin(), values.end())},
+      {"max", *std::max_element(values.begin(), values.end())},
+      {"values", values}};
 }
 
 void run_ddp_bench(const DdpBenchArgs& args) {
   const auto cores = static_cast<int64_t>(std::max(1U, std::thread::hardware_concurrency()));
   const int64_t ranks = args.ranks > 0 ? args.ranks : cores;
-  TORCH_CHECK(ranks >= 2, "bench ddp: --ranks must be at least 2, got ", ranks, " (this machine has ", cores, " cores)");
+  TORCH_CHECK(
+      ranks >= 2,
+      "bench ddp: --ranks must be at least 2, got ",
+      ranks,
+      " (this machine has ",
+      cores,
+      " cores)");
   const std::vector<Layout> layouts = {
       {fmt::format("1 process x {} threads", ranks), 1, ranks},
       {"1 process x 1 thread", 1, 1},
       {fmt::format("{} ranks x 1 thread", ranks), ranks, 1}};
-  const fs::path scratch = fs::temp_directory_path() / ("ewgs-bench-ddp-" + std::to_string(::getpid()));
+  const fs::path scratch =
+      fs::temp_directory_path() / ("ewgs-bench-ddp-" + std::to_string(::getpid()));
   fs::create_directories(scratch);
   // Layouts interleaved within each repeat, so a slow spell of the machine
   // falls on all of them.
@@ -112,8 +141,11 @@ void run_ddp_bench(const DdpBenchArgs& args) {
       measured[i].push_back(run_layout(args, layouts[i], dir));
       if (!args.json) {
         std::cerr << fmt::format(
-            "{} (repeat {}): {:.1f} images/s, Hessian update {:.1f} s\n", layouts[i].name, r + 1,
-            measured[i].back().images_per_s, measured[i].back().hessian_s);
+            "{} (repeat {}): {:.1f} images/s, Hessian update {:.1f} s\n",
+            layouts[i].name,
+            r + 1,
+            measured[i].back().images_per_s,
+            measured[i].back().hessian_s);
       }
     }
   }
@@ -140,7 +172,8 @@ void run_ddp_bench(const DdpBenchArgs& args) {
       allreduce.push_back(m.allreduce_s_per_step);
       update.push_back(m.hessian_s);
       probes.push_back(static_cast<double>(m.hessian_probes));
-      per_probe.push_back(m.hessian_s / static_cast<double>(std::max<int64_t>(1, m.hessian_probes)));
+      per_probe.push_back(
+          m.hessian_s / static_cast<double>(std::max<int64_t>(1, m.hessian_probes)));
     }
     throughput.push_back(median(images));
     hessian.push_back(median(update));
@@ -168,27 +201,39 @@ void run_ddp_bench(const DdpBenchArgs& args) {
   }
   for (size_t i = 0; i < layouts.size(); ++i) {
     std::cout << fmt::format(
-        "{:<24} {:8.1f} images/s   Hessian update {:6.1f} s, {:.3f} s per probe\n", layouts[i].name, throughput[i],
-        hessian[i], probe_time[i]);
+        "{:<24} {:8.1f} images/s   Hessian update {:6.1f} s, {:.3f} s per probe\n",
+        layouts[i].name,
+        throughput[i],
+        hessian[i],
+        probe_time[i]);
   }
   std::cout << fmt::format(
-      "{} ranks against 1 thread and {} threads: images/s {:.2f}x and {:.2f}x; Hessian update {:.2f}x and {:.2f}x "
+      "{} ranks against 1 thread and {} threads: images/s {:.2f}x and {:.2f}x; Hessian update "
+      "{:.2f}x and {:.2f}x "
       "as fast, per probe {:.2f}x and {:.2f}x\n",
-      ranks, ranks, out["ranks_vs_one_thread_images_per_s"].get<double>(),
-      out["ranks_vs_all_threads_images_per_s"].get<double>(), out["ranks_vs_one_thread_hessian_speedup"].get<double>(),
-      out["ranks_vs_all_threads_hessian_speedup"].get<double>(), out["ranks_vs_one_thread_probe_speedup"].get<double>(),
+      ranks,
+      ranks,
+      out["ranks_vs_one_thread_images_per_s"].get<double>(),
+      out["ranks_vs_all_threads_images_per_s"].get<double>(),
+      out["ranks_vs_one_thread_hessian_speedup"].get<double>(),
+      out["ranks_vs_all_threads_hessian_speedup"].get<double>(),
+      out["ranks_vs_one_thread_probe_speedup"].get<double>(),
       out["ranks_vs_all_threads_probe_speedup"].get<double>());
 }
 
-} // namespace
+}  // namespace
 
 void add_bench_ddp_command(CLI::App& bench) {
   auto* cmd = bench.add_subcommand(
-      "ddp", "Training images/s and Hessian update time: one process vs one rank per core (ewgs train --nproc)");
+      "ddp",
+      "Training images/s and Hessian update time: one process vs one rank per core (ewgs train "
+      "--nproc)");
   auto args = std::make_shared<DdpBenchArgs>();
-  cmd->add_option("--config", args->config, "Training recipe (an EWGS model; from its train.init_from)")
+  cmd->add_option(
+         "--config", args->config, "Training recipe (an EWGS model; from its train.init_from)")
       ->capture_default_str();
-  cmd->add_option("--data-root", args->data_root, "Its dataset (archive or folder)")->capture_default_str();
+  cmd->add_option("--data-root", args->data_root, "Its dataset (archive or folder)")
+      ->capture_default_str();
   cmd->add_option("--steps", args->steps, "Timed training steps per run")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}))
       ->capture_default_str();
@@ -198,7 +243,8 @@ void add_bench_ddp_command(CLI::App& bench) {
   cmd->add_option("--hessian-batch-size", args->hessian_batch_size, "Their batch size")
       ->check(CLI::Range(int64_t{2}, int64_t{100000}))
       ->capture_default_str();
-  cmd->add_option("--ranks", args->ranks, "Ranks of the data-parallel run (0: one per core)")->capture_default_str();
+  cmd->add_option("--ranks", args->ranks, "Ranks of the data-parallel run (0: one per core)")
+      ->capture_default_str();
   cmd->add_option("--repeats", args->repeats, "Runs of each layout")
       ->check(CLI::Range(int64_t{1}, int64_t{100}))
       ->capture_default_str();
@@ -206,4 +252,4 @@ void add_bench_ddp_command(CLI::App& bench) {
   cmd->callback([args] { run_ddp_bench(*args); });
 }
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

@@ -2,8 +2,8 @@
 // backward) and of the composite reference, next to a plain copy of the same
 // bytes on the same device.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <functional>
@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "ewgs/core/threads.h"
 #include "ewgs/kernels/interval_quant.h"
+#include "ewgs/quant/fused_kernels.h"
 #include "ewgs/quant/interval_quantizer.h"
 
 namespace ewgs::cli {
@@ -36,7 +37,9 @@ double time_ms(const std::function<void()>& fn, int64_t repeats, const c10::Devi
     fn();
     synchronize(device);
     if (i >= 2) {
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count());
     }
   }
   return median(ms);
@@ -60,12 +63,17 @@ void run_quantizer_bench(const QuantizerArgs& args) {
 
   const double copy_ms = time_ms([&] { y.copy_(x); }, repeats, device);
   const double forward_ms = time_ms(
-      [&] { kernels::interval_quant_forward(x, lower, upper, steps, false, "bench"); }, repeats, device);
+      [&] { kernels::interval_quant_forward(x, lower, upper, steps, false, "bench"); },
+      repeats,
+      device);
   const double backward_ms = time_ms(
-      [&] { kernels::interval_quant_backward(g, x, lower, upper, delta, steps, false); }, repeats, device);
+      [&] { kernels::interval_quant_backward(g, x, lower, upper, delta, steps, false); },
+      repeats,
+      device);
   // The composite reference, forward and backward through autograd.
   auto q = std::make_shared<quant::IntervalQuantizerImpl>(
-      quant::IntervalQuantizerOptions("ewgs", quant::QuantTarget::kActivation, args.bits).delta(1e-3));
+      quant::IntervalQuantizerOptions("ewgs", quant::QuantTarget::kActivation, args.bits)
+          .delta(1e-3));
   q->to(device);
   {
     torch::NoGradGuard no_grad;
@@ -82,10 +90,10 @@ void run_quantizer_bench(const QuantizerArgs& args) {
   out["bits"] = args.bits;
   out["copy_gbps"] = copy_gbps;
   out["forward_ms"] = forward_ms;
-  out["forward_gbps"] = gbps(2 * bytes, forward_ms); // read x, write out
+  out["forward_gbps"] = gbps(2 * bytes, forward_ms);  // read x, write out
   out["forward_fraction_of_copy"] = gbps(2 * bytes, forward_ms) / copy_gbps;
   out["backward_ms"] = backward_ms;
-  out["backward_gbps"] = gbps(3 * bytes, backward_ms); // read g and x, write grad_x
+  out["backward_gbps"] = gbps(3 * bytes, backward_ms);  // read g and x, write grad_x
   out["backward_fraction_of_copy"] = gbps(3 * bytes, backward_ms) / copy_gbps;
   out["composite_forward_backward_ms"] = composite_ms;
   out["fused_speedup_over_composite"] = composite_ms / (forward_ms + backward_ms);
@@ -99,24 +107,39 @@ void run_quantizer_bench(const QuantizerArgs& args) {
       "  forward   {:8.3f} ms  {:7.1f} GB/s  ({:.0f} % of copy)\n"
       "  backward  {:8.3f} ms  {:7.1f} GB/s  ({:.0f} % of copy)\n"
       "  composite forward+backward {:8.3f} ms ({:.1f}x the fused pair)\n",
-      n, args.bits, args.device, threads, copy_ms, copy_gbps, forward_ms, out["forward_gbps"].get<double>(),
-      100 * out["forward_fraction_of_copy"].get<double>(), backward_ms, out["backward_gbps"].get<double>(),
-      100 * out["backward_fraction_of_copy"].get<double>(), composite_ms,
+      n,
+      args.bits,
+      args.device,
+      threads,
+      copy_ms,
+      copy_gbps,
+      forward_ms,
+      out["forward_gbps"].get<double>(),
+      100 * out["forward_fraction_of_copy"].get<double>(),
+      backward_ms,
+      out["backward_gbps"].get<double>(),
+      100 * out["backward_fraction_of_copy"].get<double>(),
+      composite_ms,
       out["fused_speedup_over_composite"].get<double>());
 }
 
-} // namespace
+}  // namespace
 
 void add_bench_quantizer_command(CLI::App& bench) {
-  auto* cmd = bench.add_subcommand("quantizer", "Bandwidth of the fused quantizer kernels next to a copy");
+  auto* cmd =
+      bench.add_subcommand("quantizer", "Bandwidth of the fused quantizer kernels next to a copy");
   auto args = std::make_shared<QuantizerArgs>();
   cmd->add_option("--elements", args->elements, "Tensor elements")->capture_default_str();
-  cmd->add_option("--bits", args->bits, "Bit-width")->check(CLI::Range(1, 8))->capture_default_str();
-  cmd->add_option("--device", args->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--bits", args->bits, "Bit-width")
+      ->check(CLI::Range(1, 8))
+      ->capture_default_str();
+  cmd->add_option("--device", args->device, "cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)")->capture_default_str();
   cmd->add_option("--repeats", args->repeats, "Timed repeats (0: 10 on CPU, 100 on CUDA)");
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] { run_quantizer_bench(*args); });
 }
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

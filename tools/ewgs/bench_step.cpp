@@ -2,8 +2,8 @@
 // side by side (round-robin, after warm-up; medians), and the EWGS step on the
 // composite reference path, so the cost of quantization is a ratio.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +14,7 @@
 #include "ewgs/core/threads.h"
 #include "ewgs/core/version.h"
 #include "ewgs/models/registry.h"
+#include "ewgs/quant/fused_kernels.h"
 #include "ewgs/quant/interval_quantizer.h"
 #include "ewgs/train/optimizers.h"
 
@@ -41,8 +42,13 @@ struct Variant {
   std::vector<double> ms;
 };
 
-Variant make_variant(const std::string& name, const StepArgs& args, const std::string& method, bool fused,
-                     const torch::Tensor& images, const torch::Device& device) {
+Variant make_variant(
+    const std::string& name,
+    const StepArgs& args,
+    const std::string& method,
+    bool fused,
+    const torch::Tensor& images,
+    const torch::Device& device) {
   train::TrainConfig config;
   config.model_name = args.model;
   if (method != "off") {
@@ -60,13 +66,17 @@ Variant make_variant(const std::string& name, const StepArgs& args, const std::s
   v.model->train();
   {
     torch::NoGradGuard no_grad;
-    v.model->forward(images); // paper initialization of the quantizers
+    v.model->forward(images);  // paper initialization of the quantizers
   }
   v.optimizers = train::make_optimizers(config, *v.model);
   return v;
 }
 
-double time_step(Variant& v, const torch::Tensor& images, const torch::Tensor& labels, const torch::Device& device) {
+double time_step(
+    Variant& v,
+    const torch::Tensor& images,
+    const torch::Tensor& labels,
+    const torch::Device& device) {
   quant::set_fused_kernels(v.fused);
   synchronize(device);
   const auto start = std::chrono::steady_clock::now();
@@ -76,7 +86,8 @@ double time_step(Variant& v, const torch::Tensor& images, const torch::Tensor& l
   v.optimizers.step();
   synchronize(device);
   quant::set_fused_kernels(true);
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 void run_step_bench(const StepArgs& args) {
@@ -93,7 +104,7 @@ void run_step_bench(const StepArgs& args) {
   variants.push_back(make_variant("ewgs_composite", args, "ewgs", false, images, device));
   const int64_t steps = args.steps > 0 ? args.steps : (device.is_cuda() ? 200 : 15);
   for (int64_t i = 0; i < args.warmup + steps; ++i) {
-    for (auto& v : variants) { // round-robin: drift hits every variant alike
+    for (auto& v : variants) {  // round-robin: drift hits every variant alike
       const double ms = time_step(v, images, labels, device);
       if (i >= args.warmup) {
         v.ms.push_back(ms);
@@ -119,23 +130,33 @@ void run_step_bench(const StepArgs& args) {
     return;
   }
   std::cout << fmt::format(
-      "{} W{}A{} batch {} on {} ({} threads), median of {} steps\n", args.model, args.wbits, args.abits,
-      args.batch, args.device, threads, steps);
+      "{} W{}A{} batch {} on {} ({} threads), median of {} steps\n",
+      args.model,
+      args.wbits,
+      args.abits,
+      args.batch,
+      args.device,
+      threads,
+      steps);
   for (auto& v : variants) {
-    std::cout << fmt::format("  {:<15} {:9.2f} ms  {:5.2f}x fp\n", v.name, median(v.ms), median(v.ms) / fp);
+    std::cout << fmt::format(
+        "  {:<15} {:9.2f} ms  {:5.2f}x fp\n", v.name, median(v.ms), median(v.ms) / fp);
   }
 }
 
-} // namespace
+}  // namespace
 
 void add_bench_step_command(CLI::App& bench) {
   auto* cmd = bench.add_subcommand("step", "Time FP, STE and EWGS training steps side by side");
   auto args = std::make_shared<StepArgs>();
   cmd->add_option("--model", args->model, "Model")->capture_default_str();
   cmd->add_option("--wbits", args->wbits, "Weight bits of quantized layers")->capture_default_str();
-  cmd->add_option("--abits", args->abits, "Activation bits of quantized layers")->capture_default_str();
+  cmd->add_option("--abits", args->abits, "Activation bits of quantized layers")
+      ->capture_default_str();
   cmd->add_option("--batch", args->batch, "Batch size")->capture_default_str();
-  cmd->add_option("--device", args->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--device", args->device, "cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   cmd->add_option("--threads", args->threads, "CPU threads (0: all cores)")->capture_default_str();
   cmd->add_option("--steps", args->steps, "Timed steps per variant (0: 15 on CPU, 200 on CUDA)");
   cmd->add_option("--warmup", args->warmup, "Untimed steps first")->capture_default_str();
@@ -143,4 +164,4 @@ void add_bench_step_command(CLI::App& bench) {
   cmd->callback([args] { run_step_bench(*args); });
 }
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

@@ -1,7 +1,7 @@
 // `ewgs eval`: top-1/top-5 test accuracy of an ewgs checkpoint or a PyTorch .pth.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <iostream>
@@ -52,26 +52,34 @@ void run_eval(const EvalArgs& args, const std::vector<std::string>& overrides) {
     std::cout << out.dump() << "\n";
   } else {
     std::cout << fmt::format(
-        "{} ({}) on {} {} ({} images): top-1 {:.2f}%  top-5 {:.2f}%  loss {:.4f}\n", config.model_name,
-        config.quant_spec().describe(), config.data_dataset, config.data_test_split, meter.seen,
-        meter.top1_percent(), meter.topk_percent(), meter.loss());
+        "{} ({}) on {} {} ({} images): top-1 {:.2f}%  top-5 {:.2f}%  loss {:.4f}\n",
+        config.model_name,
+        config.quant_spec().describe(),
+        config.data_dataset,
+        config.data_test_split,
+        meter.seen,
+        meter.top1_percent(),
+        meter.topk_percent(),
+        meter.loss());
   }
 }
 
-} // namespace
+}  // namespace
 
 void add_eval_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "eval",
-      "Evaluate a checkpoint (or a PyTorch .pth with --model.name=... --data.dataset=...) on the test split");
+      "Evaluate a checkpoint (or a PyTorch .pth with --model.name=... --data.dataset=...) on the "
+      "test split");
   auto args = std::make_shared<EvalArgs>();
   cmd->add_option("--checkpoint", args->checkpoint, "ewgs checkpoint or PyTorch .pth")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--entry", args->entry, ".pth: key of the state dict in the saved dict (default: detect)");
+  cmd->add_option(
+      "--entry", args->entry, ".pth: key of the state dict in the saved dict (default: detect)");
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->allow_extras();
   cmd->callback([cmd, args] { run_eval(*args, collect_overrides(cmd->remaining())); });
 }
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

@@ -1,8 +1,8 @@
 // `ewgs hessian`: estimates every EWGS quantizer's Hessian trace and delta on
 // training batches of a checkpoint's data, and prints them per layer.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <iostream>
 #include <map>
@@ -34,8 +34,15 @@ void print_table(const hessian::DeltaEstimate& e) {
     rows[q.layer][q.target] = &q;
   }
   std::cout << fmt::format(
-      "{:<24} {:>11} {:>9} {:>11} {:>9} {:>11} {:>11} {:>7}\n", "layer", "delta_W", "+-", "delta_A", "+-",
-      "Tr/N W", "Tr/N A", "probes");
+      "{:<24} {:>11} {:>9} {:>11} {:>9} {:>11} {:>11} {:>7}\n",
+      "layer",
+      "delta_W",
+      "+-",
+      "delta_A",
+      "+-",
+      "Tr/N W",
+      "Tr/N A",
+      "probes");
   for (const auto& layer : order) {
     auto cell = [&](const char* target, auto field) -> std::string {
       const auto it = rows[layer].find(target);
@@ -46,14 +53,18 @@ void print_table(const hessian::DeltaEstimate& e) {
       probes += q->probes;
     }
     std::cout << fmt::format(
-        "{:<24} {:>11} {:>9} {:>11} {:>9} {:>11} {:>11} {:>7}\n", layer,
+        "{:<24} {:>11} {:>9} {:>11} {:>9} {:>11} {:>11} {:>7}\n",
+        layer,
         cell("weight", [](const auto& q) { return q.delta; }),
         cell("weight", [](const auto& q) { return q.delta_stderr; }),
-        cell("act", [](const auto& q) { return q.delta; }), cell("act", [](const auto& q) { return q.delta_stderr; }),
+        cell("act", [](const auto& q) { return q.delta; }),
+        cell("act", [](const auto& q) { return q.delta_stderr; }),
         cell("weight", [](const auto& q) { return q.trace_per_element; }),
-        cell("act", [](const auto& q) { return q.trace_per_element; }), probes);
+        cell("act", [](const auto& q) { return q.trace_per_element; }),
+        probes);
   }
-  std::cout << fmt::format("{} estimator, {} batches, {:.2f} s\n", e.estimator, e.batches, e.wall_s);
+  std::cout << fmt::format(
+      "{} estimator, {} batches, {:.2f} s\n", e.estimator, e.batches, e.wall_s);
 }
 
 void run_hessian(const HessianArgs& args, const std::vector<std::string>& overrides) {
@@ -78,7 +89,8 @@ void run_hessian(const HessianArgs& args, const std::vector<std::string>& overri
   TORCH_CHECK(
       !estimate.quantizers.empty(),
       args.checkpoint,
-      " has no quantizer with a delta; quantize it, e.g. --quant.method=ewgs --quant.wbits=1 --quant.abits=1");
+      " has no quantizer with a delta; quantize it, e.g. --quant.method=ewgs --quant.wbits=1 "
+      "--quant.abits=1");
   if (args.json) {
     auto out = estimate.to_json();
     out["checkpoint"] = args.checkpoint;
@@ -91,24 +103,27 @@ void run_hessian(const HessianArgs& args, const std::vector<std::string>& overri
   }
 }
 
-} // namespace
+}  // namespace
 
 void add_hessian_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "hessian",
-      "Per-layer Hessian traces and EWGS deltas of a checkpoint (or a .pth with --model.name and --quant.*)");
+      "Per-layer Hessian traces and EWGS deltas of a checkpoint (or a .pth with --model.name and "
+      "--quant.*)");
   auto args = std::make_shared<HessianArgs>();
   cmd->add_option("--checkpoint", args->checkpoint, "ewgs checkpoint or PyTorch .pth")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--entry", args->entry, ".pth: key of the state dict in the saved dict (default: detect)");
+  cmd->add_option(
+      "--entry", args->entry, ".pth: key of the state dict in the saved dict (default: detect)");
   cmd->add_option("--estimator", args->estimator, "fast or faithful (the official code's loop)")
       ->check(CLI::IsMember({"fast", "faithful"}))
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print one JSON object");
-  cmd->add_flag("--progress", args->progress, "Report each quantizer and batch on stderr as it finishes");
+  cmd->add_flag(
+      "--progress", args->progress, "Report each quantizer and batch on stderr as it finishes");
   cmd->allow_extras();
   cmd->callback([cmd, args] { run_hessian(*args, collect_overrides(cmd->remaining())); });
 }
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

@@ -32,7 +32,8 @@ std::string default_run_dir(const std::string& config_path) {
   const std::time_t now = std::time(nullptr);
   char stamp[32];
   std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::localtime(&now));
-  const std::string stem = config_path.empty() ? "run" : std::filesystem::path(config_path).stem().string();
+  const std::string stem =
+      config_path.empty() ? "run" : std::filesystem::path(config_path).stem().string();
   return "runs/" + stem + "-" + stamp;
 }
 
@@ -62,10 +63,14 @@ void train_or_resume(const TrainArgs& args, const std::vector<std::string>& over
     std::cerr << result.message << "\n";
   }
   if (result.status == "completed" && leader) {
-    std::cout << (args.json ? result.to_json().dump() + "\n"
-                            : fmt::format(
-                                  "done: {} epochs, test top-1 {:.2f}% (best {:.2f}%), {:.1f}s\n", result.epochs_done,
-                                  result.final_top1, result.best_top1, result.wall_s));
+    std::cout
+        << (args.json ? result.to_json().dump() + "\n"
+                      : fmt::format(
+                            "done: {} epochs, test top-1 {:.2f}% (best {:.2f}%), {:.1f}s\n",
+                            result.epochs_done,
+                            result.final_top1,
+                            result.best_top1,
+                            result.wall_s));
   }
   exit_status() = result.status == "completed" ? 0 : (result.status == "interrupted" ? 130 : 1);
 }
@@ -83,7 +88,8 @@ int launch_ranks(const TrainArgs& args, const std::vector<std::string>& override
       launch.argv.insert(launch.argv.end(), {"--config", args.config});
     }
     launch.argv.insert(
-        launch.argv.end(), {"--run-dir", args.run_dir.empty() ? default_run_dir(args.config) : args.run_dir});
+        launch.argv.end(),
+        {"--run-dir", args.run_dir.empty() ? default_run_dir(args.config) : args.run_dir});
   }
   if (args.json) {
     launch.argv.emplace_back("--json");
@@ -113,7 +119,7 @@ void run_training(const TrainArgs& args, const std::vector<std::string>& overrid
   }
 }
 
-} // namespace
+}  // namespace
 
 void add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
@@ -123,14 +129,17 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--config", args->config, "TOML config file (configs/ has the paper's recipes)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--run-dir", args->run_dir, "Run directory (default runs/<config>-<time>)");
-  cmd->add_option("--resume", args->resume, "Continue the run in this directory from its last checkpoint")
+  cmd->add_option(
+         "--resume", args->resume, "Continue the run in this directory from its last checkpoint")
       ->check(CLI::ExistingDirectory);
   cmd->add_flag("--json", args->json, "One JSON object per epoch instead of a progress bar");
   cmd->add_flag("--list-keys", args->list_keys, "List every config key with its default and exit");
   cmd->add_option(
-         "--nproc", args->nproc,
+         "--nproc",
+         args->nproc,
          "Train with N processes on this machine (data parallel, Gloo or NCCL); without it the "
-         "RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT variables of torchrun-style launchers are honoured")
+         "RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT variables of torchrun-style launchers are "
+         "honoured")
       ->check(CLI::Range(1, 1024));
   cmd->allow_extras();
   cmd->callback([cmd, args] {
@@ -143,4 +152,4 @@ void add_train_command(CLI::App& app) {
   });
 }
 
-} // namespace ewgs::cli
+}  // namespace ewgs::cli

@@ -20,7 +20,7 @@ namespace ewgs {
 /// torch.device (string such as "cuda:0"), torch.Size (tuple). Everything else loads
 /// without error as an opaque value, so that only the parts a caller reads matter:
 ///   - an object of another class (a pickled nn.Module, a loss, an argparse.Namespace)
-///     is a dict {"__class__": "module.Name", <its attributes>...}, see pth_object_class;
+///     is a dict {"__class__": "module.Name", (its attributes)...}, see pth_object_class;
 ///   - a class or other global used as a value (torch.float32) is {"__global__": "torch.float32"}.
 ///
 /// Errors (c10::Error naming `path`): missing or unreadable file, a file that is not a
@@ -48,4 +48,4 @@ std::vector<std::pair<std::string, at::Tensor>> load_pth_state_dict(
 /// "__class__" entry), else "".
 std::string pth_object_class(const c10::IValue& value);
 
-} // namespace ewgs
+}  // namespace ewgs

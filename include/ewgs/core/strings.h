@@ -13,6 +13,9 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep);
 /// `text` without leading and trailing whitespace.
 std::string trim(const std::string& text);
 
+/// Whether `text` ends with `suffix`.
+bool ends_with(const std::string& text, const std::string& suffix);
+
 /// Splits `text` at every `sep`, keeping empty pieces.
 std::vector<std::string> split(const std::string& text, char sep);
 
@@ -25,8 +28,6 @@ size_t edit_distance(const std::string& a, const std::string& b);
 
 /// "; did you mean 'x'?" for the closest candidate within a small edit
 /// distance of `name`, or an empty string when none is close.
-std::string did_you_mean(
-    const std::string& name,
-    const std::vector<std::string>& candidates);
+std::string did_you_mean(const std::string& name, const std::vector<std::string>& candidates);
 
-} // namespace ewgs
+}  // namespace ewgs

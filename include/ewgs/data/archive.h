@@ -11,7 +11,7 @@ namespace ewgs::data {
 /// $HOME/.cache/ewgs, else /tmp/ewgs-cache.
 std::string default_cache_dir();
 
-/// Returns `cache_dir`/`folder`-<key>, first extracting the tar archive
+/// Returns `cache_dir/folder-KEY`, first extracting the tar archive
 /// `archive` (any compression libarchive reads) into it when missing. The key
 /// hashes the archive's canonical path, size and modification time, so another
 /// or a changed archive never reuses a stale copy; a missing archive is an

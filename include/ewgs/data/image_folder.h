@@ -34,7 +34,7 @@ struct ImageFolderOptions {
   std::string kind = "imagefolder";
 };
 
-/// The images under `folder`/<class>/ (subfolders included), with extension .jpg,
+/// The images under `folder/CLASS/` (subfolders included), with extension .jpg,
 /// .jpeg or .png in any case. Classes are the sorted subfolder names, labelled
 /// 0, 1, ... in that order; files are sorted by path within each class, as in
 /// torchvision's ImageFolder. Samples are RGB: HWC views when decoded on demand,
@@ -76,7 +76,7 @@ class ImageFolderDataset : public Dataset {
   std::shared_ptr<InMemoryDataset> cache_;
 };
 
-/// Opens split `split` of an ImageFolder tree: `root`/`split`/<class>/...; an
+/// Opens split `split` of an ImageFolder tree: `root/split/CLASS/...`; an
 /// error lists the splits found when `root`/`split` is missing.
 std::shared_ptr<ImageFolderDataset> open_image_folder(
     const std::string& root, const std::string& split, ImageFolderOptions options = {});

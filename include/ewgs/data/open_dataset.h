@@ -29,7 +29,7 @@ struct OpenOptions {
 ///   "cifar10-jpeg"   the CIFAR-10 JPEG copy: root is the folder holding
 ///                    train/ and test/, its parent holding cifar10-jpeg/, or the
 ///                    .tar.gz archive (extracted once into the cache folder)
-///   "imagefolder"    root/<split>/<class>/*.{jpg,jpeg,png}; "imagenet" is the same
+///   "imagefolder"    `root/SPLIT/CLASS/*.{jpg,jpeg,png}`; "imagenet" is the same
 ///                    with ImageNet's presets in transforms.h
 /// An empty root means the kind's default root; kinds without one need a root.
 /// An unknown kind is an error listing the known ones.

@@ -25,12 +25,6 @@ struct IntervalQuantizerOptions {
   TORCH_ARG(bool, has_delta) = true;
 };
 
-/// Whether float32 inputs go through the fused single-pass kernels
-/// (kernels/interval_quant.h) instead of the composite ATen reference; on by
-/// default. Capture for the Hessian always uses the composite path.
-void set_fused_kernels(bool on);
-bool fused_kernels();
-
 /// x_n = clip((x - l) / (u - l), 0, 1)                  (Eq. 1)
 /// x_q = round((2^b - 1) x_n) / (2^b - 1)               (Eq. 2)
 /// Q_W = 2 (x_q - 0.5),  Q_A = x_q                        (Eq. 3)
@@ -74,4 +68,4 @@ class IntervalQuantizerImpl : public QuantizerImpl {
   IntervalQuantizerOptions options_;
 };
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

@@ -113,8 +113,11 @@ class QuantizerImpl : public torch::nn::Module {
   /// The method's quantization of a checked `x`.
   virtual torch::Tensor quantize(const torch::Tensor& x) = 0;
 
-  /// Methods call this with their discrete value x_q in [0, 1].
-  void record_discrete(const torch::Tensor& x_q);
+  /// Methods call this with their discrete value x_q in [0, 1] and go on with what it
+  /// returns: x_q itself, or, while capturing an x_q without autograd history (from an
+  /// input that needs no gradient, such as the images at a quantized first layer), x_q
+  /// as a leaf that requires grad, so that the Hessian w.r.t. x_q is still formed.
+  torch::Tensor record_discrete(const torch::Tensor& x_q);
 
  private:
   std::string method_;
@@ -128,4 +131,4 @@ class QuantizerImpl : public torch::nn::Module {
 
 using QuantizerPtr = std::shared_ptr<QuantizerImpl>;
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

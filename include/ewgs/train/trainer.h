@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "ewgs/train/atomic_file.h"
 #include "ewgs/train/train_config.h"
+#include "ewgs/train/write_observer.h"
 
 namespace ewgs::train {
 
@@ -44,6 +44,10 @@ struct TrainerOptions {
   /// Told of every step of every write in the run directory (tests stop
   /// the process at each one).
   WriteObserver on_write;
+  /// SIGINT and SIGTERM handlers are installed while the trainer lives: a signal
+  /// makes the run finish its step, checkpoint and return "interrupted". False
+  /// leaves the process's handlers alone (programs that handle signals themselves).
+  bool handle_stop_signals = true;
 };
 
 /// A training run in a run directory (run_directory.h):
@@ -54,7 +58,7 @@ struct TrainerOptions {
 ///   summary.json   the TrainResult and headline numbers, when the run ends
 /// A non-finite loss, test loss or model tensor stops the run without
 /// writing: every checkpoint holds a finite model. A stop signal during
-/// start-up throws StopRequested (stop_signal.h); a new run's folder that
+/// start-up throws a std::runtime_error that says so; a new run's folder that
 /// this process created is removed when start-up fails.
 class Trainer {
  public:
@@ -80,4 +84,4 @@ class Trainer {
   std::unique_ptr<Impl> impl_;
 };
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

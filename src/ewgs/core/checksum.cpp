@@ -13,8 +13,8 @@ namespace {
 constexpr std::string_view kMarker = "EWGS-CRC";
 
 uint32_t crc32_of(std::string_view bytes) {
-  return static_cast<uint32_t>(
-      ::crc32_z(::crc32_z(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+  return static_cast<uint32_t>(::crc32_z(
+      ::crc32_z(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
 }
 
 void put_le(std::string& out, uint64_t value, int bytes) {
@@ -37,7 +37,7 @@ std::string hex(uint32_t value) {
   return text;
 }
 
-} // namespace
+}  // namespace
 
 std::string append_checksum(std::string payload) {
   const uint32_t crc = crc32_of(payload);
@@ -50,21 +50,23 @@ std::string append_checksum(std::string payload) {
 
 bool has_checksum(std::string_view file) {
   return file.size() >= kChecksumTrailerBytes &&
-      file.substr(file.size() - kChecksumTrailerBytes, kMarker.size()) == kMarker;
+         file.substr(file.size() - kChecksumTrailerBytes, kMarker.size()) == kMarker;
 }
 
 std::string_view verified_payload(std::string_view file, const std::string& name) {
   if (!has_checksum(file)) {
     // A trailer followed by appended bytes still has its marker in the file.
     const size_t marker = file.rfind(kMarker);
-    const bool appended = marker != std::string_view::npos && marker + kChecksumTrailerBytes <= file.size() &&
-        get_le(file, marker + kMarker.size(), 8) == marker;
+    const bool appended = marker != std::string_view::npos &&
+                          marker + kChecksumTrailerBytes <= file.size() &&
+                          get_le(file, marker + kMarker.size(), 8) == marker;
     TORCH_CHECK(
         !appended,
         name,
         ": ",
         file.size() - marker - kChecksumTrailerBytes,
-        " bytes follow its checksum trailer (data appended to the file); it is not a checkpoint as written");
+        " bytes follow its checksum trailer (data appended to the file); it is not a checkpoint as "
+        "written");
     TORCH_CHECK(
         false,
         name,
@@ -96,4 +98,4 @@ std::string_view verified_payload(std::string_view file, const std::string& name
   return payload;
 }
 
-} // namespace ewgs
+}  // namespace ewgs

@@ -34,11 +34,6 @@ c10::IValue make_tuple(std::vector<c10::IValue> items) {
   return c10::ivalue::Tuple::create(std::move(items));
 }
 
-std::vector<c10::IValue> tuple_items(const c10::IValue& value) {
-  const auto& elements = value.toTupleRef().elements();
-  return std::vector<c10::IValue>(elements.begin(), elements.end());
-}
-
 /// The string under `key` of a one-purpose marker dict, or "".
 std::string marker(const c10::IValue& value, const char* key) {
   if (!value.isGenericDict()) {
@@ -754,7 +749,12 @@ c10::IValue Unpickler::run() {
   return stack_.back();
 }
 
-} // namespace
+}  // namespace
+
+std::vector<c10::IValue> tuple_items(const c10::IValue& value) {
+  const auto& elements = value.toTupleRef().elements();
+  return std::vector<c10::IValue>(elements.begin(), elements.end());
+}
 
 c10::IValue unpickle(
     const char* data, size_t size, const PickleHooks& hooks, const std::string& context) {
@@ -806,4 +806,4 @@ std::string describe_pickle_value(const c10::IValue& value) {
   return value.tagKind();
 }
 
-} // namespace ewgs::detail
+}  // namespace ewgs::detail

@@ -1,5 +1,6 @@
 // Internal: a bounds-checked interpreter for Python pickle programs (protocols 2-4, as
-// torch.save writes them) producing c10::IValue; torch objects come in through hooks.
+// torch.save writes them) producing c10::IValue. It exists because LibTorch 1.13's
+// torch::pickle_load cannot read a state dict, which torch.save writes as an OrderedDict.
 #pragma once
 
 #include <ATen/core/ivalue.h>
@@ -43,7 +44,10 @@ std::string pickle_global_name(const c10::IValue& value);
 /// "module.Name" when `value` is an opaque object made by the reader, else "".
 std::string pickle_object_class(const c10::IValue& value);
 
+/// The elements of the tuple `value`.
+std::vector<c10::IValue> tuple_items(const c10::IValue& value);
+
 /// A short description of `value` for error messages ("tensor", "object of class 'x.Y'").
 std::string describe_pickle_value(const c10::IValue& value);
 
-} // namespace ewgs::detail
+}  // namespace ewgs::detail

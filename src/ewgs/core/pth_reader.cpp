@@ -27,6 +27,7 @@ namespace ewgs {
 namespace {
 
 using detail::describe_pickle_value;
+using detail::tuple_items;
 
 struct StorageType {
   const char* name;
@@ -68,11 +69,6 @@ bool host_is_little_endian() {
   return first == 1;
 }
 
-std::vector<c10::IValue> tuple_items(const c10::IValue& value) {
-  const auto& elements = value.toTupleRef().elements();
-  return std::vector<c10::IValue>(elements.begin(), elements.end());
-}
-
 int64_t to_int(const c10::IValue& value, const std::string& what) {
   TORCH_CHECK(value.isInt(), what, ": expected an int, got ", describe_pickle_value(value));
   return value.toInt();
@@ -97,7 +93,8 @@ std::vector<int64_t> to_dims(const c10::IValue& value, const std::string& what) 
 
 /// Checks that a file starts like a torch.save zip archive.
 void check_file_header(std::string_view bytes) {
-  TORCH_CHECK(bytes.size() >= 4, "file of ", bytes.size(), " bytes is too short to be a .pth archive");
+  TORCH_CHECK(
+      bytes.size() >= 4, "file of ", bytes.size(), " bytes is too short to be a .pth archive");
   const auto* magic = reinterpret_cast<const unsigned char*>(bytes.data());
   TORCH_CHECK(
       magic[0] != 0x80,
@@ -392,7 +389,7 @@ std::vector<std::pair<std::string, at::Tensor>> to_state_dict(
   return out;
 }
 
-} // namespace
+}  // namespace
 
 namespace detail {
 
@@ -400,7 +397,7 @@ c10::IValue load_pth_archive(ZipRecords& records) {
   return PthArchive(records).load();
 }
 
-} // namespace detail
+}  // namespace detail
 
 c10::IValue load_pth(const std::string& path) {
   try {
@@ -478,4 +475,4 @@ std::string pth_object_class(const c10::IValue& value) {
   return detail::pickle_object_class(value);
 }
 
-} // namespace ewgs
+}  // namespace ewgs

@@ -31,6 +31,11 @@ std::string trim(const std::string& text) {
   return text.substr(begin, end - begin);
 }
 
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 std::vector<std::string> split(const std::string& text, char sep) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -62,9 +67,7 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-std::string did_you_mean(
-    const std::string& name,
-    const std::vector<std::string>& candidates) {
+std::string did_you_mean(const std::string& name, const std::vector<std::string>& candidates) {
   const std::string* best = nullptr;
   size_t best_distance = 0;
   for (const auto& c : candidates) {
@@ -94,4 +97,4 @@ std::string number_text(double value) {
   return text;
 }
 
-} // namespace ewgs
+}  // namespace ewgs

@@ -1,5 +1,6 @@
 // Version strings (include/ewgs/core/version.h).
 #include "ewgs/core/version.h"
+#include "ewgs/version.h"
 
 #include <torch/version.h>
 
@@ -19,7 +20,7 @@ bool built_with_cuda() {
 
 std::string version_banner() {
   return std::string("ewgs ") + version() + " (LibTorch " + TORCH_VERSION + ", CUDA " +
-      (built_with_cuda() ? "on" : "off") + ")";
+         (built_with_cuda() ? "on" : "off") + ")";
 }
 
-} // namespace ewgs
+}  // namespace ewgs

@@ -64,11 +64,19 @@ void check_member(struct archive_entry* entry, const std::string& archive) {
       archive,
       "': member '",
       name,
-      "' escapes the extraction folder (an absolute path or a '..'); refusing to extract the archive");
+      "' escapes the extraction folder (an absolute path or a '..'); refusing to extract the "
+      "archive");
   const mode_t type = archive_entry_filetype(entry);
   if (const char* link = archive_entry_hardlink(entry)) {
     TORCH_CHECK(
-        !unsafe_name(link), "archive '", archive, "': hard link '", name, "' -> '", link, "' escapes the extraction folder");
+        !unsafe_name(link),
+        "archive '",
+        archive,
+        "': hard link '",
+        name,
+        "' -> '",
+        link,
+        "' escapes the extraction folder");
   } else if (type == AE_IFLNK) {
     const char* target = archive_entry_symlink(entry);
     TORCH_CHECK(
@@ -103,7 +111,8 @@ void extract_into(const std::string& archive, const fs::path& into) {
       "': ",
       error_of(in.get()));
   ArchivePtr out(archive_write_disk_new(), archive_write_free);
-  archive_write_disk_set_options(out.get(), ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+  archive_write_disk_set_options(
+      out.get(), ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
   struct archive_entry* entry = nullptr;
   while (true) {
     const int status = archive_read_next_header(in.get(), &entry);
@@ -115,7 +124,13 @@ void extract_into(const std::string& archive, const fs::path& into) {
     const std::string name = archive_entry_pathname(entry);
     const auto written = [&](int status) {
       TORCH_CHECK(
-          status >= ARCHIVE_WARN, "cannot extract '", name, "' of archive '", archive, "': ", error_of(out.get()));
+          status >= ARCHIVE_WARN,
+          "cannot extract '",
+          name,
+          "' of archive '",
+          archive,
+          "': ",
+          error_of(out.get()));
     };
     archive_entry_set_pathname(entry, (into / name).c_str());
     if (const char* link = archive_entry_hardlink(entry)) {
@@ -130,7 +145,14 @@ void extract_into(const std::string& archive, const fs::path& into) {
       if (read == ARCHIVE_EOF) {
         break;
       }
-      TORCH_CHECK(read >= ARCHIVE_WARN, "archive '", archive, "': member '", name, "' is corrupt: ", error_of(in.get()));
+      TORCH_CHECK(
+          read >= ARCHIVE_WARN,
+          "archive '",
+          archive,
+          "': member '",
+          name,
+          "' is corrupt: ",
+          error_of(in.get()));
       written(archive_write_data_block(out.get(), block, size, offset));
     }
     written(archive_write_finish_entry(out.get()));
@@ -142,8 +164,9 @@ void extract_into(const std::string& archive, const fs::path& into) {
 std::string source_key(const std::string& archive) {
   struct stat st {};
   TORCH_CHECK(::stat(archive.c_str(), &st) == 0, "archive '", archive, "' does not exist");
-  const std::string identity = fs::canonical(archive).string() + "\n" + std::to_string(st.st_size) + "\n" +
-      std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+  const std::string identity = fs::canonical(archive).string() + "\n" + std::to_string(st.st_size) +
+                               "\n" + std::to_string(st.st_mtim.tv_sec) + "." +
+                               std::to_string(st.st_mtim.tv_nsec);
   uint64_t hash = 1469598103934665603ULL;
   for (const unsigned char c : identity) {
     hash = (hash ^ c) * 1099511628211ULL;

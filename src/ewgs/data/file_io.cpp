@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "ewgs/core/files.h"
+#include "ewgs/core/strings.h"
 
 namespace ewgs::data::detail {
 namespace {
@@ -30,11 +31,6 @@ struct Fd {
   }
 };
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 }  // namespace
 
 bool is_file(const std::string& path) {
@@ -43,7 +39,7 @@ bool is_file(const std::string& path) {
 }
 
 void read_file(const std::string& path, std::vector<uint8_t>& out) {
-  require_regular_file(path, "data file"); // opening a FIFO would block
+  require_regular_file(path, "data file");  // opening a FIFO would block
   Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   TORCH_CHECK(file.fd >= 0, "cannot open '", path, "': ", errno_text(errno));
   struct stat st {};

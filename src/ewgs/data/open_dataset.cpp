@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "ewgs/core/registry.h"
+#include "ewgs/core/strings.h"
 #include "ewgs/data/archive.h"
 #include "ewgs/data/cifar_binary.h"
 #include "ewgs/data/idx.h"
@@ -17,11 +18,6 @@ namespace {
 
 using OpenFn = std::function<std::shared_ptr<Dataset>(
     const std::string& root, const std::string& split, const OpenOptions& options)>;
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 std::shared_ptr<Dataset> open_folder(
     const std::string& root,

@@ -85,7 +85,9 @@ class FigureWriter {
     fs::create_directories(root_ / "scripts");
   }
 
-  std::string data_path(const std::string& name) const { return (root_ / "data" / (name + ".dat")).string(); }
+  std::string data_path(const std::string& name) const {
+    return (root_ / "data" / (name + ".dat")).string();
+  }
 
   void render(const std::string& name, int width, int height, const std::string& body) {
     const std::string script = (root_ / "scripts" / (name + ".gp")).string();
@@ -93,9 +95,11 @@ class FigureWriter {
     out << "# " << name << ": run  gnuplot -e \"fmt='svg'\" " << script << "  (or fmt='png')\n"
         << "if (!exists(\"fmt\")) fmt = \"png\"\n"
         << "if (fmt eq \"svg\") {\n"
-        << "  set terminal svg size " << width << "," << height << " dynamic noenhanced font \"sans,11\" background \"white\"\n"
+        << "  set terminal svg size " << width << "," << height
+        << " dynamic noenhanced font \"sans,11\" background \"white\"\n"
         << "} else {\n"
-        << "  set terminal pngcairo size " << width << "," << height << " noenhanced font \"sans,10\"\n"
+        << "  set terminal pngcairo size " << width << "," << height
+        << " noenhanced font \"sans,10\"\n"
         << "}\n"
         << "set output " << quoted((root_ / name).string()) << " . \".\" . fmt\n"
         << "set grid\nset key outside right top box opaque\n"
@@ -110,10 +114,19 @@ class FigureWriter {
         code = run_process({options_.gnuplot, "-e", fmt::format("fmt='{}'", format), script}, log);
       } catch (const c10::Error& e) {
         TORCH_CHECK(
-            false, "ewgs plot draws with gnuplot, which did not start (", e.what_without_backtrace(),
+            false,
+            "ewgs plot draws with gnuplot, which did not start (",
+            e.what_without_backtrace(),
             "); on Debian: apt install gnuplot-nox");
       }
-      TORCH_CHECK(code == 0, "gnuplot failed on ", script, " (exit status ", code, "):\n", tail_of_file(log));
+      TORCH_CHECK(
+          code == 0,
+          "gnuplot failed on ",
+          script,
+          " (exit status ",
+          code,
+          "):\n",
+          tail_of_file(log));
     }
     fs::remove(log);
   }
@@ -124,7 +137,8 @@ class FigureWriter {
 };
 
 /// Values of key `key` at each epoch over a group's runs: mean, min, max.
-std::map<int64_t, std::vector<double>> per_epoch(const std::vector<const RunRecord*>& runs, const char* key) {
+std::map<int64_t, std::vector<double>> per_epoch(
+    const std::vector<const RunRecord*>& runs, const char* key) {
   std::map<int64_t, std::vector<double>> values;
   for (const auto* run : runs) {
     for (const auto& e : run->epochs) {
@@ -144,18 +158,23 @@ std::vector<double> mean_min_max(const std::vector<double>& v) {
   for (double x : v) {
     sum += x;
   }
-  return {sum / v.size(), *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end())};
+  return {
+      sum / v.size(), *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end())};
 }
 
-/// Training loss and test top-1 against epoch, one line per group with a min-max band over its seeds.
-Figure curves(const std::vector<std::pair<std::string, std::vector<const RunRecord*>>>& groups, FigureWriter& w) {
+/// Training loss and test top-1 against epoch, one line per group with a min-max band over its
+/// seeds.
+Figure curves(
+    const std::vector<std::pair<std::string, std::vector<const RunRecord*>>>& groups,
+    FigureWriter& w) {
   std::string loss_plot = "plot ";
   std::string top1_plot = "plot ";
   int index = 1;
   for (const auto& [label, runs] : groups) {
     const auto loss = per_epoch(runs, "train_loss");
     const auto top1 = per_epoch(runs, "test_top1");
-    Table table({"epoch", "loss_mean", "loss_min", "loss_max", "top1_mean", "top1_min", "top1_max"});
+    Table table(
+        {"epoch", "loss_mean", "loss_min", "loss_max", "top1_mean", "top1_min", "top1_max"});
     std::map<int64_t, bool> epochs;
     for (const auto& [e, v] : loss) {
       epochs[e] = true;
@@ -172,19 +191,34 @@ Figure curves(const std::vector<std::pair<std::string, std::vector<const RunReco
     const std::string file = w.data_path("curves-" + slug(label));
     table.write(file);
     const std::string sep = index == 1 ? "" : ", \\\n     ";
-    loss_plot += sep + fmt::format(
-        "{0} using 1:3:4 with filledcurves fs transparent solid 0.2 noborder lc {1} notitle, "
-        "{0} using 1:2 with linespoints lw 2 pt 7 ps 0.5 lc {1} title {2}", quoted(file), index, quoted(label));
-    top1_plot += sep + fmt::format(
-        "{0} using 1:6:7 with filledcurves fs transparent solid 0.2 noborder lc {1} notitle, "
-        "{0} using 1:5 with linespoints lw 2 pt 7 ps 0.5 lc {1} title {2}", quoted(file), index, quoted(label));
+    loss_plot +=
+        sep +
+        fmt::format(
+            "{0} using 1:3:4 with filledcurves fs transparent solid 0.2 noborder lc {1} notitle, "
+            "{0} using 1:2 with linespoints lw 2 pt 7 ps 0.5 lc {1} title {2}",
+            quoted(file),
+            index,
+            quoted(label));
+    top1_plot +=
+        sep +
+        fmt::format(
+            "{0} using 1:6:7 with filledcurves fs transparent solid 0.2 noborder lc {1} notitle, "
+            "{0} using 1:5 with linespoints lw 2 pt 7 ps 0.5 lc {1} title {2}",
+            quoted(file),
+            index,
+            quoted(label));
     ++index;
   }
-  const std::string body = "set multiplot layout 1,2 title \"mean over seeds, band: min to max over seeds\"\n"
-                           "set xlabel \"epoch\"\nset ylabel \"training loss\"\nset key inside top right\n" +
-      loss_plot + "\nset ylabel \"test top-1 (%)\"\nset key inside bottom right\n" + top1_plot + "\nunset multiplot\n";
+  const std::string body =
+      "set multiplot layout 1,2 title \"mean over seeds, band: min to max over seeds\"\n"
+      "set xlabel \"epoch\"\nset ylabel \"training loss\"\nset key inside top right\n" +
+      loss_plot + "\nset ylabel \"test top-1 (%)\"\nset key inside bottom right\n" + top1_plot +
+      "\nunset multiplot\n";
   w.render("curves", 1400, 560, body);
-  return {"curves", "Training loss and test top-1 against epoch: mean over seeds, band from the lowest to the highest seed"};
+  return {
+      "curves",
+      "Training loss and test top-1 against epoch: mean over seeds, band from the lowest to the "
+      "highest seed"};
 }
 
 /// The first run of a group that has delta updates.
@@ -236,10 +270,12 @@ const char* target_title(const std::string& target) {
 
 /// delta_W and delta_A of every layer over training, and their per-layer means over
 /// every update of every seed (the paper's Fig. 3).
-Figure deltas(const std::string& label, const std::vector<const RunRecord*>& runs, FigureWriter& w) {
+Figure deltas(
+    const std::string& label, const std::vector<const RunRecord*>& runs, FigureWriter& w) {
   const RunRecord& run = *first_with_updates(runs);
   const std::string name = "deltas-" + slug(label);
-  std::string body = "set multiplot layout 1,3 title " + quoted(label + ": EWGS delta from the Hessian (" + run.dir + ")") + "\n";
+  std::string body = "set multiplot layout 1,3 title " +
+                     quoted(label + ": EWGS delta from the Hessian (" + run.dir + ")") + "\n";
   for (const std::string target : {"weight", "act"}) {
     const auto table = update_table(run, target, "delta");
     const std::string file = w.data_path(name + "-" + target);
@@ -248,7 +284,9 @@ Figure deltas(const std::string& label, const std::vector<const RunRecord*>& run
         "set title {}\nset xlabel \"epoch of the update\"\nset ylabel \"delta\"\nset logscale y\n"
         "set key below maxrows 4 font \",8\"\nset offsets graph 0.05, graph 0.05, 0, 0\n"
         "plot for [i=2:{}] {} using 1:i with linespoints pt 7 ps 0.5 title columnhead(i)\n",
-        quoted(target_title(target)), table.series() + 1, quoted(file));
+        quoted(target_title(target)),
+        table.series() + 1,
+        quoted(file));
   }
   // Per-layer means over all updates of all seeds.
   std::vector<std::string> layers = update_layers(run, "weight");
@@ -261,7 +299,8 @@ Figure deltas(const std::string& label, const std::vector<const RunRecord*>& run
   for (const auto* r : runs) {
     for (const auto& u : r->delta_updates) {
       for (const auto& q : u.at("quantizers")) {
-        values[{q.at("layer").get<std::string>(), q.at("target").get<std::string>()}].push_back(q.at("delta").get<double>());
+        values[{q.at("layer").get<std::string>(), q.at("target").get<std::string>()}].push_back(
+            q.at("delta").get<double>());
       }
     }
   }
@@ -278,21 +317,30 @@ Figure deltas(const std::string& label, const std::vector<const RunRecord*>& run
     }
   }
   body += fmt::format(
-      "set title \"mean over updates and seeds\"\nset xlabel \"layer\"\nset key inside top left\nset offsets 0, 0, 0, 0\n"
+      "set title \"mean over updates and seeds\"\nset xlabel \"layer\"\nset key inside top "
+      "left\nset offsets 0, 0, 0, 0\n"
       "set style fill solid 0.7\nset boxwidth 0.4\nset xtics rotate by 60 right\n"
-      "plot {0} using ($1-0.2):3:xtic(2) with boxes title \"delta_W\", {0} using ($1+0.2):4 with boxes title \"delta_A\"\n"
+      "plot {0} using ($1-0.2):3:xtic(2) with boxes title \"delta_W\", {0} using ($1+0.2):4 with "
+      "boxes title \"delta_A\"\n"
       "unset multiplot\n",
       quoted(means));
   w.render(name, 1800, 560, body);
-  return {name, label + ": delta_W and delta_A of every layer at each Hessian update, and their means per layer"};
+  return {
+      name,
+      label +
+          ": delta_W and delta_A of every layer at each Hessian update, and their means per layer"};
 }
 
 /// Hessian trace per element of every layer with its standard error, one series per update.
-Figure traces(const std::string& label, const std::vector<const RunRecord*>& runs, FigureWriter& w) {
+Figure traces(
+    const std::string& label, const std::vector<const RunRecord*>& runs, FigureWriter& w) {
   const RunRecord& run = *first_with_updates(runs);
   const std::string name = "traces-" + slug(label);
-  std::string body = "set multiplot layout 1,2 title " +
-      quoted(label + ": Hessian trace per element, error bars one standard error (" + run.dir + ")") + "\n";
+  std::string body =
+      "set multiplot layout 1,2 title " +
+      quoted(
+          label + ": Hessian trace per element, error bars one standard error (" + run.dir + ")") +
+      "\n";
   for (const std::string target : {"weight", "act"}) {
     std::string plot = "plot ";
     const size_t updates = run.delta_updates.size();
@@ -305,19 +353,27 @@ Figure traces(const std::string& label, const std::vector<const RunRecord*>& run
       for (const auto& q : u.at("quantizers")) {
         if (q.at("target").get<std::string>() == target) {
           out << i++ << "\t" << cell(q.at("trace_per_element").get<double>()) << "\t"
-              << cell(q.at("trace_stderr").get<double>()) << "\t" << quoted(q.at("layer").get<std::string>()) << "\n";
+              << cell(q.at("trace_stderr").get<double>()) << "\t"
+              << quoted(q.at("layer").get<std::string>()) << "\n";
         }
       }
-      const double offset = updates > 1 ? 0.3 * (static_cast<double>(k) / (updates - 1) - 0.5) : 0.0;
+      const double offset =
+          updates > 1 ? 0.3 * (static_cast<double>(k) / (updates - 1) - 0.5) : 0.0;
       plot += fmt::format(
-          "{}{} using ($1+{}):2:3{} with yerrorbars pt 7 ps 0.6 title \"epoch {}\"", k ? ", " : "", quoted(file),
-          offset, k == 0 ? ":xtic(4)" : "", u.at("epoch").get<int64_t>());
+          "{}{} using ($1+{}):2:3{} with yerrorbars pt 7 ps 0.6 title \"epoch {}\"",
+          k ? ", " : "",
+          quoted(file),
+          offset,
+          k == 0 ? ":xtic(4)" : "",
+          u.at("epoch").get<int64_t>());
     }
     body += fmt::format(
-        "set title {}\nset xlabel \"layer\"\nset ylabel \"trace / element\"\nset xtics rotate by 60 right\n"
+        "set title {}\nset xlabel \"layer\"\nset ylabel \"trace / element\"\nset xtics rotate by "
+        "60 right\n"
         "set format y \"%.2e\"\nset offsets 0.5, 0.5, graph 0.1, graph 0.1\n"
         "set key inside top right\n{}\n",
-        quoted(target == "weight" ? "weights" : "activations"), plot);
+        quoted(target == "weight" ? "weights" : "activations"),
+        plot);
   }
   body += "unset multiplot\n";
   w.render(name, 1500, 600, body);
@@ -329,17 +385,21 @@ Figure intervals(const std::string& label, const RunRecord& run, FigureWriter& w
   const std::string name = "intervals-" + slug(label);
   struct Panel {
     const char* title;
-    const char* quantizer; // "" for alpha
+    const char* quantizer;  // "" for alpha
     const char* scalar;
   };
   const Panel panels[] = {
-      {"activations: l", "act", "l"}, {"activations: u", "act", "u"}, {"weights: l", "weight", "l"},
-      {"weights: u", "weight", "u"},  {"alpha (output scale)", "", "alpha"}};
+      {"activations: l", "act", "l"},
+      {"activations: u", "act", "u"},
+      {"weights: l", "weight", "l"},
+      {"weights: u", "weight", "u"},
+      {"alpha (output scale)", "", "alpha"}};
   std::vector<std::string> layers;
   for (const auto& layer : run.epochs.front().at("layers")) {
     layers.push_back(layer.at("name").get<std::string>());
   }
-  std::string body = "set multiplot layout 2,3 title " + quoted(label + ": quantizer intervals over training (" + run.dir + ")") + "\n";
+  std::string body = "set multiplot layout 2,3 title " +
+                     quoted(label + ": quantizer intervals over training (" + run.dir + ")") + "\n";
   for (const auto& p : panels) {
     std::vector<std::string> header{"epoch"};
     header.insert(header.end(), layers.begin(), layers.end());
@@ -348,7 +408,8 @@ Figure intervals(const std::string& label, const RunRecord& run, FigureWriter& w
     for (const auto& e : run.epochs) {
       std::vector<double> row;
       for (const auto& layer : e.at("layers")) {
-        const nlohmann::json* source = *p.quantizer ? (layer.contains(p.quantizer) ? &layer[p.quantizer] : nullptr) : &layer;
+        const nlohmann::json* source =
+            *p.quantizer ? (layer.contains(p.quantizer) ? &layer[p.quantizer] : nullptr) : &layer;
         const bool has = source != nullptr && source->contains(p.scalar);
         row.push_back(has ? (*source)[p.scalar].get<double>() : kMissing);
         any = any || has;
@@ -358,21 +419,29 @@ Figure intervals(const std::string& label, const RunRecord& run, FigureWriter& w
     if (!any) {
       continue;
     }
-    const std::string file = w.data_path(fmt::format("{}-{}{}", name, *p.quantizer ? p.quantizer : "", p.scalar));
+    const std::string file =
+        w.data_path(fmt::format("{}-{}{}", name, *p.quantizer ? p.quantizer : "", p.scalar));
     table.write(file);
     body += fmt::format(
         "set title {}\nset xlabel \"epoch\"\nset key below maxrows 3 font \",8\"\n"
         "plot for [i=2:{}] {} using 1:i with linespoints pt 7 ps 0.4 title columnhead(i)\n",
-        quoted(p.title), table.series() + 1, quoted(file));
+        quoted(p.title),
+        table.series() + 1,
+        quoted(file));
   }
   body += "unset multiplot\n";
   w.render(name, 1500, 900, body);
-  return {name, label + ": quantizer intervals l and u of weights and activations, and alpha, of every layer per epoch"};
+  return {
+      name,
+      label +
+          ": quantizer intervals l and u of weights and activations, and alpha, of every layer per "
+          "epoch"};
 }
 
-} // namespace
+}  // namespace
 
-std::vector<Figure> write_figures(const std::vector<RunRecord>& runs, const FigureOptions& options) {
+std::vector<Figure> write_figures(
+    const std::vector<RunRecord>& runs, const FigureOptions& options) {
   const auto groups = group_runs(runs);
   FigureWriter writer(options);
   std::vector<Figure> figures{curves(groups, writer)};
@@ -395,4 +464,4 @@ std::vector<Figure> write_figures(const std::vector<RunRecord>& runs, const Figu
   return figures;
 }
 
-} // namespace ewgs::experiments
+}  // namespace ewgs::experiments

@@ -39,7 +39,8 @@ RunRecord read_run(const std::string& dir) {
   TORCH_CHECK(fs::is_directory(root), dir, " is not a run directory (it does not exist)");
   const std::string config_path = (root / "config.toml").string();
   TORCH_CHECK(fs::exists(config_path), dir, " is not a run directory: it has no config.toml");
-  const auto config = train::TrainConfig::from_toml(read_file_bytes(config_path, "run config"), config_path);
+  const auto config =
+      train::TrainConfig::from_toml(read_file_bytes(config_path, "run config"), config_path);
   for (const auto& key : config.schema().keys()) {
     run.config[key.name] = key.value_text();
   }
@@ -57,12 +58,14 @@ RunRecord read_run(const std::string& dir) {
     try {
       record = nlohmann::json::parse(line);
     } catch (const nlohmann::json::exception& e) {
-      TORCH_CHECK(false, (root / "metrics.jsonl").string(), ":", line_number, " is not JSON: ", e.what());
+      TORCH_CHECK(
+          false, (root / "metrics.jsonl").string(), ":", line_number, " is not JSON: ", e.what());
     }
     const std::string event = record.value("event", "");
     if (event == "delta_update") {
       run.delta_updates.push_back(std::move(record));
-    } else if (event.empty() && record.contains("epoch")) { // "steps" records (train.log_steps) are not epochs
+    } else if (event.empty() && record.contains("epoch")) {  // "steps" records (train.log_steps)
+                                                             // are not epochs
       run.epochs.push_back(std::move(record));
     }
   }
@@ -87,7 +90,8 @@ std::vector<RunRecord> read_runs(const std::vector<std::string>& paths) {
       std::string label = cell.value("variant", "");
       for (const auto& [key, value] : cell.at("grid").items()) {
         if (key != "run.seed") {
-          label += (label.empty() ? "" : " ") + key.substr(key.rfind('.') + 1) + "=" + value.get<std::string>();
+          label += (label.empty() ? "" : " ") + key.substr(key.rfind('.') + 1) + "=" +
+                   value.get<std::string>();
         }
       }
       run.label = label;
@@ -100,4 +104,4 @@ std::vector<RunRecord> read_runs(const std::vector<std::string>& paths) {
   return out;
 }
 
-} // namespace ewgs::experiments
+}  // namespace ewgs::experiments

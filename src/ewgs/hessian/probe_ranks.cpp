@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include "ewgs/core/splitmix64.h"
+
 namespace ewgs::hessian {
 
 ProbeRanks::ProbeRanks(std::shared_ptr<Collective> ranks) : ranks_(std::move(ranks)) {
@@ -18,31 +20,37 @@ uint64_t ProbeRanks::probe_seed(uint64_t seed) const {
   if (rank_ == 0) {
     return seed;
   }
-  // splitmix64 of (seed, rank): distinct, uncorrelated streams per rank.
-  uint64_t z = seed + static_cast<uint64_t>(rank_) * 0x9E3779B97F4A7C15ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
+  // The rank-th SplitMix64 output from the seed: distinct, uncorrelated streams per rank.
+  return detail::splitmix64(seed, static_cast<uint64_t>(rank_));
 }
 
 double ProbeRanks::rank_zero_value(double value, const at::Device& device) {
   if (world_size_ == 1) {
     return value;
   }
-  auto slot = at::full({1}, rank_ == 0 ? value : 0.0, at::TensorOptions().dtype(at::kDouble).device(device));
+  auto slot = at::full(
+      {1}, rank_ == 0 ? value : 0.0, at::TensorOptions().dtype(at::kDouble).device(device));
   ranks_->all_reduce_sum(slot);
   return slot.cpu().item<double>();
 }
 
 std::vector<ProbeResult> ProbeRanks::gather(
-    const std::optional<ProbeResult>& mine,
-    int64_t drawing,
-    const at::Device& device) {
+    const std::optional<ProbeResult>& mine, int64_t drawing, const at::Device& device) {
   TORCH_CHECK(
-      drawing >= 1 && drawing <= world_size_, "probes drawn by ", drawing, " of ", world_size_, " ranks");
+      drawing >= 1 && drawing <= world_size_,
+      "probes drawn by ",
+      drawing,
+      " of ",
+      world_size_,
+      " ranks");
   TORCH_CHECK(
-      mine.has_value() == (rank_ < drawing), "rank ", rank_, (mine ? " drew a probe" : " drew no probe"),
-      " where ", drawing, " ranks draw");
+      mine.has_value() == (rank_ < drawing),
+      "rank ",
+      rank_,
+      (mine ? " drew a probe" : " drew no probe"),
+      " where ",
+      drawing,
+      " ranks draw");
   if (world_size_ == 1) {
     return {*mine};
   }
@@ -62,4 +70,4 @@ std::vector<ProbeResult> ProbeRanks::gather(
   return out;
 }
 
-} // namespace ewgs::hessian
+}  // namespace ewgs::hessian

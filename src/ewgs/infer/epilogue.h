@@ -15,16 +15,29 @@ class PreparedEpilogue {
  public:
   /// `thresholds`: use integer thresholds where the epilogue allows them.
   /// `elementwise`: the loops of the engine's kernel path.
-  PreparedEpilogue(const ConvOp& conv, const ConvGeometry& geometry, bool thresholds,
-                   const ElementwiseKernels& elementwise);
+  PreparedEpilogue(
+      const ConvOp& conv,
+      const ConvGeometry& geometry,
+      bool thresholds,
+      const ElementwiseKernels& elementwise);
 
   /// Integer sums [batch][pixels][out_c] to the output: floats (`out_floats`)
   /// or codes (`out_codes`); `residual` is the residual tensor or null.
-  void apply(int64_t batch, const int32_t* acc, const double* residual, double* out_floats, uint8_t* out_codes,
-             int threads) const;
+  void apply(
+      int64_t batch,
+      const int32_t* acc,
+      const double* residual,
+      double* out_floats,
+      uint8_t* out_codes,
+      int threads) const;
   /// The same for a full-precision layer's double sums.
-  void apply(int64_t batch, const double* acc, const double* residual, double* out_floats, uint8_t* out_codes,
-             int threads) const;
+  void apply(
+      int64_t batch,
+      const double* acc,
+      const double* residual,
+      double* out_floats,
+      uint8_t* out_codes,
+      int threads) const;
 
   bool uses_thresholds() const { return !thresholds_.empty(); }
 
@@ -38,19 +51,26 @@ class PreparedEpilogue {
 
  private:
   template <typename Acc, typename Rows>
-  void apply_direct(int64_t batch, const Acc* acc, const double* residual, double* out_floats, uint8_t* out_codes,
-                    int threads, Rows rows) const;
+  void apply_direct(
+      int64_t batch,
+      const Acc* acc,
+      const double* residual,
+      double* out_floats,
+      uint8_t* out_codes,
+      int threads,
+      Rows rows) const;
   void prepare_thresholds(const ConvOp& conv);
 
   Epilogue e_;
   ElementwiseKernels elementwise_;
   int64_t pixels_ = 0;
   int64_t channels_ = 0;
-  /// border_scale[c] * valid_weight_sum(pixel, c), [pixels][channels], when the epilogue has a border term.
+  /// border_scale[c] * valid_weight_sum(pixel, c), [pixels][channels], when the epilogue has a
+  /// border term.
   std::vector<double> border_;
   /// code = number of k with sign[c] * acc >= thresholds_[k][c].
   std::vector<int32_t> thresholds_;
   std::vector<int32_t> sign_;
 };
 
-} // namespace ewgs::infer
+}  // namespace ewgs::infer

@@ -5,21 +5,33 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include "ewgs/version.h"
+
 namespace ewgs::kernels {
 namespace {
 
-void check_inputs(const at::Tensor& x, const at::Tensor& lower, const at::Tensor& upper, int64_t steps) {
-  TORCH_CHECK(x.scalar_type() == at::kFloat, "interval_quant: x must be float32, got ", x.scalar_type());
+void check_inputs(
+    const at::Tensor& x, const at::Tensor& lower, const at::Tensor& upper, int64_t steps) {
   TORCH_CHECK(
-      lower.numel() == 1 && upper.numel() == 1, "interval_quant: l and u must be scalars, got ",
-      lower.sizes(), " and ", upper.sizes());
+      x.scalar_type() == at::kFloat, "interval_quant: x must be float32, got ", x.scalar_type());
   TORCH_CHECK(
-      lower.device() == x.device() && upper.device() == x.device(), "interval_quant: l and u must be on ",
-      x.device(), ", got ", lower.device(), " and ", upper.device());
+      lower.numel() == 1 && upper.numel() == 1,
+      "interval_quant: l and u must be scalars, got ",
+      lower.sizes(),
+      " and ",
+      upper.sizes());
+  TORCH_CHECK(
+      lower.device() == x.device() && upper.device() == x.device(),
+      "interval_quant: l and u must be on ",
+      x.device(),
+      ", got ",
+      lower.device(),
+      " and ",
+      upper.device());
   TORCH_CHECK(steps >= 1 && steps <= 255, "interval_quant: steps must be in [1, 255], got ", steps);
 }
 
-} // namespace
+}  // namespace
 
 at::Tensor interval_quant_forward(
     const at::Tensor& x,
@@ -33,7 +45,8 @@ at::Tensor interval_quant_forward(
 #if defined(EWGS_WITH_CUDA)
     return cuda::interval_quant_forward_cuda(x.contiguous(), lower, upper, steps, weight_map, what);
 #else
-    TORCH_CHECK(false, "interval_quant: ewgs was built without CUDA (configure with -DEWGS_USE_CUDA=ON)");
+    TORCH_CHECK(
+        false, "interval_quant: ewgs was built without CUDA (configure with -DEWGS_USE_CUDA=ON)");
 #endif
   }
   return cpu::interval_quant_forward_cpu(
@@ -51,19 +64,29 @@ IntervalQuantGrads interval_quant_backward(
   check_inputs(x, lower, upper, steps);
   TORCH_CHECK(
       grad_out.sizes() == x.sizes() && grad_out.scalar_type() == at::kFloat,
-      "interval_quant: the gradient must be float32 of shape ", x.sizes(), ", got ", grad_out.scalar_type(), " ",
+      "interval_quant: the gradient must be float32 of shape ",
+      x.sizes(),
+      ", got ",
+      grad_out.scalar_type(),
+      " ",
       grad_out.sizes());
   if (x.is_cuda()) {
 #if defined(EWGS_WITH_CUDA)
     return cuda::interval_quant_backward_cuda(
         grad_out.contiguous(), x.contiguous(), lower, upper, delta, steps, weight_map);
 #else
-    TORCH_CHECK(false, "interval_quant: ewgs was built without CUDA (configure with -DEWGS_USE_CUDA=ON)");
+    TORCH_CHECK(
+        false, "interval_quant: ewgs was built without CUDA (configure with -DEWGS_USE_CUDA=ON)");
 #endif
   }
   return cpu::interval_quant_backward_cpu(
-      grad_out.contiguous(), x.contiguous(), lower.item<float>(), upper.item<float>(),
-      delta.defined() ? delta.item<float>() : 0.0f, steps, weight_map);
+      grad_out.contiguous(),
+      x.contiguous(),
+      lower.item<float>(),
+      upper.item<float>(),
+      delta.defined() ? delta.item<float>() : 0.0f,
+      steps,
+      weight_map);
 }
 
-} // namespace ewgs::kernels
+}  // namespace ewgs::kernels

@@ -40,10 +40,7 @@ torch::Tensor daq_slope(const torch::Tensor& r, double gamma, double sigma) {
 class DaqRoundFn : public torch::autograd::Function<DaqRoundFn> {
  public:
   static torch::Tensor forward(
-      AutogradContext* ctx,
-      const torch::Tensor& z,
-      double gamma,
-      double sigma) {
+      AutogradContext* ctx, const torch::Tensor& z, double gamma, double sigma) {
     const auto floor = torch::floor(z);
     const auto r = z - floor;
     ctx->save_for_backward({r});
@@ -54,8 +51,8 @@ class DaqRoundFn : public torch::autograd::Function<DaqRoundFn> {
 
   static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
     const auto r = ctx->get_saved_variables()[0];
-    const auto slope = daq_slope(
-        r, ctx->saved_data["gamma"].toDouble(), ctx->saved_data["sigma"].toDouble());
+    const auto slope =
+        daq_slope(r, ctx->saved_data["gamma"].toDouble(), ctx->saved_data["sigma"].toDouble());
     return {grad_outputs[0] * slope, torch::Tensor(), torch::Tensor()};
   }
 };
@@ -96,8 +93,12 @@ class DaqQuantizerImpl : public QuantizerImpl {
     const double std_x = x.numel() >= 2 ? x.std().item<double>() : 0.0;
     TORCH_CHECK(
         std::isfinite(std_x) && std_x > 0.0,
-        describe(), ": cannot initialize u_A = 3 std(x) from a tensor of ", x.numel(),
-        " elements with std ", std_x, "; expected at least 2 finite, non-constant values");
+        describe(),
+        ": cannot initialize u_A = 3 std(x) from a tensor of ",
+        x.numel(),
+        " elements with std ",
+        std_x,
+        "; expected at least 2 finite, non-constant values");
     upper.fill_(3.0 * std_x);
   }
 
@@ -110,11 +111,11 @@ class DaqQuantizerImpl : public QuantizerImpl {
 
   std::string spec() const override {
     return "daq:bits=" + std::to_string(bits()) + ",gamma=" + c10::str(gamma_) +
-        ",sigma=" + c10::str(sigma_);
+           ",sigma=" + c10::str(sigma_);
   }
 
-  torch::Tensor lower; ///< l_W (weights only; l_A = 0 is no parameter)
-  torch::Tensor upper; ///< u_W or u_A
+  torch::Tensor lower;  ///< l_W (weights only; l_A = 0 is no parameter)
+  torch::Tensor upper;  ///< u_W or u_A
 
   /// Activations: code = floor(z) + [frac(z) > 1/2] of z = clamp(x N / u_A, 0, N), value code / N.
   ActivationGrid activation_grid() const override {
@@ -138,18 +139,24 @@ class DaqQuantizerImpl : public QuantizerImpl {
   torch::Tensor quantize(const torch::Tensor& x) override {
     TORCH_CHECK(
         torch::isfinite(x).all().item<bool>(),
-        describe(), ": input has non-finite values (NaN or Inf)");
+        describe(),
+        ": input has non-finite values (NaN or Inf)");
     const double l = lower.defined() ? lower.item<double>() : 0.0;
     const double u = upper.item<double>();
     TORCH_CHECK(
         std::isfinite(l) && std::isfinite(u) && u > l,
-        describe(), ": the interval needs l < u, got l=", l, " u=", u);
+        describe(),
+        ": the interval needs l < u, got l=",
+        l,
+        " u=",
+        u);
     const double steps = static_cast<double>((int64_t{1} << bits()) - 1);
     const auto normalized = lower.defined() ? standardize(x) - lower : x;
     const auto delta = (lower.defined() ? upper - lower : upper) / steps;
     const auto y = DaqRoundFn::apply(torch::clamp(normalized / delta, 0.0, steps), gamma_, sigma_);
     if (capturing()) {
-      record_discrete(y / steps);
+      const auto x_q = record_discrete(y / steps);
+      return target() == QuantTarget::kWeight ? 2.0 * x_q - 1.0 : x_q;
     }
     if (target() == QuantTarget::kWeight) {
       return (2.0 * y - steps) / steps;
@@ -173,7 +180,11 @@ class DaqQuantizerImpl : public QuantizerImpl {
     const double std_w = w.numel() >= 2 ? std.item<double>() : 0.0;
     TORCH_CHECK(
         std_w > 0.0,
-        describe(), ": cannot standardize a weight of ", w.numel(), " elements with std ", std_w,
+        describe(),
+        ": cannot standardize a weight of ",
+        w.numel(),
+        " elements with std ",
+        std_w,
         "; expected at least 2 non-constant values");
     return (w - mean) / std;
   }
@@ -182,7 +193,7 @@ class DaqQuantizerImpl : public QuantizerImpl {
   double sigma_;
 };
 
-} // namespace
+}  // namespace
 
 /// "daq:bits=B,gamma=G,sigma=S": B in 1..8 (default 4); gamma > 0, the temperature
 /// constant (default 2); sigma > 0, the kernel's std (default 1 for weights, 2 for
@@ -196,11 +207,17 @@ QuantizerPtr make_daq(const Spec& spec, QuantTarget target) {
       "daq quantizes weights and activations; it cannot be a gradient quantizer");
   TORCH_CHECK(
       std::isfinite(gamma) && gamma > 0.0,
-      "daq ", to_string(target), " quantizer: gamma must be finite and > 0, got ", gamma);
+      "daq ",
+      to_string(target),
+      " quantizer: gamma must be finite and > 0, got ",
+      gamma);
   TORCH_CHECK(
       std::isfinite(sigma) && sigma > 0.0,
-      "daq ", to_string(target), " quantizer: sigma must be finite and > 0, got ", sigma);
+      "daq ",
+      to_string(target),
+      " quantizer: sigma must be finite and > 0, got ",
+      sigma);
   return std::make_shared<DaqQuantizerImpl>(target, bits, gamma, sigma);
 }
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

@@ -23,9 +23,7 @@ namespace {
 class BinaryWeightFn : public torch::autograd::Function<BinaryWeightFn> {
  public:
   static torch::Tensor forward(
-      torch::autograd::AutogradContext* ctx,
-      const torch::Tensor& w,
-      const torch::Tensor& delta) {
+      torch::autograd::AutogradContext* ctx, const torch::Tensor& w, const torch::Tensor& delta) {
     const auto positive = w >= 0.0;
     // All-zero weights have x_n = 1/2 rather than 0/0.
     const auto x_n = 0.5 + w / (2.0 * w.abs().max().clamp_min(1e-30));
@@ -90,7 +88,8 @@ class DorefaImpl : public QuantizerImpl {
 
   std::string hessian_delta_obstacle() const override {
     if (binary_weights() && has_delta()) {
-      return "its 1-bit weights (E|w| sign(w)) expose no discrete values x_q in [0, 1]; give it a fixed delta";
+      return "its 1-bit weights (E|w| sign(w)) expose no discrete values x_q in [0, 1]; give it a "
+             "fixed delta";
     }
     return QuantizerImpl::hessian_delta_obstacle();
   }
@@ -99,7 +98,7 @@ class DorefaImpl : public QuantizerImpl {
 
   void set_delta(double delta) override {
     if (!has_delta()) {
-      QuantizerImpl::set_delta(delta); // errors: the STE has no delta
+      QuantizerImpl::set_delta(delta);  // errors: the STE has no delta
     }
     TORCH_CHECK(
         std::isfinite(delta) && delta >= 0.0,
@@ -141,8 +140,8 @@ class DorefaImpl : public QuantizerImpl {
     const int64_t steps = (int64_t{1} << bits()) - 1;
     const bool weight = target() == QuantTarget::kWeight;
     const auto x_n = weight ? normalized_weights(x) : torch::clamp(x, 0.0, 1.0);
-    auto x_q = has_delta() ? ewgs_round(x_n, steps, delta_buffer) : ste_round(x_n, steps);
-    record_discrete(x_q);
+    const auto x_q =
+        record_discrete(has_delta() ? ewgs_round(x_n, steps, delta_buffer) : ste_round(x_n, steps));
     return weight ? 2.0 * x_q - 1.0 : x_q;
   }
 
@@ -163,7 +162,7 @@ class DorefaImpl : public QuantizerImpl {
   double initial_delta_ = 0.0;
 };
 
-} // namespace
+}  // namespace
 
 /// "dorefa:bits=B,estimator=E,delta=D": B in 1..8 (default 4); E is ste
 /// (default) or ewgs; D >= 0 only with ewgs, default 0.01 (EWGS Table 5).
@@ -188,4 +187,4 @@ QuantizerPtr make_dorefa(const Spec& spec, QuantTarget target) {
       target, bits, ewgs, ewgs ? spec.get_double("delta", 0.01) : 0.0);
 }
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

@@ -8,7 +8,9 @@
 #include <atomic>
 #include <cmath>
 
+#include "ewgs/core/half_normal.h"
 #include "ewgs/kernels/interval_quant.h"
+#include "ewgs/quant/fused_kernels.h"
 #include "ewgs/quant/rounding.h"
 
 namespace ewgs::quant {
@@ -55,17 +57,27 @@ class FusedIntervalQuantFn : public torch::autograd::Function<FusedIntervalQuant
   }
 
   static torch::autograd::tensor_list backward(
-      torch::autograd::AutogradContext* ctx,
-      torch::autograd::tensor_list grad_outputs) {
+      torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
     if (torch::GradMode::is_enabled()) {
       return differentiable_backward(ctx, saved, grad_outputs[0]);
     }
     const auto grads = kernels::interval_quant_backward(
-        grad_outputs[0], saved[0], saved[1], saved[2], saved[3], ctx->saved_data["steps"].toInt(),
+        grad_outputs[0],
+        saved[0],
+        saved[1],
+        saved[2],
+        saved[3],
+        ctx->saved_data["steps"].toInt(),
         ctx->saved_data["weight_map"].toBool());
-    return {grads.x, grads.lower, grads.upper, torch::Tensor(), torch::Tensor(), torch::Tensor(),
-            torch::Tensor()};
+    return {
+        grads.x,
+        grads.lower,
+        grads.upper,
+        torch::Tensor(),
+        torch::Tensor(),
+        torch::Tensor(),
+        torch::Tensor()};
   }
 
  private:
@@ -99,15 +111,13 @@ class FusedIntervalQuantFn : public torch::autograd::Function<FusedIntervalQuant
   }
 };
 
-/// A half-normal |N(0, s^2)| has standard deviation s sqrt(1 - 2/pi); the
-/// activation interval spans 3 s of the underlying Gaussian.
-const double kHalfNormalStdFactor = std::sqrt(1.0 - 2.0 / M_PI);
+/// The activation interval spans 3 s of the Gaussian whose half-normal the inputs are.
+using detail::kHalfNormalStdFactor;
 
-} // namespace
+}  // namespace
 
 IntervalQuantizerImpl::IntervalQuantizerImpl(const IntervalQuantizerOptions& options)
-    : QuantizerImpl(options.method(), options.target(), options.bits()),
-      options_(options) {
+    : QuantizerImpl(options.method(), options.target(), options.bits()), options_(options) {
   const bool weight = options.target() == QuantTarget::kWeight;
   // Placeholder interval until initialize(); any l < u keeps forward valid.
   lower = register_parameter("lower", torch::full({}, weight ? -1.0f : 0.0f));
@@ -121,13 +131,12 @@ IntervalQuantizerImpl::IntervalQuantizerImpl(const IntervalQuantizerOptions& opt
 void IntervalQuantizerImpl::initialize(const torch::Tensor& x) {
   torch::NoGradGuard no_grad;
   TORCH_CHECK(
-      x.numel() >= 2,
-      describe(), ": initialization needs at least 2 elements, got ",
-      x.numel());
+      x.numel() >= 2, describe(), ": initialization needs at least 2 elements, got ", x.numel());
   const double std_x = x.std().item<double>();
   TORCH_CHECK(
       std::isfinite(std_x) && std_x > 0.0,
-      describe(), ": cannot initialize the interval from a tensor with std ",
+      describe(),
+      ": cannot initialize the interval from a tensor with std ",
       std_x,
       " (constant or non-finite values)");
   double l = 0.0;
@@ -139,12 +148,7 @@ void IntervalQuantizerImpl::initialize(const torch::Tensor& x) {
     l = x.min().item<double>();
     u = 3.0 * std_x / kHalfNormalStdFactor;
   }
-  TORCH_CHECK(
-      u > l,
-      describe(), ": initialization gave an empty interval l=",
-      l,
-      " u=",
-      u);
+  TORCH_CHECK(u > l, describe(), ": initialization gave an empty interval l=", l, " u=", u);
   lower.fill_(l);
   upper.fill_(u);
 }
@@ -158,7 +162,8 @@ bool fused_kernels() {
 }
 
 torch::Tensor IntervalQuantizerImpl::quantize(const torch::Tensor& x) {
-  if (g_fused_kernels && x.scalar_type() == torch::kFloat && !capturing() && !differentiable_backward()) {
+  if (g_fused_kernels && x.scalar_type() == torch::kFloat && !capturing() &&
+      !differentiable_backward()) {
     // The STE is EWGS with delta = 0 exactly.
     const auto delta = delta_buffer.defined() ? delta_buffer : torch::zeros({}, lower.options());
     return FusedIntervalQuantFn::apply(
@@ -172,15 +177,16 @@ torch::Tensor IntervalQuantizerImpl::quantize_composite(const torch::Tensor& x) 
   const double u = upper.item<double>();
   TORCH_CHECK(
       std::isfinite(l) && std::isfinite(u) && u > l,
-      describe_in_layer(), ": the interval needs l < u, got l=",
+      describe_in_layer(),
+      ": the interval needs l < u, got l=",
       l,
       " u=",
       u);
   TORCH_CHECK(
       torch::isfinite(x).all().item<bool>(),
-      describe_in_layer(), ": input has non-finite values (NaN or Inf)");
-  const auto x_q = discretize_composite(x, lower, upper, delta_buffer, steps());
-  record_discrete(x_q);
+      describe_in_layer(),
+      ": input has non-finite values (NaN or Inf)");
+  const auto x_q = record_discrete(discretize_composite(x, lower, upper, delta_buffer, steps()));
   return map_to_output(x_q, target() == QuantTarget::kWeight);
 }
 
@@ -204,7 +210,13 @@ std::string IntervalQuantizerImpl::spec() const {
 ActivationGrid IntervalQuantizerImpl::activation_grid() const {
   const double l = lower.item<double>();
   const double u = upper.item<double>();
-  TORCH_CHECK(std::isfinite(l) && std::isfinite(u) && u > l, describe(), ": cannot export the interval l=", l, " u=", u);
+  TORCH_CHECK(
+      std::isfinite(l) && std::isfinite(u) && u > l,
+      describe(),
+      ": cannot export the interval l=",
+      l,
+      " u=",
+      u);
   const auto s = static_cast<double>(steps());
   ActivationGrid grid;
   grid.values = {steps() + 1, 1.0 / s, 1, 0, 0.0};
@@ -223,14 +235,15 @@ double IntervalQuantizerImpl::delta() const {
 
 void IntervalQuantizerImpl::set_delta(double delta) {
   if (!delta_buffer.defined()) {
-    QuantizerImpl::set_delta(delta); // errors: the STE has no delta
+    QuantizerImpl::set_delta(delta);  // errors: the STE has no delta
   }
   TORCH_CHECK(
       std::isfinite(delta) && delta >= 0.0,
-      describe(), ": delta must be finite and >= 0, got ",
+      describe(),
+      ": delta must be finite and >= 0, got ",
       delta);
   torch::NoGradGuard no_grad;
   delta_buffer.fill_(delta);
 }
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

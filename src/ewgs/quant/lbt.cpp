@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ewgs/core/spec.h"
+#include "ewgs/core/splitmix64.h"
 #include "ewgs/quant/registry.h"
 
 namespace ewgs::quant {
@@ -36,13 +37,7 @@ constexpr double kWalkRate = 0.001;
 /// m resting exactly on the target could stall it.
 constexpr int64_t kMaxWalkSteps = 100000;
 
-/// SplitMix64's finalizer (Steele, Lea, Flood, OOPSLA 2014).
-uint64_t splitmix64(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+using detail::splitmix64;
 
 /// The largest float32 at or below t.
 double float_at_or_below(double t) {
@@ -51,7 +46,7 @@ double float_at_or_below(double t) {
                                      : std::nextafter(f, -std::numeric_limits<float>::infinity());
 }
 
-} // namespace
+}  // namespace
 
 void check_bits(int64_t bits, const std::string& name) {
   TORCH_CHECK(
@@ -67,10 +62,7 @@ double target_clip_ratio(int64_t bits, double alpha) {
 }
 
 QuantizedGradient quantize_gradient(
-    const at::Tensor& g,
-    const at::Tensor& gamma,
-    int64_t bits,
-    const at::Tensor& noise) {
+    const at::Tensor& g, const at::Tensor& gamma, int64_t bits, const at::Tensor& noise) {
   const double steps = static_cast<double>((int64_t{1} << bits) - 2);
   const auto magnitude = g.abs();
   const auto g_max = magnitude.max();
@@ -105,13 +97,12 @@ double initial_gamma(const at::Tensor& g, int64_t bits, double alpha) {
   for (double gamma = kMaxGamma; gamma >= 0.0; gamma -= kWalkRate) {
     thresholds.push_back(in_float ? float_at_or_below(gamma * g_max) : gamma * g_max);
   }
-  const auto at_or_below =
-      torch::searchsorted(
-          std::get<0>(magnitude.sort()),
-          torch::tensor(thresholds, torch::kDouble).to(magnitude.options()),
-          /*out_int32=*/false,
-          /*right=*/true)
-          .to(torch::kCPU);
+  const auto at_or_below = torch::searchsorted(
+                               std::get<0>(magnitude.sort()),
+                               torch::tensor(thresholds, torch::kDouble).to(magnitude.options()),
+                               /*out_int32=*/false,
+                               /*right=*/true)
+                               .to(torch::kCPU);
   const auto* counts = at_or_below.data_ptr<int64_t>();
   const auto visited = static_cast<int64_t>(thresholds.size());
   const double target = target_clip_ratio(bits, alpha);
@@ -151,7 +142,7 @@ at::Tensor updated_gamma(
     double alpha,
     double eta) {
   const auto direction = torch::sign(clip_ratio - target_clip_ratio(bits, alpha)) *
-      (g_max > 0).to(gamma.scalar_type());
+                         (g_max > 0).to(gamma.scalar_type());
   return torch::clamp(gamma + eta * direction, kMinGamma, kMaxGamma);
 }
 
@@ -161,7 +152,7 @@ uint64_t draw_seed(uint64_t seed, int64_t draw, double g_max) {
   return splitmix64(splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(draw)) ^ g_max_bits);
 }
 
-} // namespace lbt
+}  // namespace lbt
 
 namespace {
 
@@ -232,7 +223,7 @@ class LbtImpl : public QuantizerImpl {
       return "lbt:bits=" + std::to_string(bits()) + ",gamma=" + c10::str(*fixed_gamma_) + tail;
     }
     return "lbt:alpha=" + c10::str(alpha_) + ",bits=" + std::to_string(bits()) +
-        ",eta=" + c10::str(eta_) + ",gamma=adaptive" + tail;
+           ",eta=" + c10::str(eta_) + ",gamma=adaptive" + tail;
   }
 
   /// The interval update U of docs/methods/lbt.md (adaptive gamma only).
@@ -241,8 +232,7 @@ class LbtImpl : public QuantizerImpl {
       return;
     }
     update_pending_ = false;
-    gamma.copy_(
-        lbt::updated_gamma(gamma, last_clip_ratio_, last_g_max_, bits(), alpha_, eta_));
+    gamma.copy_(lbt::updated_gamma(gamma, last_clip_ratio_, last_g_max_, bits(), alpha_, eta_));
   }
 
   torch::Tensor gamma;
@@ -300,7 +290,7 @@ class LbtImpl : public QuantizerImpl {
   bool update_pending_ = false;
 };
 
-} // namespace
+}  // namespace
 
 /// "lbt:bits=B,gamma=adaptive|G,alpha=A,eta=E,seed=S", gradients only:
 /// B in 2..8, default 4 (the paper runs 4..8; 2 and 3 are valid grids too,
@@ -349,4 +339,4 @@ QuantizerPtr make_lbt(const Spec& spec, QuantTarget target) {
   return std::make_shared<LbtImpl>(bits, fixed_gamma, alpha, eta, seed);
 }
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

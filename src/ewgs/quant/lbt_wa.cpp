@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "ewgs/core/half_normal.h"
 #include "ewgs/core/spec.h"
 #include "ewgs/quant/registry.h"
 #include "ewgs/quant/rounding.h"
@@ -15,9 +16,8 @@
 namespace ewgs::quant {
 namespace {
 
-/// A half-normal |N(0, s^2)| has standard deviation s sqrt(1 - 2/pi): the
-/// unsigned activation bound spans 3 s of the underlying Gaussian.
-const double kHalfNormalStdFactor = std::sqrt(1.0 - 2.0 / M_PI);
+/// The unsigned activation bound spans 3 s of the Gaussian whose half-normal the inputs are.
+using detail::kHalfNormalStdFactor;
 
 /// The quantizers W and A of docs/methods/lbt.md with the learnable bound u (parameter
 /// "upper"; the paper's s_W for weights, u_A for activations):
@@ -107,17 +107,16 @@ class LbtWaImpl : public QuantizerImpl {
         std::isfinite(u) && u > 0.0, describe(), ": the bound u must be finite and > 0, got ", u);
     const int64_t levels = int64_t{1} << bits();
     if (symmetric.item<uint8_t>() != 0) {
-      const auto t_q = ste_round(torch::clamp((x / upper + 1.0) * 0.5, 0.0, 1.0), levels - 2);
-      record_discrete(t_q);
+      const auto t_q =
+          record_discrete(ste_round(torch::clamp((x / upper + 1.0) * 0.5, 0.0, 1.0), levels - 2));
       return (2.0 * t_q - 1.0) * upper;
     }
-    const auto t_q = ste_round(torch::clamp(x / upper, 0.0, 1.0), levels - 1);
-    record_discrete(t_q);
+    const auto t_q = record_discrete(ste_round(torch::clamp(x / upper, 0.0, 1.0), levels - 1));
     return t_q * upper;
   }
 };
 
-} // namespace
+}  // namespace
 
 /// "lbt_wa:bits=B", weights and activations: B in 2..8, default 4 (a
 /// symmetric grid has 2^b - 2 steps, none at b = 1; activations may turn
@@ -134,4 +133,4 @@ QuantizerPtr make_lbt_wa(const Spec& spec, QuantTarget target) {
   return std::make_shared<LbtWaImpl>(target, bits);
 }
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

@@ -55,8 +55,7 @@ double QuantizerImpl::delta() const {
 }
 
 void QuantizerImpl::set_delta(double delta) {
-  TORCH_CHECK(
-      false, describe(), " has no gradient scale delta to set (asked for ", delta, ")");
+  TORCH_CHECK(false, describe(), " has no gradient scale delta to set (asked for ", delta, ")");
 }
 
 ActivationGrid QuantizerImpl::activation_grid() const {
@@ -68,7 +67,8 @@ GridValues QuantizerImpl::weight_values(const torch::Tensor& /*weight*/) const {
 }
 
 WeightGrid QuantizerImpl::weight_grid(const torch::Tensor& weight) {
-  TORCH_CHECK(target_ == QuantTarget::kWeight, describe(), ": weight_grid() is for weight quantizers");
+  TORCH_CHECK(
+      target_ == QuantTarget::kWeight, describe(), ": weight_grid() is for weight quantizers");
   torch::NoGradGuard no_grad;
   const bool was_training = is_training();
   eval();
@@ -76,18 +76,28 @@ WeightGrid QuantizerImpl::weight_grid(const torch::Tensor& weight) {
   train(was_training);
   const auto values = weight_values(weight);
   // value = scale (gain code - zero) + offset  =>  code = ((value - offset) / scale + zero) / gain
-  const auto codes = torch::round(((w_q - values.offset) / values.scale + static_cast<double>(values.zero)) /
-                                  static_cast<double>(values.gain));
-  const auto on_grid = values.scale * (values.gain * codes - static_cast<double>(values.zero)) + values.offset;
+  const auto codes = torch::round(
+      ((w_q - values.offset) / values.scale + static_cast<double>(values.zero)) /
+      static_cast<double>(values.gain));
+  const auto on_grid =
+      values.scale * (values.gain * codes - static_cast<double>(values.zero)) + values.offset;
   // Float32 rounding of the forward leaves each value within a tiny part of a step.
   const double off = (on_grid - w_q).abs().max().item<double>();
   TORCH_CHECK(
-      off <= 1e-4 * std::abs(values.scale) * static_cast<double>(values.gain), describe(),
-      ": a quantized weight lies ", off, " off the grid of step ", values.scale * static_cast<double>(values.gain),
+      off <= 1e-4 * std::abs(values.scale) * static_cast<double>(values.gain),
+      describe(),
+      ": a quantized weight lies ",
+      off,
+      " off the grid of step ",
+      values.scale * static_cast<double>(values.gain),
       " (the forward and the export disagree)");
   TORCH_CHECK(
-      codes.min().item<double>() >= 0.0 && codes.max().item<double>() <= static_cast<double>(values.levels - 1),
-      describe(), ": weight codes leave [0, ", values.levels - 1, "]");
+      codes.min().item<double>() >= 0.0 &&
+          codes.max().item<double>() <= static_cast<double>(values.levels - 1),
+      describe(),
+      ": weight codes leave [0, ",
+      values.levels - 1,
+      "]");
   return {values, codes.to(torch::kUInt8)};
 }
 
@@ -102,10 +112,12 @@ void QuantizerImpl::set_capture(bool on) {
   }
 }
 
-void QuantizerImpl::record_discrete(const torch::Tensor& x_q) {
-  if (capture_) {
-    captured_ = x_q;
+torch::Tensor QuantizerImpl::record_discrete(const torch::Tensor& x_q) {
+  if (!capture_) {
+    return x_q;
   }
+  captured_ = x_q.requires_grad() ? x_q : x_q.detach().requires_grad_(true);
+  return captured_;
 }
 
-} // namespace ewgs::quant
+}  // namespace ewgs::quant

@@ -1,4 +1,4 @@
-// Crash-safe file replacement (include/ewgs/train/atomic_file.h).
+// Crash-safe file replacement (atomic_file.h).
 #include "ewgs/train/atomic_file.h"
 
 #include <c10/util/Exception.h>
@@ -27,7 +27,8 @@ void fsync_folder(const fs::path& folder) {
 }
 
 fs::path temporary_for(const fs::path& target) {
-  return target.parent_path() / ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()));
+  return target.parent_path() /
+         ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()));
 }
 
 /// Writes all of `content` to `fd`; returns 0 or the errno of the failure.
@@ -52,16 +53,18 @@ std::string failure(const std::string& path, int err, uint64_t needed) {
     const auto folder = fs::path(path).parent_path();
     const uint64_t free = free_bytes(folder.empty() ? "." : folder.string());
     message += fmt::format(
-        "; the file needs {}, the file system holding {} has {} free", describe_bytes(needed),
+        "; the file needs {}, the file system holding {} has {} free",
+        describe_bytes(needed),
         folder.empty() ? "." : folder.string(),
         free == UINT64_MAX ? std::string("an unknown amount") : describe_bytes(free));
   }
   return message;
 }
 
-} // namespace
+}  // namespace
 
-void write_file_atomically(const std::string& path, std::string_view content, const WriteObserver& observer) {
+void write_file_atomically(
+    const std::string& path, std::string_view content, const WriteObserver& observer) {
   const fs::path target(path);
   const fs::path temporary = temporary_for(target);
   if (observer) {
@@ -95,7 +98,14 @@ void publish_file(const std::string& from, const std::string& to, const WriteObs
   if (observer) {
     observer(to, WriteStage::kStarting);
   }
-  TORCH_CHECK(::rename(from.c_str(), to.c_str()) == 0, "cannot rename ", from, " to ", to, ": ", std::strerror(errno));
+  TORCH_CHECK(
+      ::rename(from.c_str(), to.c_str()) == 0,
+      "cannot rename ",
+      from,
+      " to ",
+      to,
+      ": ",
+      std::strerror(errno));
   fsync_folder(fs::path(to).parent_path());
   if (observer) {
     observer(to, WriteStage::kPublished);
@@ -135,7 +145,8 @@ std::vector<std::string> remove_stale_temporaries(const std::string& folder) {
       continue;
     }
     const long pid = std::stol(match[1].str());
-    const bool gone = pid == ::getpid() || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH);
+    const bool gone =
+        pid == ::getpid() || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH);
     std::error_code remove_ec;
     if (gone && fs::remove(entry.path(), remove_ec)) {
       removed.push_back(name);
@@ -144,4 +155,4 @@ std::vector<std::string> remove_stale_temporaries(const std::string& folder) {
   return removed;
 }
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

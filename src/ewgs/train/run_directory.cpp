@@ -1,4 +1,4 @@
-// Run directory files and the epoch commit (include/ewgs/train/run_directory.h).
+// Run directory files and the epoch commit (run_directory.h).
 #include "ewgs/train/run_directory.h"
 
 #include <c10/util/Exception.h>
@@ -20,7 +20,7 @@ uint64_t size_if_present(const fs::path& path) {
   return ec ? 0 : static_cast<uint64_t>(size);
 }
 
-} // namespace
+}  // namespace
 
 RunDirectory::RunDirectory(std::string dir, WriteObserver observer, bool created)
     : dir_(std::move(dir)), observer_(std::move(observer)), created_(created) {}
@@ -66,7 +66,8 @@ RunDirectory RunDirectory::for_new_run(const std::string& dir, WriteObserver obs
 }
 
 RunDirectory RunDirectory::for_resume(const std::string& dir, WriteObserver observer) {
-  TORCH_CHECK(fs::exists(fs::path(dir) / kLast), "cannot resume ", dir, ": it has no last.pt checkpoint");
+  TORCH_CHECK(
+      fs::exists(fs::path(dir) / kLast), "cannot resume ", dir, ": it has no last.pt checkpoint");
   RunDirectory out(dir, std::move(observer), /*created=*/false);
   out.remove_leftovers();
   return out;
@@ -114,7 +115,8 @@ void RunDirectory::check_room(uint64_t checkpoint_bytes) const {
       describe_bytes(needed),
       " more for its checkpoints (4 x ",
       describe_bytes(checkpoint_bytes),
-      ": last.pt, best.pt and a copy of each while it is replaced); free some space or choose another --run-dir");
+      ": last.pt, best.pt and a copy of each while it is replaced); free some space or choose "
+      "another --run-dir");
 }
 
 void RunDirectory::commit(std::string_view checkpoint, bool best) const {
@@ -139,14 +141,15 @@ std::string RunDirectory::recover(const TrainProgress& committed) const {
   try {
     pending_epoch = read_checkpoint_header(pending).progress.epoch;
   } catch (const c10::Error&) {
-    pending_epoch = -1; // unreadable: it cannot be what last.pt committed
+    pending_epoch = -1;  // unreadable: it cannot be what last.pt committed
   }
   if (pending_epoch >= 0 && pending_epoch == committed.best_epoch) {
     publish_file(pending, path(kBest), observer_);
-    return fmt::format("finished an interrupted commit: best.pt is now the checkpoint of epoch {}", pending_epoch);
+    return fmt::format(
+        "finished an interrupted commit: best.pt is now the checkpoint of epoch {}", pending_epoch);
   }
   fs::remove(pending);
   return fmt::format("removed best.pt.pending: its epoch never committed to last.pt");
 }
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

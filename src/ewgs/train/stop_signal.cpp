@@ -1,4 +1,4 @@
-// Signal flag for graceful training stops (include/ewgs/train/stop_signal.h).
+// Signal flag for graceful training stops (stop_signal.h).
 #include "ewgs/train/stop_signal.h"
 
 #include <fmt/format.h>
@@ -16,14 +16,20 @@ extern "C" void on_stop_signal(int signal) {
   g_received.store(signal);
 }
 
-} // namespace
+}  // namespace
 
 StopRequested::StopRequested(int signal, const std::string& stage)
     : std::runtime_error(fmt::format(
-          "stopped by signal {} ({}) during start-up, while {}; nothing was trained", signal, strsignal(signal), stage)),
+          "stopped by signal {} ({}) during start-up, while {}; nothing was trained",
+          signal,
+          strsignal(signal),
+          stage)),
       signal_(signal) {}
 
-StopSignalGuard::StopSignalGuard() {
+StopSignalGuard::StopSignalGuard(bool install) : installed_(install) {
+  if (!installed_) {
+    return;
+  }
   if (g_depth.fetch_add(1) == 0) {
     g_received.store(0);
   }
@@ -35,6 +41,9 @@ StopSignalGuard::StopSignalGuard() {
 }
 
 StopSignalGuard::~StopSignalGuard() {
+  if (!installed_) {
+    return;
+  }
   sigaction(SIGINT, &previous_int_, nullptr);
   sigaction(SIGTERM, &previous_term_, nullptr);
   g_depth.fetch_sub(1);
@@ -58,4 +67,4 @@ void StopSignalGuard::raise_for_test(int signal) {
   g_received.store(signal);
 }
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

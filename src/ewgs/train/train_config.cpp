@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 
 #include "ewgs/core/strings.h"
+#include "ewgs/data/open_dataset.h"
 #include "ewgs/quant/registry.h"
 
 namespace ewgs::train {
@@ -33,26 +34,34 @@ void TrainConfig::bind() {
   s.add("run.threads", &run_threads, "CPU threads; 0 uses all cores").at_least(0);
   s.add("run.seed", &run_seed, "seed of initialization, data order and augmentation");
 
-  s.add("data.dataset", &data_dataset, "data set")
-      .one_of({"fashion-mnist", "mnist", "cifar10", "cifar100", "cifar10-jpeg", "imagefolder"});
+  s.add("data.dataset", &data_dataset, "data set").one_of(data::dataset_kinds());
   s.add("data.root", &data_root, "data folder; empty: the data set's default location");
   s.add("data.train_split", &data_train_split, "split to train on");
   s.add("data.test_split", &data_test_split, "split to evaluate on");
   s.add("data.augment", &data_augment, "training augmentation of the data set's recipe");
   s.add("data.workers", &data_workers, "loader threads; 0: as many as CPU threads").at_least(0);
-  s.add("data.device_resident", &data_device_resident,
-        "keep the data set on the run's device and augment there; auto: on for cuda when possible")
+  s.add(
+       "data.device_resident",
+       &data_device_resident,
+       "keep the data set on the run's device and augment there; auto: on for cuda when possible")
       .one_of({"auto", "on", "off"});
 
   s.add("model.name", &model_name, "model (ewgs info lists them)");
   s.add("model.num_classes", &model_num_classes, "classes; 0: from the data set").at_least(0);
-  s.add("model.sync_bn", &model_sync_bn,
-        "BatchNorm statistics over the batches of all ranks of a multi-process run (as one process)");
+  s.add(
+      "model.sync_bn",
+      &model_sync_bn,
+      "BatchNorm statistics over the batches of all ranks of a multi-process run (as one process)");
 
-  s.add("dist.backend", &dist_backend, "collectives of a multi-process run: auto (nccl on cuda, else gloo)")
+  s.add(
+       "dist.backend",
+       &dist_backend,
+       "collectives of a multi-process run: auto (nccl on cuda, else gloo)")
       .one_of({"auto", "gloo", "nccl"});
-  s.add("dist.timeout_s", &dist_timeout_s,
-        "seconds a rank waits for the others (rendezvous, every collective) before failing")
+  s.add(
+       "dist.timeout_s",
+       &dist_timeout_s,
+       "seconds a rank waits for the others (rendezvous, every collective) before failing")
       .between(1, 86400);
 
   s.add("quant.method", &quant_method, "quantizer / gradient estimator; off: full precision");
@@ -60,50 +69,87 @@ void TrainConfig::bind() {
   s.add("quant.abits", &quant_abits, "activation bits of quantized layers (1-8, 32: off)");
   s.add("quant.delta", &quant_delta, "EWGS delta: a number >= 0 (fixed) or \"hessian\"");
   s.add("quant.options", &quant_options, "extra quantizer spec keys, e.g. \"key=value,...\"");
-  s.add("quant.act_method", &quant_act_method,
-        "activation quantizer when it differs from quant.method (e.g. pact with dorefa weights)");
-  s.add("quant.act_options", &quant_act_options,
-        "spec keys of quant.act_method, \"key=value,...\" (quant.options and delta go to weights)");
+  s.add(
+      "quant.act_method",
+      &quant_act_method,
+      "activation quantizer when it differs from quant.method (e.g. pact with dorefa weights)");
+  s.add(
+      "quant.act_options",
+      &quant_act_options,
+      "spec keys of quant.act_method, \"key=value,...\" (quant.options and delta go to weights)");
   s.add("quant.all_layers", &quant_all_layers, "also quantize the first conv and the classifier");
-  s.add("quant.grad_method", &quant_grad_method, "quantizer of gradients at layer outputs; off: none");
+  s.add(
+      "quant.grad_method",
+      &quant_grad_method,
+      "quantizer of gradients at layer outputs; off: none");
   s.add("quant.gbits", &quant_gbits, "gradient bits (fixed-point training; 32: off)");
-  s.add("quant.grad_options", &quant_grad_options, "extra gradient quantizer spec keys, \"key=value,...\"");
+  s.add(
+      "quant.grad_options",
+      &quant_grad_options,
+      "extra gradient quantizer spec keys, \"key=value,...\"");
 
   s.add("train.epochs", &train_epochs, "epochs").at_least(1);
-  s.add("train.batch_size", &train_batch_size, "mini-batch size (of all ranks together)").at_least(1);
-  s.add("train.init_from", &train_init_from, "checkpoint or .pth to start from (paper: the FP model)");
-  s.add("train.init_entry", &train_init_entry, "key of the state dict inside a .pth dict (e.g. model)");
-  s.add("train.eval_every", &train_eval_every, "evaluate every N epochs (and after the last)").at_least(1);
-  s.add("train.max_batches", &train_max_batches, "stop each epoch after N batches; 0: all").at_least(0);
-  s.add("train.log_steps", &train_log_steps,
-        "also record the training loss of every N steps in metrics.jsonl; 0: per epoch only")
+  s.add("train.batch_size", &train_batch_size, "mini-batch size (of all ranks together)")
+      .at_least(1);
+  s.add(
+      "train.init_from",
+      &train_init_from,
+      "checkpoint or .pth to start from (paper: the FP model)");
+  s.add(
+      "train.init_entry",
+      &train_init_entry,
+      "key of the state dict inside a .pth dict (e.g. model)");
+  s.add("train.eval_every", &train_eval_every, "evaluate every N epochs (and after the last)")
+      .at_least(1);
+  s.add("train.max_batches", &train_max_batches, "stop each epoch after N batches; 0: all")
+      .at_least(0);
+  s.add(
+       "train.log_steps",
+       &train_log_steps,
+       "also record the training loss of every N steps in metrics.jsonl; 0: per epoch only")
       .at_least(0);
 
-  s.add("optim.optimizer", &optim_optimizer, "optimizer of model parameters").one_of({"sgd", "adam"});
+  s.add("optim.optimizer", &optim_optimizer, "optimizer of model parameters")
+      .one_of({"sgd", "adam"});
   s.add("optim.lr", &optim_lr, "learning rate of model parameters").at_least(0);
   s.add("optim.momentum", &optim_momentum, "SGD momentum").between(0, 1);
-  s.add("optim.weight_decay", &optim_weight_decay, "L2 weight decay of model parameters").at_least(0);
+  s.add("optim.weight_decay", &optim_weight_decay, "L2 weight decay of model parameters")
+      .at_least(0);
   s.add("optim.nesterov", &optim_nesterov, "Nesterov momentum (SGD)");
   s.add("optim.schedule", &optim_schedule, "learning-rate schedule, stepped per epoch")
       .one_of({"cosine", "step", "constant"});
-  s.add("optim.milestones", &optim_milestones, "step schedule: epochs where lr *= gamma, \"80,120\"");
+  s.add(
+      "optim.milestones", &optim_milestones, "step schedule: epochs where lr *= gamma, \"80,120\"");
   s.add("optim.gamma", &optim_gamma, "step schedule factor").between(0, 1);
-  s.add("optim.quant_lr", &optim_quant_lr, "Adam learning rate of quantizer parameters").at_least(0);
+  s.add("optim.quant_lr", &optim_quant_lr, "Adam learning rate of quantizer parameters")
+      .at_least(0);
 
-  s.add("hessian.estimator", &hessian_estimator, "trace estimator for delta").one_of({"fast", "faithful"});
+  s.add("hessian.estimator", &hessian_estimator, "trace estimator for delta")
+      .one_of({"fast", "faithful"});
   s.add("hessian.period", &hessian_period, "update delta every N periods").at_least(1);
-  s.add("hessian.period_unit", &hessian_period_unit, "unit of the period").one_of({"epochs", "iterations"});
+  s.add("hessian.period_unit", &hessian_period_unit, "unit of the period")
+      .one_of({"epochs", "iterations"});
   s.add("hessian.batches", &hessian_batches, "training batches per update").at_least(1);
-  s.add("hessian.batch_size", &hessian_batch_size, "batch size of those batches; 0: train.batch_size")
+  s.add(
+       "hessian.batch_size",
+       &hessian_batch_size,
+       "batch size of those batches; 0: train.batch_size")
       .at_least(0);
   s.add("hessian.representative", &hessian_representative, "gradient representative G of Eq. 10")
       .one_of({"3std", "max", "mean"});
-  s.add("hessian.max_probes", &hessian_max_probes, "most Hutchinson probes per quantizer").at_least(2);
+  s.add("hessian.max_probes", &hessian_max_probes, "most Hutchinson probes per quantizer")
+      .at_least(2);
   s.add("hessian.tolerance", &hessian_tolerance, "faithful: relative-change stop test").at_least(0);
-  s.add("hessian.target_rse", &hessian_target_rse, "fast: relative standard error to reach").at_least(0);
-  s.add("hessian.target_abs", &hessian_target_abs, "fast: or absolute standard error to reach").at_least(0);
-  s.add("hessian.min_probes", &hessian_min_probes, "fast: probes before a stop test applies").at_least(2);
-  s.add("hessian.split_samples", &hessian_split_samples, "fast: bound an activation probe's error by its samples");
+  s.add("hessian.target_rse", &hessian_target_rse, "fast: relative standard error to reach")
+      .at_least(0);
+  s.add("hessian.target_abs", &hessian_target_abs, "fast: or absolute standard error to reach")
+      .at_least(0);
+  s.add("hessian.min_probes", &hessian_min_probes, "fast: probes before a stop test applies")
+      .at_least(2);
+  s.add(
+      "hessian.split_samples",
+      &hessian_split_samples,
+      "fast: bound an activation probe's error by its samples");
   s.add("hessian.settle_z", &hessian_settle_z, "fast: stop when this many standard errors below 0")
       .at_least(0);
 }
@@ -116,8 +162,9 @@ void TrainConfig::validate() const {
   if (quant_method == "off") {
     return;
   }
-  for (const auto& [key, method] : {std::pair<const char*, std::string>{"quant.method", quant_method},
-                                   {"quant.act_method", activation_method()}}) {
+  for (const auto& [key, method] :
+       {std::pair<const char*, std::string>{"quant.method", quant_method},
+        {"quant.act_method", activation_method()}}) {
     TORCH_CHECK(
         quant::quantizer_registry().contains(method),
         key,
@@ -132,29 +179,32 @@ void TrainConfig::validate() const {
       quant_act_options.empty() || !quant_act_method.empty(),
       "quant.act_options is set but quant.act_method is not; activation keys go in quant.options "
       "when both quantizers use quant.method");
-  for (const auto& [key, bits] : {std::pair<const char*, int64_t>{"quant.wbits", quant_wbits},
-                                 {"quant.abits", quant_abits}}) {
+  for (const auto& [key, bits] :
+       {std::pair<const char*, int64_t>{"quant.wbits", quant_wbits},
+        {"quant.abits", quant_abits}}) {
     quant::check_bits(bits, key);
   }
   TORCH_CHECK(
       quant_wbits != quant::kBitsOff || quant_abits != quant::kBitsOff,
       "quant.method is '",
       quant_method,
-      "' but quant.wbits and quant.abits are both 32 (off); set a bit-width or quant.method = \"off\"");
+      "' but quant.wbits and quant.abits are both 32 (off); set a bit-width or quant.method = "
+      "\"off\"");
   if (!hessian_delta()) {
     char* end = nullptr;
     const double delta = std::strtod(quant_delta.c_str(), &end);
     TORCH_CHECK(
-        !quant_delta.empty() && end == quant_delta.c_str() + quant_delta.size() && std::isfinite(delta) &&
-            delta >= 0.0,
+        !quant_delta.empty() && end == quant_delta.c_str() + quant_delta.size() &&
+            std::isfinite(delta) && delta >= 0.0,
         "quant.delta must be a finite number >= 0 or \"hessian\", got '",
         quant_delta,
         "'");
   }
   // Building the quantizers once checks method keys and bits with the registry.
   const auto spec = quant_spec();
-  for (const auto& q : {quant::make_quantizer(spec.weight, quant::QuantTarget::kWeight),
-                        quant::make_quantizer(spec.act, quant::QuantTarget::kActivation)}) {
+  for (const auto& q :
+       {quant::make_quantizer(spec.weight, quant::QuantTarget::kWeight),
+        quant::make_quantizer(spec.act, quant::QuantTarget::kActivation)}) {
     const std::string obstacle = q && hessian_delta() ? q->hessian_delta_obstacle() : "";
     TORCH_CHECK(
         obstacle.empty(),
@@ -172,7 +222,7 @@ models::QuantSpec TrainConfig::quant_spec() const {
   spec.quantize_first_last = quant_all_layers;
   if (quant_grad_method != "off" && quant_gbits != quant::kBitsOff) {
     spec.grad = quant_grad_method + ":bits=" + std::to_string(quant_gbits) +
-        (quant_grad_options.empty() ? "" : "," + quant_grad_options);
+                (quant_grad_options.empty() ? "" : "," + quant_grad_options);
   }
   if (quant_method == "off") {
     return spec;
@@ -189,8 +239,11 @@ models::QuantSpec TrainConfig::quant_spec() const {
   };
   spec.weight = make(quant_method, quant_wbits, extra);
   spec.act = quant_act_method.empty()
-      ? make(quant_method, quant_abits, extra)
-      : make(quant_act_method, quant_abits, quant_act_options.empty() ? "" : "," + quant_act_options);
+                 ? make(quant_method, quant_abits, extra)
+                 : make(
+                       quant_act_method,
+                       quant_abits,
+                       quant_act_options.empty() ? "" : "," + quant_act_options);
   return spec;
 }
 
@@ -231,4 +284,4 @@ TrainConfig TrainConfig::from_toml(const std::string& text, const std::string& s
   return config;
 }
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

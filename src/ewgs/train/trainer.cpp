@@ -90,12 +90,15 @@ struct Trainer::Impl {
   std::unique_ptr<dist::GradientReducer> reducer;
 
   Impl(TrainConfig c, dist::LaunchEnv l, RunDirectory d, const TrainerOptions& options)
-      : config(std::move(c)),
+      : signals(options.handle_stop_signals),
+        config(std::move(c)),
         launch(std::move(l)),
         dir(std::move(d)),
         progress(
             ProgressReporter::choose_mode(options.json),
-            launch.rank != 0 ? discarded_output() : options.out ? *options.out : std::cout),
+            launch.rank != 0 ? discarded_output()
+            : options.out    ? *options.out
+                             : std::cout),
         on_step(options.on_step),
         on_startup(options.on_startup) {}
 
@@ -113,13 +116,18 @@ struct Trainer::Impl {
   void build() {
     // Ranks on one machine share its cores.
     set_cpu_threads(
-        config.run_threads > 0 ? config.run_threads
-                               : std::max<int64_t>(1, data::hardware_threads() / launch.local_world_size));
+        config.run_threads > 0
+            ? config.run_threads
+            : std::max<int64_t>(1, data::hardware_threads() / launch.local_world_size));
     if (config.run_device == "cuda") {
-      TORCH_CHECK(torch::cuda::is_available(), "run.device = \"cuda\" but no CUDA device is available");
-      device = launch.distributed()
-          ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(launch.local_rank % torch::cuda::device_count()))
-          : torch::Device(torch::kCUDA);
+      TORCH_CHECK(
+          torch::cuda::is_available(), "run.device = \"cuda\" but no CUDA device is available");
+      device =
+          launch.distributed()
+              ? torch::Device(
+                    torch::kCUDA,
+                    static_cast<c10::DeviceIndex>(launch.local_rank % torch::cuda::device_count()))
+              : torch::Device(torch::kCUDA);
     }
     if (launch.distributed()) {
       startup_stage("connecting to the other ranks", [&] { connect(); });
@@ -135,7 +143,8 @@ struct Trainer::Impl {
     });
     startup_stage("building the model", [&] {
       models::ModelOptions model_options;
-      model_options.num_classes = config.model_num_classes > 0 ? config.model_num_classes : data->num_classes();
+      model_options.num_classes =
+          config.model_num_classes > 0 ? config.model_num_classes : data->num_classes();
       model_options.in_channels = data->channels();
       model_options.quant = config.quant_spec();
       TORCH_CHECK(
@@ -150,19 +159,33 @@ struct Trainer::Impl {
       has_regularizer = nn::quantizer_regularizer(*model).defined();
       optimizers = make_optimizers(config, *model);
     });
-    const auto milestones = LrSchedule::parse_milestones(config.optim_milestones, "optim.milestones");
+    const auto milestones =
+        LrSchedule::parse_milestones(config.optim_milestones, "optim.milestones");
     model_schedule = std::make_unique<LrSchedule>(
-        config.optim_schedule, config.optim_lr, config.train_epochs, milestones, config.optim_gamma);
+        config.optim_schedule,
+        config.optim_lr,
+        config.train_epochs,
+        milestones,
+        config.optim_gamma);
     quant_schedule = std::make_unique<LrSchedule>(
-        config.optim_schedule, config.optim_quant_lr, config.train_epochs, milestones, config.optim_gamma);
+        config.optim_schedule,
+        config.optim_quant_lr,
+        config.train_epochs,
+        milestones,
+        config.optim_gamma);
   }
 
   /// Joins the other ranks and checks that they run the same config.
   void connect() {
-    group = dist::ProcessGroup::connect(launch, {config.dist_backend, config.dist_timeout_s}, device.is_cuda());
+    group = dist::ProcessGroup::connect(
+        launch, {config.dist_backend, config.dist_timeout_s}, device.is_cuda());
     TORCH_CHECK(
-        config.train_batch_size >= group->world_size(), "train.batch_size = ", config.train_batch_size,
-        " cannot be split over WORLD_SIZE = ", group->world_size(), " ranks: each needs at least one sample");
+        config.train_batch_size >= group->world_size(),
+        "train.batch_size = ",
+        config.train_batch_size,
+        " cannot be split over WORLD_SIZE = ",
+        group->world_size(),
+        " ranks: each needs at least one sample");
     const std::string mine = config.to_toml();
     const std::string leaders = group->broadcast_text(mine);
     if (!any_rank(mine != leaders)) {
@@ -174,11 +197,20 @@ struct Trainer::Impl {
       const std::string here = i < my_lines.size() ? my_lines[i] : "(end)";
       const std::string there = i < leader_lines.size() ? leader_lines[i] : "(end)";
       TORCH_CHECK(
-          here == there, "rank ", group->rank(), " runs another config than rank 0: '", here, "' here, '", there,
+          here == there,
+          "rank ",
+          group->rank(),
+          " runs another config than rank 0: '",
+          here,
+          "' here, '",
+          there,
           "' on rank 0; every rank must run the same config");
     }
     TORCH_CHECK(
-        false, "rank ", group->rank(), ": another rank runs a config that differs from rank 0's (that rank's ",
+        false,
+        "rank ",
+        group->rank(),
+        ": another rank runs a config that differs from rank 0's (that rank's ",
         "error names the setting); every rank must run the same config");
   }
 
@@ -202,7 +234,9 @@ struct Trainer::Impl {
       return local;
     }
     auto t = torch::tensor(
-        {local.loss_sum, static_cast<double>(local.top1), static_cast<double>(local.topk),
+        {local.loss_sum,
+         static_cast<double>(local.top1),
+         static_cast<double>(local.topk),
          static_cast<double>(local.seen)},
         group->tensor_options().dtype(torch::kDouble));
     group->all_reduce_sum(t);
@@ -244,7 +278,8 @@ struct Trainer::Impl {
       std::vector<std::pair<torch::Tensor, torch::Tensor>> running;
       for (const auto& item : model->named_buffers()) {
         const auto& name = item.key();
-        if (name.find("running_") != std::string::npos || name.find("num_batches_tracked") != std::string::npos) {
+        if (name.find("running_") != std::string::npos ||
+            name.find("num_batches_tracked") != std::string::npos) {
           running.emplace_back(item.value(), item.value().clone());
         }
       }
@@ -261,9 +296,10 @@ struct Trainer::Impl {
     const auto in_backward = synchronize_ranks(true);
     std::vector<torch::Tensor> rest;
     for (const auto& p : model->parameters()) {
-      const bool reduced = std::any_of(in_backward.begin(), in_backward.end(), [&](const torch::Tensor& q) {
-        return q.unsafeGetTensorImpl() == p.unsafeGetTensorImpl();
-      });
+      const bool reduced =
+          std::any_of(in_backward.begin(), in_backward.end(), [&](const torch::Tensor& q) {
+            return q.unsafeGetTensorImpl() == p.unsafeGetTensorImpl();
+          });
       if (!reduced) {
         rest.push_back(p);
       }
@@ -282,7 +318,8 @@ struct Trainer::Impl {
   CheckpointParts parts() { return {*model, optimizers.model.get(), optimizers.quant.get()}; }
 
   std::string checkpoint() {
-    return checkpoint_bytes({"", config.to_toml(), state, data->class_names(), metrics->history()}, parts());
+    return checkpoint_bytes(
+        {"", config.to_toml(), state, data->class_names(), metrics->history()}, parts());
   }
 
   void start_metrics(std::string history) {
@@ -293,7 +330,7 @@ struct Trainer::Impl {
   /// Start-up ends: the run directory can hold its checkpoints, and stays.
   void finish_startup() {
     if (!dir.writes()) {
-      return; // rank 0 checks and keeps the folder
+      return;  // rank 0 checks and keeps the folder
     }
     startup_stage("checking the run directory", [&] {
       uint64_t bytes = checkpoint().size();
@@ -322,8 +359,12 @@ struct Trainer::Impl {
       return "none (no epoch finished)";
     }
     return fmt::format(
-        "{} (epoch {}{})", dir.path("last.pt"), committed->epoch,
-        committed->batch > 0 ? fmt::format(", then {} batches of epoch {}", committed->batch, committed->epoch + 1) : "");
+        "{} (epoch {}{})",
+        dir.path("last.pt"),
+        committed->epoch,
+        committed->batch > 0
+            ? fmt::format(", then {} batches of epoch {}", committed->batch, committed->epoch + 1)
+            : "");
   }
 
   /// Why the state must not be saved: a non-finite model tensor, or "".
@@ -334,14 +375,17 @@ struct Trainer::Impl {
 
   TrainResult diverged(const std::string& what) {
     return failed(fmt::format(
-        "training diverged in epoch {}: {}; stopped without saving. The last good checkpoint is {}", state.epoch + 1,
-        what, last_good()));
+        "training diverged in epoch {}: {}; stopped without saving. The last good checkpoint is {}",
+        state.epoch + 1,
+        what,
+        last_good()));
   }
 
   /// Updates every EWGS delta from the Hessian (paper Algorithm 1).
   void update_deltas() {
     auto options = config.estimator_options(
-        static_cast<uint64_t>(config.run_seed) * 1000003ULL + static_cast<uint64_t>(state.global_step));
+        static_cast<uint64_t>(config.run_seed) * 1000003ULL +
+        static_cast<uint64_t>(state.global_step));
     std::vector<hessian::Batch> batches;
     for (auto& [images, labels] : data->hessian_batches(state.global_step)) {
       batches.emplace_back(images.to(device), labels.to(device));
@@ -364,27 +408,32 @@ struct Trainer::Impl {
     state.last_delta_update = state.global_step;
     auto record = estimate.to_json();
     record["event"] = "delta_update";
-    record["epoch"] = state.epoch + 1; // the epoch in progress, 1-based
+    record["epoch"] = state.epoch + 1;  // the epoch in progress, 1-based
     record["global_step"] = state.global_step;
     metrics->append(record);
     for (const auto& q : estimate.quantizers) {
       if (q.kept_previous) {
-        progress.message("delta_kept", fmt::format("delta of {} {}: kept {:.3g} ({})", q.layer, q.target, q.delta, q.note));
+        progress.message(
+            "delta_kept",
+            fmt::format("delta of {} {}: kept {:.3g} ({})", q.layer, q.target, q.delta, q.note));
       }
     }
     progress.message(
         "delta_update",
         fmt::format(
-            "delta update ({} estimator, {} batches): {} quantizers in {:.1f}s", estimate.estimator,
-            estimate.batches, estimate.quantizers.size(), estimate.wall_s));
+            "delta update ({} estimator, {} batches): {} quantizers in {:.1f}s",
+            estimate.estimator,
+            estimate.batches,
+            estimate.quantizers.size(),
+            estimate.wall_s));
   }
 
   /// One epoch from state.batch on; returns a result when stopped early.
   std::optional<TrainResult> train_epoch(MeanMeter& meter, double& images_per_s) {
     auto& loader = data->train();
     const int64_t batches = config.train_max_batches > 0
-        ? std::min(config.train_max_batches, loader.batches_per_epoch())
-        : loader.batches_per_epoch();
+                                ? std::min(config.train_max_batches, loader.batches_per_epoch())
+                                : loader.batches_per_epoch();
     loader.start_epoch(state.epoch, std::min(state.batch, batches));
     model->train();
     progress.begin_epoch(state.epoch, config.train_epochs, batches);
@@ -396,7 +445,7 @@ struct Trainer::Impl {
     const int64_t read_every = device.is_cuda() ? kGpuReadEvery : 1;
     const auto start = std::chrono::steady_clock::now();
     int64_t images_this_session = 0;
-    MeanMeter logged = meter; // the sums at the last train.log_steps record
+    MeanMeter logged = meter;  // the sums at the last train.log_steps record
     while (state.batch < batches) {
       auto batch = loader.next();
       TORCH_INTERNAL_ASSERT(batch.has_value(), "loader ended before batch ", state.batch);
@@ -405,13 +454,15 @@ struct Trainer::Impl {
       optimizers.zero_grad();
       const auto logits = model->forward(images);
       const auto data_loss = torch::nn::functional::cross_entropy(logits, labels);
-      const auto regularizer = has_regularizer ? nn::quantizer_regularizer(*model) : torch::Tensor();
+      const auto regularizer =
+          has_regularizer ? nn::quantizer_regularizer(*model) : torch::Tensor();
       const auto loss = regularizer.defined() ? data_loss + regularizer : data_loss;
       if (distributed) {
         // Weighted so that the mean over the ranks, which the reducer takes,
         // is the loss of the whole batch.
         const auto weighted =
-            data_loss * dist::local_loss_weight(images.size(0), batch->global_size, group->world_size());
+            data_loss *
+            dist::local_loss_weight(images.size(0), batch->global_size, group->world_size());
         (regularizer.defined() ? weighted + regularizer : weighted).backward();
         reducer->average();
       } else {
@@ -424,7 +475,8 @@ struct Trainer::Impl {
       ++state.global_step;
       images_this_session += batch->global_size;
       bool stop = StopSignalGuard::received() != 0;
-      const bool log_now = config.train_log_steps > 0 && state.global_step % config.train_log_steps == 0;
+      const bool log_now =
+          config.train_log_steps > 0 && state.global_step % config.train_log_steps == 0;
       const bool read_now = log_now || state.batch % read_every == 0 || state.batch == batches;
       // Ranks decide together, at steps they agree on: a signal to any rank
       // stops all of them, and a non-finite loss on any rank fails all.
@@ -444,7 +496,7 @@ struct Trainer::Impl {
           logged = meter;
         }
       } else if (distributed) {
-        stop = false; // decided at the next agreed step
+        stop = false;  // decided at the next agreed step
       }
       if (on_step) {
         on_step(state.global_step);
@@ -459,7 +511,8 @@ struct Trainer::Impl {
     if (!distributed) {
       meter = running.read();
     }
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     images_per_s = elapsed > 0 ? static_cast<double>(images_this_session) / elapsed : 0.0;
     return std::nullopt;
   }
@@ -467,13 +520,13 @@ struct Trainer::Impl {
   /// The train.log_steps record of the steps between the sums `since` and `now`.
   void log_steps(const MeanMeter& now, const MeanMeter& since) {
     const auto seen = static_cast<double>(now.seen - since.seen);
-    metrics->add({
-        {"event", "steps"},
-        {"epoch", state.epoch + 1},
-        {"global_step", state.global_step},
-        {"train_loss", (now.loss_sum - since.loss_sum) / seen},
-        {"train_top1", 100.0 * static_cast<double>(now.top1 - since.top1) / seen},
-        {"train_images", now.seen - since.seen}});
+    metrics->add(
+        {{"event", "steps"},
+         {"epoch", state.epoch + 1},
+         {"global_step", state.global_step},
+         {"train_loss", (now.loss_sum - since.loss_sum) / seen},
+         {"train_top1", 100.0 * static_cast<double>(now.top1 - since.top1) / seen},
+         {"train_images", now.seen - since.seen}});
   }
 
   /// Saves the epoch in progress after a stop signal, unless it diverged.
@@ -487,8 +540,13 @@ struct Trainer::Impl {
     commit(/*best=*/false);
     TrainResult r = result("interrupted");
     r.message = fmt::format(
-        "stopped by signal {} at epoch {} batch {}; checkpoint {} written. Continue with: ewgs train --resume {}",
-        StopSignalGuard::received(), state.epoch + 1, state.batch, dir.path("last.pt"), dir.dir());
+        "stopped by signal {} at epoch {} batch {}; checkpoint {} written. Continue with: ewgs "
+        "train --resume {}",
+        StopSignalGuard::received(),
+        state.epoch + 1,
+        state.batch,
+        dir.path("last.pt"),
+        dir.dir());
     return r;
   }
 
@@ -510,7 +568,8 @@ struct Trainer::Impl {
 
   /// The epoch's record, with a test evaluation when one is due; a result
   /// instead when the evaluation or the model is not finite.
-  std::variant<nlohmann::json, TrainResult> end_epoch(const MeanMeter& meter, double model_lr, double images_per_s) {
+  std::variant<nlohmann::json, TrainResult> end_epoch(
+      const MeanMeter& meter, double model_lr, double images_per_s) {
     nlohmann::json record{
         {"epoch", state.epoch + 1},
         {"train_loss", meter.loss()},
@@ -535,7 +594,8 @@ struct Trainer::Impl {
     if (last_epoch || (state.epoch + 1) % config.train_eval_every == 0) {
       const auto eval_start = std::chrono::steady_clock::now();
       const auto test = summed(evaluate(*model, data->test(), device));
-      record["eval_time_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
+      record["eval_time_s"] =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
       if (!std::isfinite(test.loss())) {
         return diverged("the test loss is " + number_text(test.loss()));
       }
@@ -558,7 +618,8 @@ struct Trainer::Impl {
     TrainResult outcome = result("completed");
     if (const int signal = StopSignalGuard::received()) {
       outcome = result("interrupted");
-      outcome.message = fmt::format("stopped by signal {} before the first step; nothing was trained", signal);
+      outcome.message =
+          fmt::format("stopped by signal {} before the first step; nothing was trained", signal);
     }
     if (group->world_size() > 1 && outcome.status == "completed") {
       start_ranks();
@@ -585,7 +646,8 @@ struct Trainer::Impl {
         break;
       }
       auto& record = std::get<nlohmann::json>(ended);
-      record["epoch_time_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+      record["epoch_time_s"] =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
       const bool best = record.contains("test_top1") && state.last_test_top1 > state.best_top1;
       if (best) {
         state.best_top1 = state.last_test_top1;
@@ -604,8 +666,10 @@ struct Trainer::Impl {
       if (StopSignalGuard::received() != 0) {
         outcome = result("interrupted");
         outcome.message = fmt::format(
-            "stopped by signal {} after epoch {}; continue with: ewgs train --resume {}", StopSignalGuard::received(),
-            state.epoch, dir.dir());
+            "stopped by signal {} after epoch {}; continue with: ewgs train --resume {}",
+            StopSignalGuard::received(),
+            state.epoch,
+            dir.dir());
         break;
       }
     }
@@ -613,7 +677,8 @@ struct Trainer::Impl {
     outcome.final_top1 = state.last_test_top1;
     outcome.final_top5 = state.last_test_top5;
     outcome.best_top1 = state.best_top1;
-    outcome.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    outcome.wall_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     write_summary(outcome);
     return outcome;
   }
@@ -636,13 +701,15 @@ struct Trainer::Impl {
 Trainer::Trainer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Trainer::Trainer(TrainConfig config, std::string run_dir, TrainerOptions options) {
-  config.validate(); // before any folder exists
+  config.validate();  // before any folder exists
   auto launch = dist::LaunchEnv::from_environment();
-  auto dir = launch.rank == 0 ? RunDirectory::for_new_run(run_dir, options.on_write) : RunDirectory::for_follower(run_dir);
+  auto dir = launch.rank == 0 ? RunDirectory::for_new_run(run_dir, options.on_write)
+                              : RunDirectory::for_follower(run_dir);
   impl_ = std::make_unique<Impl>(std::move(config), std::move(launch), std::move(dir), options);
   auto& impl = *impl_;
   impl.progress.message("config", "resolved config:\n" + impl.config.to_toml());
-  impl.dir.write("config.toml", impl.config.to_toml()); // the folder is writable before anything is loaded
+  impl.dir.write(
+      "config.toml", impl.config.to_toml());  // the folder is writable before anything is loaded
   impl.build();
   if (!impl.config.train_init_from.empty()) {
     impl.startup_stage("loading train.init_from", [&] {
@@ -650,16 +717,22 @@ Trainer::Trainer(TrainConfig config, std::string run_dir, TrainerOptions options
       impl.progress.message(
           "init_from",
           fmt::format(
-              "initialized from {}: {} entries loaded, {} quantizer entries keep their paper initialization",
-              impl.config.train_init_from, report.loaded.size(), report.missing.size()));
+              "initialized from {}: {} entries loaded, {} quantizer entries keep their paper "
+              "initialization",
+              impl.config.train_init_from,
+              report.loaded.size(),
+              report.missing.size()));
     });
   }
   const auto summary = models::summarize(*impl.model);
   impl.progress.message(
       "model",
       fmt::format(
-          "{} ({}): {} parameters, {} quantizer parameters, {} quantized layers", impl.config.model_name,
-          impl.config.quant_spec().describe(), summary.model_parameters, summary.quantizer_parameters,
+          "{} ({}): {} parameters, {} quantizer parameters, {} quantized layers",
+          impl.config.model_name,
+          impl.config.quant_spec().describe(),
+          summary.model_parameters,
+          summary.quantizer_parameters,
           summary.quantized_layers.size()));
   for (const auto& warning : impl.config.warnings()) {
     impl.progress.message("warning", "warning: " + warning);
@@ -669,12 +742,11 @@ Trainer::Trainer(TrainConfig config, std::string run_dir, TrainerOptions options
 }
 
 std::unique_ptr<Trainer> Trainer::resume(
-    const std::string& run_dir,
-    const std::vector<std::string>& overrides,
-    TrainerOptions options) {
+    const std::string& run_dir, const std::vector<std::string>& overrides, TrainerOptions options) {
   auto launch = dist::LaunchEnv::from_environment();
   // Every rank reads last.pt (a shared file system, as with PyTorch DDP); rank 0 owns the folder.
-  auto dir = launch.rank == 0 ? RunDirectory::for_resume(run_dir, options.on_write) : RunDirectory::for_follower(run_dir);
+  auto dir = launch.rank == 0 ? RunDirectory::for_resume(run_dir, options.on_write)
+                              : RunDirectory::for_follower(run_dir);
   CheckpointFile last(dir.path("last.pt"));
   const auto header = last.header();
   const std::string recovered = dir.recover(header.progress);
@@ -684,7 +756,8 @@ std::unique_ptr<Trainer> Trainer::resume(
     config.schema().apply_override(o);
   }
   // What the checkpoint's model and data order depend on must stay as it was.
-  for (const char* prefix : {"model.", "quant.", "data.dataset", "data.root", "run.seed", "train.batch_size"}) {
+  for (const char* prefix :
+       {"model.", "quant.", "data.dataset", "data.root", "run.seed", "train.batch_size"}) {
     for (const auto& k : config.schema().keys()) {
       const std::string before = original.schema().value_text(k.name);
       TORCH_CHECK(
@@ -708,7 +781,10 @@ std::unique_ptr<Trainer> Trainer::resume(
   impl->build();
   if (!header.class_names.empty()) {
     data::check_same_classes(
-        header.class_names, "checkpoint " + impl->dir.path("last.pt"), impl->data->class_names(), "the data set");
+        header.class_names,
+        "checkpoint " + impl->dir.path("last.pt"),
+        impl->data->class_names(),
+        "the data set");
   }
   impl->startup_stage("loading the checkpoint", [&] { last.restore(impl->parts()); });
   impl->state = header.progress;
@@ -717,7 +793,10 @@ std::unique_ptr<Trainer> Trainer::resume(
   impl->progress.message(
       "resume",
       fmt::format(
-          "resuming {} at epoch {} batch {} (global step {})", run_dir, impl->state.epoch + 1, impl->state.batch,
+          "resuming {} at epoch {} batch {} (global step {})",
+          run_dir,
+          impl->state.epoch + 1,
+          impl->state.batch,
           impl->state.global_step));
   impl->dir.write("config.toml", impl->config.to_toml());
   impl->finish_startup();
@@ -734,4 +813,4 @@ const TrainConfig& Trainer::config() const {
   return impl_->config;
 }
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

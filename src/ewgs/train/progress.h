@@ -43,4 +43,4 @@ class ProgressReporter {
   std::chrono::steady_clock::time_point last_draw_;
 };
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

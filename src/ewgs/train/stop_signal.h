@@ -24,7 +24,8 @@ class StopRequested : public std::runtime_error {
 /// earlier signal when it is installed, inner ones keep what arrived.
 class StopSignalGuard {
  public:
-  StopSignalGuard();
+  /// `install` false makes a guard that changes nothing.
+  explicit StopSignalGuard(bool install = true);
   ~StopSignalGuard();
   StopSignalGuard(const StopSignalGuard&) = delete;
   StopSignalGuard& operator=(const StopSignalGuard&) = delete;
@@ -40,8 +41,9 @@ class StopSignalGuard {
   static void raise_for_test(int signal);
 
  private:
+  bool installed_;
   struct sigaction previous_int_ {};
   struct sigaction previous_term_ {};
 };
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

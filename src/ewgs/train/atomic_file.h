@@ -3,37 +3,24 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "ewgs/train/write_observer.h"
+
 namespace ewgs::train {
-
-/// The steps of an atomic write, in order.
-enum class WriteStage {
-  /// Nothing written yet.
-  kStarting,
-  /// The temporary file holds the whole content; the target is unchanged.
-  kTemporaryWritten,
-  /// The target holds the new content.
-  kPublished,
-};
-
-/// Told of each step of a write (tests stop the process at each one).
-using WriteObserver = std::function<void(const std::string& path, WriteStage stage)>;
 
 /// Publishes `content` at `path` atomically. On any error the old file is
 /// untouched and the temporary one removed; the error names `path`, the
 /// system's reason and, when it ran out of room, the bytes needed and free.
 void write_file_atomically(
-    const std::string& path,
-    std::string_view content,
-    const WriteObserver& observer = {});
+    const std::string& path, std::string_view content, const WriteObserver& observer = {});
 
 /// Renames the complete file `from` over `to` (same folder) and syncs the
 /// folder, telling `observer` of `to` before and after.
-void publish_file(const std::string& from, const std::string& to, const WriteObserver& observer = {});
+void publish_file(
+    const std::string& from, const std::string& to, const WriteObserver& observer = {});
 
 /// Bytes an unprivileged writer may still use in the file system holding
 /// `folder`, or UINT64_MAX when the system cannot tell.
@@ -47,4 +34,4 @@ std::string describe_bytes(uint64_t bytes);
 /// returns their names.
 std::vector<std::string> remove_stale_temporaries(const std::string& folder);
 
-} // namespace ewgs::train
+}  // namespace ewgs::train

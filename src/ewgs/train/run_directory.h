@@ -76,4 +76,4 @@ class RunDirectory {
   bool writes_ = true;
 };
 
-} // namespace ewgs::train
+}  // namespace ewgs::train
