@@ -27,13 +27,15 @@ int main(int argc, char** argv) {
     config.train_max_batches = argc > 6 ? std::atoll(argv[6]) : 0;
     config.train_init_from = argv[2];
 
-    // W2A2 EWGS; delta from the Hessian at the start of every epoch, from 2 batches.
+    // W2A2 EWGS; delta from the Hessian at the start of every epoch, from 2 batches of 16
+    // (the official ImageNet code's batch for the update).
     config.quant_method = "ewgs";
     config.quant_wbits = 2;
     config.quant_abits = 2;
     config.quant_delta = "hessian";
     config.hessian_period = 1;
     config.hessian_batches = 2;
+    config.hessian_batch_size = 16;
 
     // The paper's fine-tuning recipe, shortened: Adam for the weights, Adam with a
     // small learning rate for the quantizers, cosine schedule.
