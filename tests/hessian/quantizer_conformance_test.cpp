@@ -11,6 +11,7 @@
 #include "ewgs/nn/qconv2d.h"
 #include "ewgs/nn/qlinear.h"
 #include "ewgs/quant/registry.h"
+#include "hessian/tiny_quantized_net.h"
 #include "support/support.h"
 
 namespace ewgs::test {
@@ -139,12 +140,7 @@ TEST(QuantizerConformanceTest, MethodsWithADeltaSurviveAHessianUpdate) {
     if (!q->hessian_delta_obstacle().empty()) {
       continue;  // refused at start-up with this reason (tested with the trainer's config checks)
     }
-    std::vector<hessian::Batch> batches;
-    for (int i = 0; i < 2; ++i) {
-      auto images = torch::randn({6, 2, 4, 4});
-      auto labels = torch::randint(0, 4, {6});
-      batches.emplace_back(std::move(images), std::move(labels));
-    }
+    const auto batches = two_tiny_batches();
     net->train();
     net->forward(batches[0].first);  // paper initialization
     hessian::EstimatorOptions options;

@@ -48,6 +48,19 @@ inline TinyQuantizedNet seeded_tiny_quantized_net(uint64_t seed) {
   return TinyQuantizedNet();
 }
 
+/// Two batches of six 2x4x4 images with labels in [0, 4), from the global generator.
+inline std::vector<hessian::Batch> two_tiny_batches() {
+  std::vector<hessian::Batch> batches;
+  for (int i = 0; i < 2; ++i) {
+    // Two statements: the order of function arguments' evaluation differs
+    // between compilers, and so would the draws.
+    auto images = torch::randn({6, 2, 4, 4});
+    auto labels = torch::randint(0, 4, {6});
+    batches.emplace_back(std::move(images), std::move(labels));
+  }
+  return batches;
+}
+
 /// The same network (seed 5), batches (seed 4) and initialized quantizers in
 /// every process and with every compiler. The seeds give a network whose
 /// every delta the fast estimator can pin to 10 % within its probe cap (some
@@ -59,13 +72,7 @@ struct HessianFixture {
 
   HessianFixture() {
     torch::manual_seed(4);
-    for (int i = 0; i < 2; ++i) {
-      // Two statements: the order of function arguments' evaluation differs
-      // between compilers, and so would the draws.
-      auto images = torch::randn({6, 2, 4, 4});
-      auto labels = torch::randint(0, 4, {6});
-      batches.emplace_back(std::move(images), std::move(labels));
-    }
+    batches = two_tiny_batches();
     net->train();
     net->forward(batches[0].first);  // paper initialization
     forward = [this](const torch::Tensor& x) { return net->forward(x); };

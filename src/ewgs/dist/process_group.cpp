@@ -223,6 +223,19 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(
   }
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeout_s * 1000.0));
   const std::string where = c10::str(env.master_addr, ":", env.master_port);
+  const auto rendezvous_failure = [&](const std::string& detail) {
+    return c10::str(
+        "rank ",
+        env.rank,
+        " of ",
+        env.world_size,
+        ": rendezvous at MASTER_ADDR:MASTER_PORT = ",
+        where,
+        " failed within dist.timeout_s = ",
+        options.timeout_s,
+        " s",
+        detail);
+  };
   c10::intrusive_ptr<c10d::Store> store;
   try {
     c10d::TCPStoreOptions store_options;
@@ -233,18 +246,7 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(
     store_options.timeout = timeout;
     store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
   } catch (const std::exception& e) {
-    TORCH_CHECK(
-        false,
-        "rank ",
-        env.rank,
-        " of ",
-        env.world_size,
-        ": rendezvous at MASTER_ADDR:MASTER_PORT = ",
-        where,
-        " failed within dist.timeout_s = ",
-        options.timeout_s,
-        " s: ",
-        message_of(e));
+    TORCH_CHECK(false, rendezvous_failure(": " + message_of(e)));
   }
   c10::intrusive_ptr<BackendBase> group;
   try {
@@ -265,18 +267,9 @@ std::shared_ptr<ProcessGroup> ProcessGroup::connect(
   } catch (const std::exception& e) {
     TORCH_CHECK(
         false,
-        "rank ",
-        env.rank,
-        " of ",
-        env.world_size,
-        ": rendezvous at MASTER_ADDR:MASTER_PORT = ",
-        where,
-        " failed within dist.timeout_s = ",
-        options.timeout_s,
-        " s while connecting the ",
-        backend,
-        " group (every rank must start): ",
-        message_of(e));
+        rendezvous_failure(
+            " while connecting the " + backend +
+            " group (every rank must start): " + message_of(e)));
   }
   const at::Device device =
       backend == "nccl" ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank))
