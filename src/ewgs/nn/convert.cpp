@@ -55,6 +55,17 @@ std::vector<std::string> convertible_layers(const torch::nn::SequentialImpl& seq
   return out;
 }
 
+/// `q` holding the original layer's weight and, where it has one, its bias.
+template <typename Layer>
+Layer with_parameters(Layer q, const torch::Tensor& weight, const torch::Tensor& bias) {
+  torch::NoGradGuard no_grad;
+  q->weight.copy_(weight);
+  if (bias.defined()) {
+    q->bias.copy_(bias);
+  }
+  return q;
+}
+
 QConv2d quantized_conv(
     const torch::nn::Conv2dImpl& conv, const std::string& name, const ConvertOptions& options) {
   const auto& o = conv.options;
@@ -78,12 +89,7 @@ QConv2d quantized_conv(
                 .weight_quant(options.weight_quant)
                 .act_quant(options.act_quant)
                 .grad_quant(options.grad_quant));
-  torch::NoGradGuard no_grad;
-  q->weight.copy_(conv.weight);
-  if (o.bias()) {
-    q->bias.copy_(conv.bias);
-  }
-  return q;
+  return with_parameters(std::move(q), conv.weight, conv.bias);
 }
 
 QLinear quantized_linear(const torch::nn::LinearImpl& linear, const ConvertOptions& options) {
@@ -93,12 +99,7 @@ QLinear quantized_linear(const torch::nn::LinearImpl& linear, const ConvertOptio
                 .weight_quant(options.weight_quant)
                 .act_quant(options.act_quant)
                 .grad_quant(options.grad_quant));
-  torch::NoGradGuard no_grad;
-  q->weight.copy_(linear.weight);
-  if (o.bias()) {
-    q->bias.copy_(linear.bias);
-  }
-  return q;
+  return with_parameters(std::move(q), linear.weight, linear.bias);
 }
 
 struct Converter {
