@@ -44,6 +44,44 @@ torch::Tensor layer_op(
   return torch::conv2d(x, w, {}, o.stride(), o.padding(), o.dilation(), o.groups());
 }
 
+/// The integer sums of `codes` with the integer weights `w_int` (both doubles holding
+/// integers). float32 holds every integer of magnitude below 2^24 exactly, so when
+/// fan-in x max |code| x max |weight| stays below it, every partial sum is exact in any
+/// order: the sums are then an im2col matrix product in float32 (a GEMM, not a
+/// convolution algorithm that may transform its operands), else a convolution in double.
+torch::Tensor integer_sums(
+    const models::LayerNode& node, const torch::Tensor& codes, const torch::Tensor& w_int) {
+  const int64_t fan_in = w_int[0].numel();
+  const double bound = static_cast<double>(fan_in) * codes.abs().max().item<double>() *
+                       w_int.abs().max().item<double>();
+  const bool grouped =
+      node.op == LayerOp::kConv && node.module->as<nn::QConv2d>()->options.groups() != 1;
+  if (bound >= 16777216.0 || grouped) {
+    return layer_op(node, codes, w_int);
+  }
+  const auto w = w_int.to(torch::kFloat).reshape({w_int.size(0), fan_in});
+  if (node.op == LayerOp::kLinear) {
+    return torch::matmul(codes.to(torch::kFloat), w.t()).to(torch::kDouble);
+  }
+  const auto& o = node.module->as<nn::QConv2d>()->options;
+  namespace F = torch::nn::functional;
+  const auto columns = F::unfold(
+      codes.to(torch::kFloat),
+      F::UnfoldFuncOptions(o.kernel_size())
+          .dilation(o.dilation())
+          .padding(o.padding())
+          .stride(o.stride()));
+  const int64_t out_height = (codes.size(2) + 2 * (*o.padding())[0] -
+                              (*o.dilation())[0] * ((*o.kernel_size())[0] - 1) - 1) /
+                                 (*o.stride())[0] +
+                             1;
+  // (N, L, K) x (K, O): one GEMM over every image and position.
+  return torch::matmul(columns.transpose(1, 2), w.t())
+      .transpose(1, 2)
+      .reshape({codes.size(0), w_int.size(0), out_height, -1})
+      .to(torch::kDouble);
+}
+
 /// Engine NHWC buffer to an (N, C, H, W) tensor of the same type (a copy).
 template <typename T>
 torch::Tensor to_nchw(
@@ -145,9 +183,15 @@ ExactReference exact_reference(models::ClassifierImpl& model, const torch::Tenso
     const auto w_int =
         (w.values.gain * w.codes.to(torch::kDouble) - static_cast<double>(w.values.zero))
             .reshape(layer_weight(node).sizes());
+    const auto sums = integer_sums(node, codes, w_int);
     out.input_codes[node.name] = codes;
-    out.sums[node.name] = layer_op(node, codes, w_int);
-    auto y = layer_op(node, x_q, w.values.scale * w_int);
+    out.sums[node.name] = sums;
+    // Without an offset the grid values are S_A gain_A codes, and the layer's sum is
+    // the integer sum times S_A gain_A S_W, rounded once; with one, zero padding makes
+    // the border sums differ, and the layer is convolved in double.
+    auto y = a.offset - a.scale * static_cast<double>(a.zero) == 0.0
+                 ? (a.scale * static_cast<double>(a.gain) * w.values.scale) * sums
+                 : layer_op(node, x_q, w.values.scale * w_int);
     const auto bias = node.op == LayerOp::kConv ? node.module->as<nn::QConv2d>()->bias
                                                 : node.module->as<nn::QLinear>()->bias;
     if (bias.defined()) {

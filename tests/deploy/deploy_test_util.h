@@ -35,7 +35,9 @@ void train_briefly(
 /// The fake-quantized model evaluated exactly: weights at their grid values
 /// (gain code - zero) scale in double, activations quantized by the model's own
 /// quantizers in double, every other operation in double. Per quantized layer,
-/// its input codes (N, C, H, W) and its integer sums (as doubles).
+/// its input codes (N, C, H, W) and its integer sums (as doubles, computed
+/// exactly); a layer whose grid has no offset outputs its sums times
+/// S_A gain_A S_W, rounded once.
 struct ExactReference {
   torch::Tensor logits;
   std::map<std::string, torch::Tensor> input_codes;

@@ -11,14 +11,14 @@ namespace {
 
 using quant::QuantTarget;
 
-struct Grads {
+struct IntervalGrads {
   torch::Tensor x;
   double l;
   double u;
 };
 
 /// Closed-form gradients of sum(g * Q(x)) w.r.t. x, l, u in double precision.
-Grads closed_form(
+IntervalGrads closed_form(
     const torch::Tensor& x_float,
     const torch::Tensor& g_float,
     double l,

@@ -21,7 +21,7 @@ std::pair<int64_t, int64_t> range_of(QuantTarget target, int64_t bits) {
 }
 
 /// Expected gradients of sum(g * v̂) in double precision.
-struct Grads {
+struct LsqGrads {
   torch::Tensor x;
   double s;
   double beta;
@@ -29,7 +29,7 @@ struct Grads {
 
 /// LSQ Eq. 3 and 5 plus ∂v̂/∂β = 1 outside the range, with r = (x - β)/s
 /// taken in float like the quantizer and g_s = 1 / sqrt(n Q_P).
-Grads closed_form(
+LsqGrads closed_form(
     const torch::Tensor& x,
     const torch::Tensor& g,
     double s,

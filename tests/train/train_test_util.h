@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ewgs/core/files.h"
 #include "ewgs/models/registry.h"
 #include "ewgs/train/checkpoint.h"
 #include "ewgs/train/optimizers.h"
@@ -18,6 +19,11 @@
 #include "support/image_files.h"
 
 namespace ewgs::test {
+
+/// The bytes of a file the test expects to exist.
+inline std::string read_all(const std::string& path) {
+  return read_file_bytes(path, "test file");
+}
 
 /// JSON-lines progress into `out`, away from the test's output.
 inline train::TrainerOptions quiet(std::ostream& out) {

@@ -22,11 +22,6 @@ ProcessResult run_child(const std::vector<std::string>& args) {
   return run_process(EWGS_TRAINER_CHILD, args);
 }
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 /// Wall-clock fields differ between any two runs; everything else must not.
 void drop_timings(nlohmann::json& value) {
   if (value.is_object()) {

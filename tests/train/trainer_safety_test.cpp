@@ -19,11 +19,6 @@ namespace {
 using train::Trainer;
 using train::TrainerOptions;
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 TEST(TrainerSafetyTest, ADivergedEpochNeverOverwritesTheLastGoodCheckpoint) {
   std::ostringstream log;
   const auto data = tiny_data("diverge_data");

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "ewgs/core/strings.h"
+#include "ewgs/experiments/number_text.h"
 
 namespace ewgs::experiments {
 namespace {
@@ -48,10 +49,6 @@ std::vector<std::string> labels_from_differences(const std::vector<const RunReco
     labels.push_back(parts.empty() ? run->value("quant.method") : join(parts, " "));
   }
   return labels;
-}
-
-std::string number(double value, int digits = 2) {
-  return std::isnan(value) ? "-" : fmt::format("{:.{}f}", value, digits);
 }
 
 nlohmann::json summary_json(const SeedSummary& s) {
@@ -181,11 +178,11 @@ std::string to_markdown(const Analysis& analysis) {
         g.label,
         g.epochs,
         f.n,
-        number(f.mean),
-        number(f.sd),
-        std::isnan(f.ci95) ? "-" : "± " + number(f.ci95),
-        number(g.best_summary.mean),
-        g.paper_top1 ? number(*g.paper_top1, 1) : "-");
+        number_text(f.mean),
+        number_text(f.sd),
+        std::isnan(f.ci95) ? "-" : "± " + number_text(f.ci95),
+        number_text(g.best_summary.mean),
+        g.paper_top1 ? number_text(*g.paper_top1, 1) : "-");
   }
   if (!analysis.differences.empty()) {
     out += fmt::format(
@@ -198,8 +195,8 @@ std::string to_markdown(const Analysis& analysis) {
           d.a,
           d.b,
           d.diff.n,
-          number(d.diff.mean),
-          std::isnan(d.diff.ci95) ? "-" : "± " + number(d.diff.ci95),
+          number_text(d.diff.mean),
+          std::isnan(d.diff.ci95) ? "-" : "± " + number_text(d.diff.ci95),
           d.verdict);
     }
   }

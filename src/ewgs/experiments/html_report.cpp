@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "ewgs/experiments/number_text.h"
+
 namespace ewgs::experiments {
 namespace {
 
@@ -31,12 +33,8 @@ std::string escaped(const std::string& text) {
   return out;
 }
 
-std::string number(double v) {
-  return std::isnan(v) ? "-" : fmt::format("{:.2f}", v);
-}
-
 std::string interval(double v) {
-  return std::isnan(v) ? "-" : "± " + number(v);
+  return std::isnan(v) ? "-" : "± " + number_text(v);
 }
 
 }  // namespace
@@ -65,10 +63,10 @@ std::string to_html(
         escaped(g.label),
         g.epochs,
         f.n,
-        number(f.mean),
-        number(f.sd),
+        number_text(f.mean),
+        number_text(f.sd),
         interval(f.ci95),
-        number(g.best_summary.mean),
+        number_text(g.best_summary.mean),
         g.paper_top1 ? fmt::format("{:.1f}", *g.paper_top1) : "-");
   }
   out += "</table>\n";
@@ -86,7 +84,7 @@ std::string to_html(
           escaped(d.a),
           escaped(d.b),
           d.diff.n,
-          number(d.diff.mean),
+          number_text(d.diff.mean),
           interval(d.diff.ci95),
           escaped(d.verdict));
     }
