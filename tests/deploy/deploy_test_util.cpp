@@ -44,6 +44,12 @@ torch::Tensor layer_op(
   return torch::conv2d(x, w, {}, o.stride(), o.padding(), o.dilation(), o.groups());
 }
 
+/// Whether a grid's value of code 0 is not 0 (LSQ+, AQE, symmetric LBT): zero padding
+/// then gives border sums a constant term the integer sums do not carry.
+bool has_offset(const quant::GridValues& a) {
+  return a.offset - a.scale * static_cast<double>(a.zero) != 0.0;
+}
+
 /// The integer sums of `codes` with the integer weights `w_int` (both doubles holding
 /// integers). float32 holds every integer of magnitude below 2^24 exactly, so when
 /// fan-in x max |code| x max |weight| stays below it, every partial sum is exact in any
@@ -189,9 +195,8 @@ ExactReference exact_reference(models::ClassifierImpl& model, const torch::Tenso
     // Without an offset the grid values are S_A gain_A codes, and the layer's sum is
     // the integer sum times S_A gain_A S_W, rounded once; with one, zero padding makes
     // the border sums differ, and the layer is convolved in double.
-    auto y = a.offset - a.scale * static_cast<double>(a.zero) == 0.0
-                 ? (a.scale * static_cast<double>(a.gain) * w.values.scale) * sums
-                 : layer_op(node, x_q, w.values.scale * w_int);
+    auto y = has_offset(a) ? layer_op(node, x_q, w.values.scale * w_int)
+                           : (a.scale * static_cast<double>(a.gain) * w.values.scale) * sums;
     const auto bias = node.op == LayerOp::kConv ? node.module->as<nn::QConv2d>()->bias
                                                 : node.module->as<nn::QLinear>()->bias;
     if (bias.defined()) {
@@ -269,7 +274,7 @@ std::map<std::string, torch::Tensor> float32_sums(
     }
     const auto a = layer->act_quant->activation_grid().values;
     const auto w = layer->weight_quant->weight_grid(layer_weight(node)).values;
-    if (a.offset - a.scale * static_cast<double>(a.zero) != 0.0) {
+    if (has_offset(a)) {
       continue;
     }
     // The float values the codes stand for, shaped as the layer's input.
