@@ -6,6 +6,7 @@
 #include "ewgs/version.h"
 
 #include "ewgs/core/version.h"
+#include "ewgs/data/dataset_kinds.h"
 #include "ewgs/data/loader.h"
 #include "ewgs/data/open_dataset.h"
 #include "ewgs/data/transforms.h"

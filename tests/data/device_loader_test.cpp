@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "ewgs/data/dataset_kinds.h"
 #include "ewgs/data/transforms.h"
 #include "support/support.h"
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "data_test_util.h"
+#include "ewgs/data/dataset_kinds.h"
 #include "ewgs/data/idx.h"
 #include "ewgs/data/image_folder.h"
 #include "ewgs/data/in_memory_dataset.h"

@@ -50,6 +50,24 @@ TEST(OpenDatasetTest, KnowsItsKinds) {
       "data set 'cifar10' has no default root; set data.root to its folder");
 }
 
+TEST(OpenDatasetTest, EveryKindOfTheTableHasUsablePresets) {
+  for (const auto& kind : dataset_kinds()) {
+    const auto& norm = dataset_kind(kind).normalization;
+    const size_t channels = kind == "fashion-mnist" || kind == "mnist" ? 1 : 3;
+    EXPECT_EQ(norm.mean.size(), channels) << kind;
+    ASSERT_EQ(norm.std.size(), channels) << kind;
+    for (const double s : norm.std) {
+      EXPECT_GT(s, 0.0) << kind;
+    }
+    // The presets carry the normalization and make valid transforms.
+    EXPECT_EQ(train_transform(kind).mean, norm.mean) << kind;
+    EXPECT_EQ(eval_transform(kind).std, norm.std) << kind;
+    EXPECT_NO_THROW(Transform{train_transform(kind)}) << kind;
+    EXPECT_NO_THROW(Transform{eval_transform(kind)}) << kind;
+    EXPECT_TRUE(static_cast<bool>(dataset_kind(kind).open)) << kind;
+  }
+}
+
 TEST(OpenDatasetTest, FashionMnistFromTheDefaultRoot) {
   if (!std::filesystem::exists(default_root("fashion-mnist"))) {
     GTEST_SKIP() << "dataset-fashion-mnist is not installed";

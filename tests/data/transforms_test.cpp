@@ -5,6 +5,7 @@
 #include <set>
 
 #include "data_test_util.h"
+#include "ewgs/data/dataset_kinds.h"
 
 namespace ewgs::data {
 namespace {
@@ -247,8 +248,7 @@ TEST(TransformTest, PresetsPerKind) {
   EXPECT_EQ(imagenet.center_crop, 224);
   EXPECT_EQ(imagenet.mean, (std::vector<double>{0.485, 0.456, 0.406}));
   EXPECT_EQ(train_transform("imagenet").random_resized_crop, 224);
-  EWGS_EXPECT_THROWS_WITH(
-      train_transform("cifar"), "no default normalization for data set 'cifar'");
+  EWGS_EXPECT_THROWS_WITH(train_transform("cifar"), "unknown data set 'cifar'");
 }
 
 TEST(TransformTest, RejectsInconsistentOptions) {

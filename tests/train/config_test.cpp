@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "ewgs/data/open_dataset.h"
+#include "ewgs/train/config_schema.h"
 #include "support/support.h"
 
 namespace ewgs::test {
@@ -111,6 +112,33 @@ TEST(ConfigTest, InvalidValuesNameTheKeyAndTheExpectation) {
   EWGS_EXPECT_THROWS_WITH(
       c.schema().apply_override("data.root=/a\nb"),
       "data.root holds the control character 10 at offset 2");
+}
+
+TEST(ConfigTest, ConstraintsOnOneKeyCompose) {
+  int64_t count = 1;
+  double rate = 0.5;
+  std::string mode = "a";
+  train::ConfigSchema schema;
+  schema.add("x.count", &count, "count").at_least(0).between(-5, 3);
+  schema.add("x.mode", &mode, "mode").one_of({"a", "b", "c"}).one_of({"b", "a"});
+  // Each constraint holds, not only the last one added.
+  EWGS_EXPECT_THROWS_WITH(schema.apply_override("x.count=-1"), "x.count must be >= 0, got -1");
+  EWGS_EXPECT_THROWS_WITH(schema.apply_override("x.count=4"), "x.count must be in [-5, 3], got 4");
+  schema.apply_override("x.count=3");
+  EXPECT_EQ(count, 3);
+  EWGS_EXPECT_THROWS_WITH(schema.apply_override("x.mode=c"), "x.mode must be one of a, b; got 'c'");
+  schema.apply_override("x.mode=b");
+  EXPECT_EQ(mode, "b");
+  // A constraint that cannot apply to the key's type is a mistake in the schema.
+  EWGS_EXPECT_THROWS_WITH(
+      schema.add("x.rate", &rate, "rate").one_of({"1"}),
+      "config key 'x.rate': one_of does not apply to a number key");
+  EWGS_EXPECT_THROWS_WITH(
+      schema.add("x.name", &mode, "name").at_least(1),
+      "config key 'x.name': at_least does not apply to a string key");
+  EWGS_EXPECT_THROWS_WITH(
+      schema.add("x.other", &mode, "other").one_of({"a"}).one_of({"b"}),
+      "config key 'x.other': one_of leaves no allowed value");
 }
 
 TEST(ConfigTest, TabsInStringsRoundTripThroughTheWrittenToml) {

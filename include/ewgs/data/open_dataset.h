@@ -4,21 +4,11 @@
 
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "ewgs/data/dataset.h"
-#include "ewgs/data/image_folder.h"
+#include "ewgs/data/dataset_kinds.h"
 
 namespace ewgs::data {
-
-/// Options of open_dataset beyond kind, root and split.
-struct OpenOptions {
-  /// Caching and threads of image folders ("cifar10-jpeg", "imagefolder"); its
-  /// `kind` is set by open_dataset.
-  ImageFolderOptions folder;
-  /// Where archives given as root are extracted; empty: default_cache_dir().
-  std::string cache_dir;
-};
 
 /// Opens split `split` of a data set of kind `kind`:
 ///   "fashion-mnist"  IDX files (plain or .gz) in root, default
@@ -30,19 +20,14 @@ struct OpenOptions {
 ///                    train/ and test/, its parent holding cifar10-jpeg/, or the
 ///                    .tar.gz archive (extracted once into the cache folder)
 ///   "imagefolder"    `root/SPLIT/CLASS/*.{jpg,jpeg,png}`; "imagenet" is the same
-///                    with ImageNet's presets in transforms.h
-/// An empty root means the kind's default root; kinds without one need a root.
-/// An unknown kind is an error listing the known ones.
+///                    with ImageNet's presets
+/// The kinds are the data-set table's (dataset_kinds.h). An empty root means the
+/// kind's default root; kinds without one need a root. An unknown kind is an error
+/// listing the known ones.
 std::shared_ptr<Dataset> open_dataset(
     const std::string& kind,
     const std::string& root,
     const std::string& split,
     const OpenOptions& options = {});
-
-/// The kinds open_dataset accepts.
-std::vector<std::string> dataset_kinds();
-
-/// The root used for `kind` when none is given; empty when there is none.
-std::string default_root(const std::string& kind);
 
 }  // namespace ewgs::data

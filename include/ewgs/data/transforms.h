@@ -1,6 +1,7 @@
 // Per-sample augmentation and normalization on uint8 images with plain loops (no
 // per-sample tensor ops): random crop with zero padding, horizontal flip,
-// RandomResizedCrop, Resize + CenterCrop, mean/std normalization, and presets.
+// RandomResizedCrop, Resize + CenterCrop, mean/std normalization. Each data set's
+// presets are in the data-set table (dataset_kinds.h).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -109,23 +110,6 @@ class Transform {
   std::vector<float> lut_;
   int64_t lut_channels_ = 1;
 };
-
-/// Default normalization of a data set kind: Fashion-MNIST (0.2860, 0.3530), MNIST
-/// (0.1307, 0.3081), CIFAR-10 and cifar10-jpeg (the official EWGS code's values),
-/// CIFAR-100, and ImageNet's for "imagefolder"/"imagenet".
-struct Normalization {
-  std::vector<double> mean;
-  std::vector<double> std;
-};
-Normalization default_normalization(const std::string& kind);
-
-/// Training preset of a kind: normalization plus, for CIFAR, crop 32 with padding 4
-/// and flip; for image folders RandomResizedCrop 224 and flip. Fashion-MNIST and
-/// MNIST get no augmentation (set crop_padding = 2, flip = true to add it).
-TransformOptions train_transform(const std::string& kind);
-
-/// Evaluation preset: normalization only; image folders Resize 256 + CenterCrop 224.
-TransformOptions eval_transform(const std::string& kind);
 
 /// uint8 images (N,C,H,W) as float (v / 255 - mean) / std, on the images' device:
 /// for pipelines that keep a whole small data set on the GPU.

@@ -31,8 +31,8 @@ class ConfigSchema {
     Type type;
     std::string description;
     void* field;
-    /// Extra check of a new value: returns an error text or "".
-    std::function<std::string(const Key&)> validate;
+    /// Checks of a new value, all applied in order: each returns an error text or "".
+    std::vector<std::function<std::string(const Key&)>> checks;
     /// Allowed strings (empty: any).
     std::vector<std::string> choices;
 
@@ -40,7 +40,8 @@ class ConfigSchema {
     std::string value_text() const;
   };
 
-  /// Fluent constraints on the key just added.
+  /// Fluent constraints on the key just added. They compose: a value must pass
+  /// every one. A constraint that does not fit the key's type is an error.
   class KeyBuilder {
    public:
     explicit KeyBuilder(Key& key) : key_(key) {}
@@ -48,7 +49,7 @@ class ConfigSchema {
     KeyBuilder& at_least(double minimum);
     /// Integers or doubles: value in [lo, hi].
     KeyBuilder& between(double lo, double hi);
-    /// Strings: one of `choices`.
+    /// Strings: one of `choices` (a second call narrows the set).
     KeyBuilder& one_of(std::vector<std::string> choices);
 
    private:

@@ -77,18 +77,6 @@ void plan_axis(const Axis& a, int64_t stride, AxisPlan& plan) {
   }
 }
 
-bool is_kind(const std::string& kind, std::initializer_list<const char*> names) {
-  for (const char* name : names) {
-    if (kind == name) {
-      return true;
-    }
-  }
-  return false;
-}
-
-const char* kKnownKinds =
-    "fashion-mnist, mnist, cifar10, cifar10-jpeg, cifar100, imagefolder, imagenet";
-
 }  // namespace
 
 Transform::Transform(TransformOptions options) : options_(std::move(options)) {
@@ -371,52 +359,6 @@ void Transform::apply(const ImageView& image, const Placement& placement, float*
       }
     }
   }
-}
-
-Normalization default_normalization(const std::string& kind) {
-  if (kind == "fashion-mnist") {
-    return {{0.2860}, {0.3530}};
-  }
-  if (kind == "mnist") {
-    return {{0.1307}, {0.3081}};
-  }
-  if (is_kind(kind, {"cifar10", "cifar10-jpeg"})) {
-    return {{0.4914, 0.4822, 0.4465}, {0.2023, 0.1994, 0.2010}};
-  }
-  if (kind == "cifar100") {
-    return {{0.5071, 0.4865, 0.4409}, {0.2673, 0.2564, 0.2762}};
-  }
-  if (is_kind(kind, {"imagefolder", "imagenet"})) {
-    return {{0.485, 0.456, 0.406}, {0.229, 0.224, 0.225}};
-  }
-  TORCH_CHECK(false, "no default normalization for data set '", kind, "'; known: ", kKnownKinds);
-}
-
-TransformOptions train_transform(const std::string& kind) {
-  const Normalization norm = default_normalization(kind);
-  TransformOptions o;
-  o.mean = norm.mean;
-  o.std = norm.std;
-  if (is_kind(kind, {"cifar10", "cifar10-jpeg", "cifar100"})) {
-    o.crop_padding = 4;
-    o.flip = true;
-  } else if (is_kind(kind, {"imagefolder", "imagenet"})) {
-    o.random_resized_crop = 224;
-    o.flip = true;
-  }
-  return o;
-}
-
-TransformOptions eval_transform(const std::string& kind) {
-  const Normalization norm = default_normalization(kind);
-  TransformOptions o;
-  o.mean = norm.mean;
-  o.std = norm.std;
-  if (is_kind(kind, {"imagefolder", "imagenet"})) {
-    o.resize = 256;
-    o.center_crop = 224;
-  }
-  return o;
 }
 
 at::Tensor normalize_images(

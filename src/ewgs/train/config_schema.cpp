@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -90,7 +91,7 @@ ConfigSchema::Key& ConfigSchema::add_key(
     const std::string& name, Type type, void* field, const std::string& description) {
   TORCH_CHECK(name.find('.') != std::string::npos, "config key '", name, "' must be section.key");
   TORCH_CHECK(find(name) == nullptr, "config key '", name, "' defined twice");
-  keys_.push_back({name, type, description, field, nullptr, {}});
+  keys_.push_back({name, type, description, field, {}, {}});
   return keys_.back();
 }
 
@@ -114,23 +115,57 @@ ConfigSchema::KeyBuilder ConfigSchema::add(
   return KeyBuilder(add_key(name, Type::kString, field, description));
 }
 
+namespace {
+
+void require_type(const ConfigSchema::Key& key, bool fits, const char* constraint) {
+  TORCH_CHECK(
+      fits,
+      "config key '",
+      key.name,
+      "': ",
+      constraint,
+      " does not apply to ",
+      with_article(key.type),
+      " key");
+}
+
+bool is_numeric(const ConfigSchema::Key& key) {
+  return key.type == ConfigSchema::Type::kInt || key.type == ConfigSchema::Type::kDouble;
+}
+
+}  // namespace
+
 ConfigSchema::KeyBuilder& ConfigSchema::KeyBuilder::at_least(double minimum) {
-  key_.validate = [minimum](const Key& k) {
+  require_type(key_, is_numeric(key_), "at_least");
+  key_.checks.push_back([minimum](const Key& k) {
     return numeric_value(k) >= minimum ? std::string() : "must be >= " + c10::str(minimum);
-  };
+  });
   return *this;
 }
 
 ConfigSchema::KeyBuilder& ConfigSchema::KeyBuilder::between(double lo, double hi) {
-  key_.validate = [lo, hi](const Key& k) {
+  require_type(key_, is_numeric(key_), "between");
+  key_.checks.push_back([lo, hi](const Key& k) {
     const double v = numeric_value(k);
     return v >= lo && v <= hi ? std::string()
                               : "must be in [" + c10::str(lo) + ", " + c10::str(hi) + "]";
-  };
+  });
   return *this;
 }
 
 ConfigSchema::KeyBuilder& ConfigSchema::KeyBuilder::one_of(std::vector<std::string> choices) {
+  require_type(key_, key_.type == Type::kString, "one_of");
+  if (!key_.choices.empty()) {
+    std::vector<std::string> both;
+    // Keep the order the key first listed its choices in.
+    for (const auto& c : key_.choices) {
+      if (std::find(choices.begin(), choices.end(), c) != choices.end()) {
+        both.push_back(c);
+      }
+    }
+    choices = std::move(both);
+  }
+  TORCH_CHECK(!choices.empty(), "config key '", key_.name, "': one_of leaves no allowed value");
   key_.choices = std::move(choices);
   return *this;
 }
@@ -230,8 +265,8 @@ void ConfigSchema::set_from_text(Key& key, const std::string& text, const std::s
       break;
     }
   }
-  if (key.validate) {
-    const std::string problem = key.validate(key);
+  for (const auto& check : key.checks) {
+    const std::string problem = check(key);
     TORCH_CHECK(problem.empty(), where, " ", problem, ", got ", key.value_text());
   }
 }
