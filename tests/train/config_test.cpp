@@ -112,6 +112,13 @@ TEST(ConfigTest, InvalidValuesNameTheKeyAndTheExpectation) {
   EWGS_EXPECT_THROWS_WITH(
       c.schema().apply_override("data.root=/a\nb"),
       "data.root holds the control character 10 at offset 2");
+  // TOML files must be UTF-8, so a value that is not could not be written back.
+  EWGS_EXPECT_THROWS_WITH(
+      c.schema().apply_override("data.root=/data/I\xA5"
+                                "CLR"),
+      "data.root is not UTF-8 text: byte 165 at offset 7");
+  c.schema().apply_override("data.root=/data/\xC3\xA9t\xC3\xA9");
+  EXPECT_EQ(c.data_root, "/data/\xC3\xA9t\xC3\xA9");
 }
 
 TEST(ConfigTest, ConstraintsOnOneKeyCompose) {

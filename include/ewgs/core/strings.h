@@ -23,6 +23,11 @@ std::vector<std::string> split(const std::string& text, char sep);
 /// NaN), else the value as printf's %g writes it: for messages.
 std::string number_text(double value);
 
+/// Byte offset of the first byte of `text` that does not belong to a
+/// well-formed UTF-8 sequence (overlong forms, surrogates and code points past
+/// U+10FFFF included), or std::string::npos when all of `text` is UTF-8.
+size_t invalid_utf8_offset(const std::string& text);
+
 /// Levenshtein distance between `a` and `b`.
 size_t edit_distance(const std::string& a, const std::string& b);
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 namespace ewgs {
@@ -48,6 +49,44 @@ std::vector<std::string> split(const std::string& text, char sep) {
     out.push_back(text.substr(start, pos - start));
     start = pos + 1;
   }
+}
+
+size_t invalid_utf8_offset(const std::string& text) {
+  const auto byte = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
+  for (size_t i = 0; i < text.size();) {
+    const uint8_t lead = byte(i);
+    // Sequence length and the range of the second byte (RFC 3629, section 4),
+    // which excludes overlong forms, UTF-16 surrogates and values past U+10FFFF.
+    size_t length = 1;
+    uint8_t second_min = 0x80;
+    uint8_t second_max = 0xBF;
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      second_min = lead == 0xE0 ? 0xA0 : 0x80;
+      second_max = lead == 0xED ? 0x9F : 0xBF;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      second_min = lead == 0xF0 ? 0x90 : 0x80;
+      second_max = lead == 0xF4 ? 0x8F : 0xBF;
+    } else {
+      return i;
+    }
+    if (i + length > text.size() || byte(i + 1) < second_min || byte(i + 1) > second_max) {
+      return i;
+    }
+    for (size_t k = 2; k < length; ++k) {
+      if ((byte(i + k) & 0xC0) != 0x80) {
+        return i;
+      }
+    }
+    i += length;
+  }
+  return std::string::npos;
 }
 
 size_t edit_distance(const std::string& a, const std::string& b) {

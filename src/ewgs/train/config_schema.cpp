@@ -210,6 +210,15 @@ void ConfigSchema::set_from_text(Key& key, const std::string& text, const std::s
       " at offset ",
       control - value.begin(),
       " of its value; values are printable text");
+  const size_t not_utf8 = invalid_utf8_offset(value);
+  TORCH_CHECK(
+      not_utf8 == std::string::npos,
+      where,
+      " is not UTF-8 text: byte ",
+      static_cast<int>(static_cast<unsigned char>(value[not_utf8])),
+      " at offset ",
+      not_utf8,
+      " of its value does not belong to a UTF-8 sequence");
   const char* const value_end = value.c_str() + value.size();
   char* end = nullptr;
   errno = 0;
