@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ewgs/core/data_dir.h"
 #include "ewgs/data/archive.h"
 #include "ewgs/data/cifar_binary.h"
 #include "ewgs/data/idx.h"
@@ -46,7 +47,7 @@ struct Settings {
   int64_t workers = ewgs::data::hardware_threads();
   std::string cache_dir = ewgs::data::default_cache_dir();
   std::string cifar10_binary;
-  std::string cifar10_jpeg = std::string(EWGS_DEFAULT_DATA_DIR) + "/cifar10-jpeg.tar.gz";
+  std::string cifar10_jpeg = ewgs::data_dir() + "/cifar10-jpeg.tar.gz";
 };
 
 /// Runs `epochs` epochs and returns the median images/s of one epoch.

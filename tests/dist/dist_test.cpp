@@ -15,6 +15,7 @@
 #include "ewgs/dist/process_group.h"
 #include "hessian/tiny_quantized_net.h"
 #include "hessian_case.h"
+#include "support/scoped_environment.h"
 #include "support/subprocess.h"
 #include "support/support.h"
 #include "tiny_model.h"
@@ -83,42 +84,15 @@ class DistTest : public SeededTest {
   fs::path dir_;
 };
 
-/// Sets and restores environment variables around a test.
-class Environment {
- public:
-  explicit Environment(const std::map<std::string, std::optional<std::string>>& values) {
-    for (const auto& [name, value] : values) {
-      const char* old = std::getenv(name.c_str());
-      saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
-      set(name, value);
-    }
-  }
-  ~Environment() {
-    for (const auto& [name, value] : saved_) {
-      set(name, value);
-    }
-  }
-
- private:
-  static void set(const std::string& name, const std::optional<std::string>& value) {
-    if (value) {
-      ::setenv(name.c_str(), value->c_str(), 1);
-    } else {
-      ::unsetenv(name.c_str());
-    }
-  }
-  std::map<std::string, std::optional<std::string>> saved_;
-};
-
 TEST(LaunchEnvTest, ReadsTheVariablesOfPyTorchLaunchers) {
   {
-    Environment env({{"WORLD_SIZE", std::nullopt}, {"RANK", "3"}});
+    ScopedEnvironment env({{"WORLD_SIZE", std::nullopt}, {"RANK", "3"}});
     const auto alone = dist::LaunchEnv::from_environment();
     EXPECT_FALSE(alone.distributed());
     EXPECT_EQ(alone.rank, 0);
   }
   {
-    Environment env(
+    ScopedEnvironment env(
         {{"WORLD_SIZE", "4"},
          {"RANK", "3"},
          {"LOCAL_RANK", "1"},
@@ -136,7 +110,7 @@ TEST(LaunchEnvTest, ReadsTheVariablesOfPyTorchLaunchers) {
   }
   {
     // One machine: the local rank and size default to the global ones.
-    Environment env(
+    ScopedEnvironment env(
         {{"WORLD_SIZE", "2"},
          {"RANK", "1"},
          {"LOCAL_RANK", std::nullopt},
@@ -150,7 +124,7 @@ TEST(LaunchEnvTest, ReadsTheVariablesOfPyTorchLaunchers) {
 }
 
 TEST(LaunchEnvTest, BadVariablesAreErrorsNamingThem) {
-  Environment base(
+  ScopedEnvironment base(
       {{"WORLD_SIZE", "2"},
        {"RANK", "0"},
        {"LOCAL_RANK", std::nullopt},
@@ -172,7 +146,7 @@ TEST(LaunchEnvTest, BadVariablesAreErrorsNamingThem) {
            "LOCAL_WORLD_SIZE must be an integer in [1, WORLD_SIZE = 2], got '3'"},
       };
   for (const auto& [values, message] : cases) {
-    Environment env(values);
+    ScopedEnvironment env(values);
     EWGS_EXPECT_THROWS_WITH(dist::LaunchEnv::from_environment(), message);
   }
 }

@@ -1,8 +1,8 @@
 // Implementation of the test helpers (tests/support/support.h).
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
+#include "ewgs/core/data_dir.h"
 #include "support/support.h"
 
 namespace ewgs::test {
@@ -49,8 +49,7 @@ torch::Tensor tensor_from_json(const nlohmann::json& entry) {
 }
 
 std::string shared_data_path(const std::string& name) {
-  const char* dir = std::getenv("EWGS_DATA_DIR");
-  return std::string(dir != nullptr && *dir != '\0' ? dir : EWGS_DEFAULT_DATA_DIR) + "/" + name;
+  return data_dir() + "/" + name;
 }
 
 }  // namespace ewgs::test

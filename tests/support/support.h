@@ -30,8 +30,8 @@ nlohmann::json load_golden(const std::string& name);
 /// A float tensor from a golden entry {"shape": [...], "data": [flat values]}.
 torch::Tensor tensor_from_json(const nlohmann::json& entry);
 
-/// Path of a file in the data folder: $EWGS_DATA_DIR when set, else the EWGS_DATA_DIR
-/// the build was configured with (default: ../shared/data beside the checkout).
+/// Path of a file in the data folder (ewgs::data_dir(): $EWGS_DATA_DIR when set, else
+/// the EWGS_DATA_DIR the build was configured with, default ../shared/data).
 std::string shared_data_path(const std::string& name);
 
 }  // namespace ewgs::test

@@ -8,6 +8,7 @@
 
 #include "ewgs/data/open_dataset.h"
 #include "ewgs/train/config_schema.h"
+#include "support/scoped_environment.h"
 #include "support/support.h"
 
 namespace ewgs::test {
@@ -148,10 +149,43 @@ TEST(ConfigTest, ConstraintsOnOneKeyCompose) {
       "config key 'x.other': one_of leaves no allowed value");
 }
 
-TEST(ConfigTest, TabsInStringsRoundTripThroughTheWrittenToml) {
+TEST(ConfigTest, StringsRoundTripThroughTheWrittenTomlVerbatim) {
+  for (const char* override : {
+           "data.root=a\tb",
+           "data.root=\"\t a \"",  // the quotes keep the spaces and tabs they enclose
+           "data.root=\"'a'\"",    // and quotes inside them
+           "data.root='\"'",
+       }) {
+    SCOPED_TRACE(override);
+    TrainConfig c;
+    c.schema().apply_override(override);
+    const auto again = TrainConfig::from_toml(c.to_toml(), "written");
+    EXPECT_EQ(again.data_root, c.data_root);
+    EXPECT_EQ(again.to_toml(), c.to_toml());
+  }
   TrainConfig c;
-  c.schema().apply_override("data.root=a\tb");
-  EXPECT_EQ(TrainConfig::from_toml(c.to_toml(), "written").to_toml(), c.to_toml());
+  c.schema().apply_override("data.root=  \"\t a \" ");
+  EXPECT_EQ(c.data_root, "\t a ");
+  c.schema().apply_text("[data]\nroot = \" 'b' \"\n", "cfg.toml");
+  EXPECT_EQ(c.data_root, " 'b' ");
+}
+
+TEST(ConfigTest, FilePathsNameTheDataFolderThroughItsPlaceholder) {
+  ScopedEnvironment env("EWGS_DATA_DIR", "/srv/data");
+  TrainConfig c;
+  c.schema().apply_text("[data]\nroot = \"${EWGS_DATA_DIR}/cifar10-jpeg.tar.gz\"\n", "cfg.toml");
+  c.schema().apply_override("train.init_from=${EWGS_DATA_DIR}/fp.pth");
+  EXPECT_EQ(c.data_root, "/srv/data/cifar10-jpeg.tar.gz");
+  EXPECT_EQ(c.train_init_from, "/srv/data/fp.pth");
+  EWGS_EXPECT_THROWS_WITH(
+      c.schema().apply_text("[data]\nroot = \"${DATA}/x\"\n", "cfg.toml"),
+      "cfg.toml: data.root: unknown placeholder ${DATA}");
+  // Only file keys expand; elsewhere the text is kept as written.
+  c.schema().apply_override("quant.options=${EWGS_DATA_DIR}");
+  EXPECT_EQ(c.quant_options, "${EWGS_DATA_DIR}");
+  EWGS_EXPECT_THROWS_WITH(
+      train::ConfigSchema().add("x.n", &c.train_epochs, "n").expands_data_dir(),
+      "expands_data_dir");
 }
 
 TEST(ConfigTest, ValidateChecksRelationsBetweenKeys) {

@@ -12,6 +12,7 @@
 
 #include "bench_util.h"
 #include "commands.h"
+#include "ewgs/core/data_dir.h"
 #include "ewgs/experiments/child_process.h"
 #include "ewgs/experiments/run_record.h"
 
@@ -22,7 +23,7 @@ namespace fs = std::filesystem;
 
 struct DdpBenchArgs {
   std::string config = "configs/resnet20_cifar10_w1a1_ewgs.toml";
-  std::string data_root = "../shared/data/cifar10-jpeg.tar.gz";
+  std::string data_root = data_dir() + "/cifar10-jpeg.tar.gz";
   int64_t steps = 20;
   int64_t hessian_batches = 1;
   int64_t hessian_batch_size = 128;

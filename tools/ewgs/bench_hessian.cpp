@@ -10,6 +10,7 @@
 
 #include "bench_util.h"
 #include "commands.h"
+#include "ewgs/core/data_dir.h"
 #include "ewgs/core/threads.h"
 #include "ewgs/train/checkpoint.h"
 #include "ewgs/train/data_pipeline.h"
@@ -19,8 +20,8 @@ namespace ewgs::cli {
 namespace {
 
 struct HessianBenchArgs {
-  std::string checkpoint = "../shared/data/resnet20-fp-cifar10jpeg-official.pth";
-  std::string data_root = "../shared/data/cifar10-jpeg.tar.gz";
+  std::string checkpoint = data_dir() + "/resnet20-fp-cifar10jpeg-official.pth";
+  std::string data_root = data_dir() + "/cifar10-jpeg.tar.gz";
   int64_t batch = 256;
   int64_t batches = 3;
   int64_t wbits = 1;

@@ -35,6 +35,8 @@ class ConfigSchema {
     std::vector<std::function<std::string(const Key&)>> checks;
     /// Allowed strings (empty: any).
     std::vector<std::string> choices;
+    /// Strings: "${EWGS_DATA_DIR}" in a new value becomes the data folder.
+    bool expands_data_dir = false;
 
     /// The field's current value as TOML-like text.
     std::string value_text() const;
@@ -51,6 +53,9 @@ class ConfigSchema {
     KeyBuilder& between(double lo, double hi);
     /// Strings: one of `choices` (a second call narrows the set).
     KeyBuilder& one_of(std::vector<std::string> choices);
+    /// Strings naming files: "${EWGS_DATA_DIR}" is replaced by the data folder
+    /// (ewgs/core/data_dir.h) when the value is set, and any other "${...}" is an error.
+    KeyBuilder& expands_data_dir();
 
    private:
     Key& key_;
@@ -84,7 +89,9 @@ class ConfigSchema {
   void apply_file(const std::string& path, int depth);
   Key& add_key(const std::string& name, Type type, void* field, const std::string& description);
   Key* find(const std::string& name);
-  void set_from_text(Key& key, const std::string& text, const std::string& source);
+  /// Parses `value` by the key's type, checks and stores it; a string is taken as
+  /// it is (apply_override has already trimmed and unquoted an override).
+  void set_from_text(Key& key, const std::string& value, const std::string& source);
   std::vector<std::string> names() const;
 
   std::vector<Key> keys_;

@@ -12,6 +12,7 @@
 #include <map>
 #include <sstream>
 
+#include "ewgs/core/data_dir.h"
 #include "ewgs/core/files.h"
 #include "ewgs/core/strings.h"
 
@@ -170,6 +171,12 @@ ConfigSchema::KeyBuilder& ConfigSchema::KeyBuilder::one_of(std::vector<std::stri
   return *this;
 }
 
+ConfigSchema::KeyBuilder& ConfigSchema::KeyBuilder::expands_data_dir() {
+  require_type(key_, key_.type == Type::kString, "expands_data_dir");
+  key_.expands_data_dir = true;
+  return *this;
+}
+
 ConfigSchema::Key* ConfigSchema::find(const std::string& name) {
   for (auto& k : keys_) {
     if (k.name == name) {
@@ -196,9 +203,8 @@ std::vector<std::string> ConfigSchema::names() const {
   return out;
 }
 
-void ConfigSchema::set_from_text(Key& key, const std::string& text, const std::string& source) {
+void ConfigSchema::set_from_text(Key& key, const std::string& value, const std::string& source) {
   const std::string where = source + ": " + key.name;
-  const std::string value = trim(text);
   const auto control = std::find_if(value.begin(), value.end(), [](unsigned char c) {
     return (c < 0x20 && c != '\t') || c == 0x7f;
   });
@@ -252,8 +258,8 @@ void ConfigSchema::set_from_text(Key& key, const std::string& text, const std::s
       break;
     case Type::kString: {
       std::string v = value;
-      if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) {
-        v = v.substr(1, v.size() - 2);
+      if (key.expands_data_dir) {
+        v = expand_data_dir(v, where);
       }
       if (!key.choices.empty()) {
         bool allowed = false;
@@ -293,7 +299,13 @@ void ConfigSchema::apply_override(const std::string& assignment) {
       "'",
       did_you_mean(name, names()),
       " (run with --list-keys to see them all)");
-  set_from_text(*key, assignment.substr(eq + 1), "override");
+  // Spaces around the value go, as do quotes around a string, which keep what they enclose.
+  std::string value = trim(assignment.substr(eq + 1));
+  if (key->type == Type::kString && value.size() >= 2 &&
+      (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+    value = value.substr(1, value.size() - 2);
+  }
+  set_from_text(*key, value, "override");
 }
 
 void ConfigSchema::apply_toml(const toml::table& table, const std::string& source) {

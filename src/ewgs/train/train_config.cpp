@@ -35,7 +35,12 @@ void TrainConfig::bind() {
   s.add("run.seed", &run_seed, "seed of initialization, data order and augmentation");
 
   s.add("data.dataset", &data_dataset, "data set").one_of(data::dataset_kinds());
-  s.add("data.root", &data_root, "data folder; empty: the data set's default location");
+  s.add(
+       "data.root",
+       &data_root,
+       "data folder or archive (may start with ${EWGS_DATA_DIR}); empty: the data set's "
+       "default location")
+      .expands_data_dir();
   s.add("data.train_split", &data_train_split, "split to train on");
   s.add("data.test_split", &data_test_split, "split to evaluate on");
   s.add("data.augment", &data_augment, "training augmentation of the data set's recipe");
@@ -92,9 +97,10 @@ void TrainConfig::bind() {
   s.add("train.batch_size", &train_batch_size, "mini-batch size (of all ranks together)")
       .at_least(1);
   s.add(
-      "train.init_from",
-      &train_init_from,
-      "checkpoint or .pth to start from (paper: the FP model)");
+       "train.init_from",
+       &train_init_from,
+       "checkpoint or .pth to start from (paper: the FP model; may start with ${EWGS_DATA_DIR})")
+      .expands_data_dir();
   s.add(
       "train.init_entry",
       &train_init_entry,
