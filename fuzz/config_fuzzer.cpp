@@ -14,11 +14,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string toml = input.substr(0, split);
   ewgs::train::TrainConfig config;
   try {
-    config.schema().apply_text(toml, "input");
+    config.apply_text(toml, "input");
     if (split != std::string::npos) {
       std::istringstream overrides(input.substr(split + 4));
       for (std::string line; std::getline(overrides, line);) {
-        config.schema().apply_override(line);
+        config.apply_override(line);
       }
     }
     config.validate();

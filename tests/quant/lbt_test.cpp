@@ -370,7 +370,7 @@ TEST_F(LbtTest, QConv2dWithGradientQuantizerTrainsOneStep) {
 
 TEST_F(LbtTest, TrainerConfigBuildsLayersWithGradientQuantizers) {
   train::TrainConfig config;
-  config.schema().apply_text(
+  config.apply_text(
       "[quant]\nmethod = \"lbt_wa\"\nwbits = 4\nabits = 4\ngrad_method = \"lbt\"\ngbits = 4\n"
       "grad_options = \"seed=5\"\n",
       "test");
@@ -391,7 +391,7 @@ TEST_F(LbtTest, TrainerConfigBuildsLayersWithGradientQuantizers) {
         item.layer->grad_quant->spec(), "lbt:alpha=0.001,bits=4,eta=0.001,gamma=adaptive,seed=5");
     EXPECT_EQ(item.layer->weight_quant->method(), "lbt_wa");
   }
-  config.schema().apply_override("quant.gbits=1");
+  config.apply_override("quant.gbits=1");
   EWGS_EXPECT_THROWS_WITH(config.validate(), "lbt gradient quantizer: bits must be in [2, 8]");
 }
 

@@ -24,11 +24,11 @@ std::string write_temp(const std::string& name, const std::string& text) {
 
 TEST(ConfigTest, FileThenOverridesSetTypedFields) {
   TrainConfig c;
-  c.schema().apply_file(write_temp(
+  c.apply_file(write_temp(
       "ewgs_config_test.toml",
       "[train]\nepochs = 7\n[optim]\nlr = 0.05\nnesterov = true\n[model]\nname = \"resnet20\"\n"));
-  c.schema().apply_override("train.epochs=3");
-  c.schema().apply_override("quant.delta=hessian");
+  c.apply_override("train.epochs=3");
+  c.apply_override("quant.delta=hessian");
   EXPECT_EQ(c.train_epochs, 3);
   EXPECT_DOUBLE_EQ(c.optim_lr, 0.05);
   EXPECT_TRUE(c.optim_nesterov);
@@ -42,20 +42,19 @@ TEST(ConfigTest, BaseFileIsAppliedFirstAndRelativeToTheIncludingFile) {
   std::ofstream(dir / "base.toml") << "[train]\nepochs = 400\nbatch_size = 256\n";
   std::ofstream(dir / "sub" / "child.toml") << "base = \"../base.toml\"\n[train]\nepochs = 30\n";
   TrainConfig c;
-  c.schema().apply_file((dir / "sub" / "child.toml").string());
+  c.apply_file((dir / "sub" / "child.toml").string());
   EXPECT_EQ(c.train_epochs, 30);
   EXPECT_EQ(c.train_batch_size, 256);
   std::ofstream(dir / "loop.toml") << "base = \"loop.toml\"\n";
-  EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_file((dir / "loop.toml").string()), "nested 'base' files");
-  EWGS_EXPECT_THROWS_WITH(c.schema().apply_file((dir / "none.toml").string()), "does not exist");
+  EWGS_EXPECT_THROWS_WITH(c.apply_file((dir / "loop.toml").string()), "nested 'base' files");
+  EWGS_EXPECT_THROWS_WITH(c.apply_file((dir / "none.toml").string()), "does not exist");
 }
 
 TEST(ConfigTest, ResolvedTomlRoundTripsExactly) {
   TrainConfig c;
-  c.schema().apply_override("optim.lr=0.1");
-  c.schema().apply_override("optim.quant_lr=1e-5");
-  c.schema().apply_override("quant.options=key=1");
+  c.apply_override("optim.lr=0.1");
+  c.apply_override("optim.quant_lr=1e-5");
+  c.apply_override("quant.options=key=1");
   const auto back = TrainConfig::from_toml(c.to_toml(), "round trip");
   EXPECT_EQ(back.to_toml(), c.to_toml());
   EXPECT_EQ(back.optim_lr, 0.1);
@@ -68,85 +67,101 @@ TEST(ConfigTest, ResolvedTomlRoundTripsExactly) {
 TEST(ConfigTest, UnknownKeysAreErrorsWithSuggestions) {
   TrainConfig c;
   EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_override("train.epoch=3"),
+      c.apply_override("train.epoch=3"),
       "unknown config key 'train.epoch'; did you mean 'train.epochs'?");
   EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_text("[optim]\nlearning_rate = 0.1\n", "cfg.toml"),
+      c.apply_text("[optim]\nlearning_rate = 0.1\n", "cfg.toml"),
       "cfg.toml: unknown config key 'optim.learning_rate'");
   EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_text("epochs = 3\n", "cfg.toml"), "'epochs' must be a [section] table");
+      c.apply_text("epochs = 3\n", "cfg.toml"), "'epochs' must be a [section] table");
 }
 
 TEST(ConfigTest, DataSetsAreTheKindsTheDataLayerOpens) {
   TrainConfig c;
   const auto kinds = data::dataset_kinds();
   for (const auto& kind : kinds) {
-    c.schema().apply_override("data.dataset=" + kind);
+    c.apply_override("data.dataset=" + kind);
     EXPECT_EQ(c.data_dataset, kind);
   }
   EXPECT_NE(std::find(kinds.begin(), kinds.end(), "imagenet"), kinds.end());
-  EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_override("data.dataset=imagenett"), "did you mean 'imagenet'?");
+  EWGS_EXPECT_THROWS_WITH(c.apply_override("data.dataset=imagenett"), "did you mean 'imagenet'?");
 }
 
 TEST(ConfigTest, InvalidValuesNameTheKeyAndTheExpectation) {
   TrainConfig c;
+  EWGS_EXPECT_THROWS_WITH(c.apply_override("train.epochs=0"), "train.epochs must be >= 1, got 0");
   EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_override("train.epochs=0"), "train.epochs must be >= 1, got 0");
+      c.apply_override("train.epochs=ten"), "train.epochs must be an integer, got 'ten'");
   EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_override("train.epochs=ten"), "train.epochs must be an integer, got 'ten'");
-  EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_override("optim.optimizer=adma"),
+      c.apply_override("optim.optimizer=adma"),
       "optim.optimizer must be one of sgd, adam; got 'adma'; did you mean 'adam'?");
+  EWGS_EXPECT_THROWS_WITH(c.apply_override("optim.lr=nan"), "optim.lr must be a finite number");
   EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_override("optim.lr=nan"), "optim.lr must be a finite number");
-  EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_text("[train]\nepochs = \"3\"\n", "cfg.toml"),
+      c.apply_text("[train]\nepochs = \"3\"\n", "cfg.toml"),
       "train.epochs must be an integer, got the string");
-  EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_text("[train\n", "cfg.toml"), "cfg.toml:1: invalid TOML");
-  EWGS_EXPECT_THROWS_WITH(c.schema().apply_override("train.epochs"), "expected section.key=value");
+  EWGS_EXPECT_THROWS_WITH(c.apply_text("[train\n", "cfg.toml"), "cfg.toml:1: invalid TOML");
+  EWGS_EXPECT_THROWS_WITH(c.apply_override("train.epochs"), "expected section.key=value");
   // A NUL ended the parse of the number before it, and "3" was taken.
   EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_override(std::string("train.epochs=3\0x", 16)),
+      c.apply_override(std::string("train.epochs=3\0x", 16)),
       "train.epochs holds the control character 0 at offset 1 of its value");
   EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_override("data.root=/a\nb"),
-      "data.root holds the control character 10 at offset 2");
+      c.apply_override("data.root=/a\nb"), "data.root holds the control character 10 at offset 2");
   // TOML files must be UTF-8, so a value that is not could not be written back.
   EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_override("data.root=/data/I\xA5"
-                                "CLR"),
+      c.apply_override("data.root=/data/I\xA5"
+                       "CLR"),
       "data.root is not UTF-8 text: byte 165 at offset 7");
-  c.schema().apply_override("data.root=/data/\xC3\xA9t\xC3\xA9");
+  c.apply_override("data.root=/data/\xC3\xA9t\xC3\xA9");
   EXPECT_EQ(c.data_root, "/data/\xC3\xA9t\xC3\xA9");
 }
 
-TEST(ConfigTest, ConstraintsOnOneKeyCompose) {
+struct Settings {
   int64_t count = 1;
   double rate = 0.5;
   std::string mode = "a";
-  train::ConfigSchema schema;
-  schema.add("x.count", &count, "count").at_least(0).between(-5, 3);
-  schema.add("x.mode", &mode, "mode").one_of({"a", "b", "c"}).one_of({"b", "a"});
-  // Each constraint holds, not only the last one added.
-  EWGS_EXPECT_THROWS_WITH(schema.apply_override("x.count=-1"), "x.count must be >= 0, got -1");
-  EWGS_EXPECT_THROWS_WITH(schema.apply_override("x.count=4"), "x.count must be in [-5, 3], got 4");
-  schema.apply_override("x.count=3");
-  EXPECT_EQ(count, 3);
-  EWGS_EXPECT_THROWS_WITH(schema.apply_override("x.mode=c"), "x.mode must be one of a, b; got 'c'");
-  schema.apply_override("x.mode=b");
-  EXPECT_EQ(mode, "b");
+};
+
+TEST(ConfigTest, ConstraintsOnOneKeyCompose) {
+  train::ConfigSchema<Settings> schema;
+  schema.add("x.count", &Settings::count, "count").at_least(0).between(-5, 3);
+  schema.add("x.mode", &Settings::mode, "mode").one_of({"a", "b", "c"}).one_of({"b", "a"});
+  Settings s;
+  // Each constraint holds, not only the last one added; a rejected value is not stored.
+  EWGS_EXPECT_THROWS_WITH(schema.apply_override(s, "x.count=-1"), "x.count must be >= 0, got -1");
+  EWGS_EXPECT_THROWS_WITH(
+      schema.apply_override(s, "x.count=4"), "x.count must be in [-5, 3], got 4");
+  EXPECT_EQ(s.count, 1);
+  schema.apply_override(s, "x.count=3");
+  EXPECT_EQ(s.count, 3);
+  EWGS_EXPECT_THROWS_WITH(
+      schema.apply_override(s, "x.mode=c"), "x.mode must be one of a, b; got 'c'");
+  EXPECT_EQ(s.mode, "a");
+  schema.apply_override(s, "x.mode=b");
+  EXPECT_EQ(s.mode, "b");
   // A constraint that cannot apply to the key's type is a mistake in the schema.
   EWGS_EXPECT_THROWS_WITH(
-      schema.add("x.rate", &rate, "rate").one_of({"1"}),
+      schema.add("x.rate", &Settings::rate, "rate").one_of({"1"}),
       "config key 'x.rate': one_of does not apply to a number key");
   EWGS_EXPECT_THROWS_WITH(
-      schema.add("x.name", &mode, "name").at_least(1),
+      schema.add("x.name", &Settings::mode, "name").at_least(1),
       "config key 'x.name': at_least does not apply to a string key");
   EWGS_EXPECT_THROWS_WITH(
-      schema.add("x.other", &mode, "other").one_of({"a"}).one_of({"b"}),
+      schema.add("x.other", &Settings::mode, "other").one_of({"a"}).one_of({"b"}),
       "config key 'x.other': one_of leaves no allowed value");
+}
+
+TEST(ConfigTest, ConfigsAreValuesThatCopyAndCompareByTheirToml) {
+  TrainConfig a;
+  a.apply_override("train.epochs=7");
+  TrainConfig b = a;  // a plain copy: the schema is shared, not bound to an object
+  b.apply_override("train.epochs=9");
+  EXPECT_EQ(a.train_epochs, 7);
+  EXPECT_EQ(b.train_epochs, 9);
+  EXPECT_EQ(a.value_text("train.epochs"), "7");
+  b = a;
+  EXPECT_EQ(b.to_toml(), a.to_toml());
+  EXPECT_EQ(&TrainConfig::schema(), &b.schema());
 }
 
 TEST(ConfigTest, StringsRoundTripThroughTheWrittenTomlVerbatim) {
@@ -158,33 +173,35 @@ TEST(ConfigTest, StringsRoundTripThroughTheWrittenTomlVerbatim) {
        }) {
     SCOPED_TRACE(override);
     TrainConfig c;
-    c.schema().apply_override(override);
+    c.apply_override(override);
     const auto again = TrainConfig::from_toml(c.to_toml(), "written");
     EXPECT_EQ(again.data_root, c.data_root);
     EXPECT_EQ(again.to_toml(), c.to_toml());
   }
   TrainConfig c;
-  c.schema().apply_override("data.root=  \"\t a \" ");
+  c.apply_override("data.root=  \"\t a \" ");
   EXPECT_EQ(c.data_root, "\t a ");
-  c.schema().apply_text("[data]\nroot = \" 'b' \"\n", "cfg.toml");
+  c.apply_text("[data]\nroot = \" 'b' \"\n", "cfg.toml");
   EXPECT_EQ(c.data_root, " 'b' ");
 }
 
 TEST(ConfigTest, FilePathsNameTheDataFolderThroughItsPlaceholder) {
   ScopedEnvironment env("EWGS_DATA_DIR", "/srv/data");
   TrainConfig c;
-  c.schema().apply_text("[data]\nroot = \"${EWGS_DATA_DIR}/cifar10-jpeg.tar.gz\"\n", "cfg.toml");
-  c.schema().apply_override("train.init_from=${EWGS_DATA_DIR}/fp.pth");
+  c.apply_text("[data]\nroot = \"${EWGS_DATA_DIR}/cifar10-jpeg.tar.gz\"\n", "cfg.toml");
+  c.apply_override("train.init_from=${EWGS_DATA_DIR}/fp.pth");
   EXPECT_EQ(c.data_root, "/srv/data/cifar10-jpeg.tar.gz");
   EXPECT_EQ(c.train_init_from, "/srv/data/fp.pth");
   EWGS_EXPECT_THROWS_WITH(
-      c.schema().apply_text("[data]\nroot = \"${DATA}/x\"\n", "cfg.toml"),
+      c.apply_text("[data]\nroot = \"${DATA}/x\"\n", "cfg.toml"),
       "cfg.toml: data.root: unknown placeholder ${DATA}");
   // Only file keys expand; elsewhere the text is kept as written.
-  c.schema().apply_override("quant.options=${EWGS_DATA_DIR}");
+  c.apply_override("quant.options=${EWGS_DATA_DIR}");
   EXPECT_EQ(c.quant_options, "${EWGS_DATA_DIR}");
   EWGS_EXPECT_THROWS_WITH(
-      train::ConfigSchema().add("x.n", &c.train_epochs, "n").expands_data_dir(),
+      train::ConfigSchema<TrainConfig>()
+          .add("x.n", &TrainConfig::train_epochs, "n")
+          .expands_data_dir(),
       "expands_data_dir");
 }
 
@@ -296,7 +313,7 @@ TEST(ConfigTest, EveryShippedRecipeParsesAndValidates) {
     }
     SCOPED_TRACE(entry.path().string());
     TrainConfig c;
-    c.schema().apply_file(entry.path().string());
+    c.apply_file(entry.path().string());
     c.validate();
     ++checked;
   }
@@ -304,7 +321,7 @@ TEST(ConfigTest, EveryShippedRecipeParsesAndValidates) {
 }
 
 TEST(ConfigTest, ListOfKeysShowsDefaultsAndChoices) {
-  const auto text = TrainConfig().schema().describe();
+  const auto text = TrainConfig::schema().describe(TrainConfig());
   EXPECT_NE(text.find("--train.epochs=10  (integer) epochs"), std::string::npos) << text;
   EXPECT_NE(text.find("[sgd, adam]"), std::string::npos);
 }

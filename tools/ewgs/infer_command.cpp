@@ -39,7 +39,7 @@ train::TrainConfig data_config(
   for (const auto& o : overrides) {
     TORCH_CHECK(
         o.rfind("data.", 0) == 0, "override '", o, "': ewgs infer takes data.* overrides only");
-    config.schema().apply_override(o);
+    config.apply_override(o);
   }
   config.train_batch_size = args.batch;
   config.data_augment = false;

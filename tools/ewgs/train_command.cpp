@@ -48,10 +48,10 @@ void train_or_resume(const TrainArgs& args, const std::vector<std::string>& over
   } else {
     train::TrainConfig config;
     if (!args.config.empty()) {
-      config.schema().apply_file(args.config);
+      config.apply_file(args.config);
     }
     for (const auto& o : overrides) {
-      config.schema().apply_override(o);
+      config.apply_override(o);
     }
     const std::string dir = args.run_dir.empty() ? default_run_dir(args.config) : args.run_dir;
     trainer = std::make_unique<train::Trainer>(config, dir, options);
@@ -145,7 +145,7 @@ void add_train_command(CLI::App& app) {
   cmd->callback([cmd, args] {
     if (args->list_keys) {
       std::cout << "config keys (TOML [section] key = value, or --section.key=value):\n"
-                << train::TrainConfig().schema().describe();
+                << train::TrainConfig::schema().describe(train::TrainConfig());
       return;
     }
     run_training(*args, collect_overrides(cmd->remaining()));

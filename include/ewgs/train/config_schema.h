@@ -1,10 +1,13 @@
-// A declarative table of typed "section.key" settings bound to struct fields:
-// applies TOML files and --section.key=value overrides, rejects unknown keys with
+// A declarative table of typed "section.key" settings of a plain struct: applies TOML
+// files and --section.key=value overrides to an object of it, rejects unknown keys with
 // a suggestion and invalid values naming the key, and prints the resolved config.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 namespace toml {
@@ -15,31 +18,30 @@ class table;
 
 namespace ewgs::train {
 
-/// The typed settings of one configuration, each bound to a field.
-///
-/// Example:
-///   int64_t epochs = 10;
-///   ConfigSchema schema;
-///   schema.add("train.epochs", &epochs, "training epochs").at_least(1);
-///   schema.apply_override("train.epochs=3");
-class ConfigSchema {
+/// The keys of a ConfigSchema and the rules that parse, check and print them,
+/// independent of the struct they describe: each key reaches its field in an
+/// object through an accessor. Use ConfigSchema<Object>, which types the objects.
+class ConfigKeys {
  public:
   enum class Type { kInt, kDouble, kBool, kString };
+  /// A value of a key, of its type.
+  using Value = std::variant<int64_t, double, bool, std::string>;
 
   struct Key {
     std::string name;
     Type type;
     std::string description;
-    void* field;
+    /// The key's field in an object of the described struct.
+    std::function<void*(void* object)> field;
     /// Checks of a new value, all applied in order: each returns an error text or "".
-    std::vector<std::function<std::string(const Key&)>> checks;
+    std::vector<std::function<std::string(const Value&)>> checks;
     /// Allowed strings (empty: any).
     std::vector<std::string> choices;
     /// Strings: "${EWGS_DATA_DIR}" in a new value becomes the data folder.
     bool expands_data_dir = false;
 
-    /// The field's current value as TOML-like text.
-    std::string value_text() const;
+    /// The key's value in `object` as TOML text.
+    std::string value_text(const void* object) const;
   };
 
   /// Fluent constraints on the key just added. They compose: a value must pass
@@ -61,40 +63,98 @@ class ConfigSchema {
     Key& key_;
   };
 
-  KeyBuilder add(const std::string& name, int64_t* field, const std::string& description);
-  KeyBuilder add(const std::string& name, double* field, const std::string& description);
-  KeyBuilder add(const std::string& name, bool* field, const std::string& description);
-  KeyBuilder add(const std::string& name, std::string* field, const std::string& description);
-
-  /// Applies every key of a parsed TOML document; `source` names it in errors.
-  void apply_toml(const toml::table& table, const std::string& source);
-  /// Parses and applies a TOML file. A top-level `base = "other.toml"`
-  /// (relative to this file) is applied first, so recipes can share a base.
-  void apply_file(const std::string& path);
-  /// Parses and applies TOML text.
-  void apply_text(const std::string& text, const std::string& source);
-  /// Applies one "section.key=value" override (value parsed by the key's type).
-  void apply_override(const std::string& assignment);
-
-  /// The resolved configuration as TOML text (sections in order of keys).
-  std::string to_toml() const;
-  /// One line per key: name, type, current (default) value, description.
-  std::string describe() const;
-
   const std::vector<Key>& keys() const { return keys_; }
-  /// The current value of key `name` as text (error for unknown names).
-  std::string value_text(const std::string& name) const;
+
+ protected:
+  KeyBuilder add_key(
+      const std::string& name,
+      Type type,
+      std::function<void*(void*)> field,
+      const std::string& description);
+
+  void apply_toml(void* object, const toml::table& table, const std::string& source) const;
+  void apply_file(void* object, const std::string& path) const;
+  void apply_text(void* object, const std::string& text, const std::string& source) const;
+  void apply_override(void* object, const std::string& assignment) const;
+  std::string to_toml(const void* object) const;
+  std::string describe(const void* object) const;
+  std::string value_text(const void* object, const std::string& name) const;
 
  private:
-  void apply_file(const std::string& path, int depth);
-  Key& add_key(const std::string& name, Type type, void* field, const std::string& description);
-  Key* find(const std::string& name);
-  /// Parses `value` by the key's type, checks and stores it; a string is taken as
-  /// it is (apply_override has already trimmed and unquoted an override).
-  void set_from_text(Key& key, const std::string& value, const std::string& source);
+  void apply_file(void* object, const std::string& path, int depth) const;
+  const Key* find(const std::string& name) const;
+  /// Parses `value` by the key's type and checks it; only a value that passes
+  /// every check is stored. A string is taken as it is (apply_override has
+  /// already trimmed and unquoted an override).
+  void set_from_text(
+      void* object, const Key& key, const std::string& value, const std::string& source) const;
   std::vector<std::string> names() const;
 
   std::vector<Key> keys_;
+};
+
+/// The typed settings of the struct `Object`, each bound to one of its members.
+/// A schema is a description, built once; the objects it applies to are plain
+/// values that copy like any struct.
+///
+/// Example:
+///   struct Settings { int64_t epochs = 10; };
+///   ConfigSchema<Settings> schema;
+///   schema.add("train.epochs", &Settings::epochs, "training epochs").at_least(1);
+///   Settings s;
+///   schema.apply_override(s, "train.epochs=3");
+template <class Object>
+class ConfigSchema : public ConfigKeys {
+ public:
+  /// A key bound to `member`, an int64_t, double, bool or std::string of Object.
+  template <class T>
+  KeyBuilder add(const std::string& name, T Object::*member, const std::string& description) {
+    return add_key(
+        name,
+        type_of<T>(),
+        [member](void* object) -> void* { return &(static_cast<Object*>(object)->*member); },
+        description);
+  }
+
+  /// Parses and applies a TOML file. A top-level `base = "other.toml"`
+  /// (relative to this file) is applied first, so recipes can share a base.
+  void apply_file(Object& object, const std::string& path) const {
+    ConfigKeys::apply_file(&object, path);
+  }
+  /// Parses and applies TOML text; `source` names it in errors.
+  void apply_text(Object& object, const std::string& text, const std::string& source) const {
+    ConfigKeys::apply_text(&object, text, source);
+  }
+  /// Applies one "section.key=value" override (value parsed by the key's type).
+  void apply_override(Object& object, const std::string& assignment) const {
+    ConfigKeys::apply_override(&object, assignment);
+  }
+  /// The object's configuration as TOML text (sections in order of keys).
+  std::string to_toml(const Object& object) const { return ConfigKeys::to_toml(&object); }
+  /// One line per key: name, type, the object's value, description.
+  std::string describe(const Object& object) const { return ConfigKeys::describe(&object); }
+  /// The value of key `name` in `object` as text (error for unknown names).
+  std::string value_text(const Object& object, const std::string& name) const {
+    return ConfigKeys::value_text(&object, name);
+  }
+
+ private:
+  template <class T>
+  static constexpr Type type_of() {
+    static_assert(
+        std::is_same_v<T, int64_t> || std::is_same_v<T, double> || std::is_same_v<T, bool> ||
+            std::is_same_v<T, std::string>,
+        "config fields are int64_t, double, bool or std::string");
+    if constexpr (std::is_same_v<T, int64_t>) {
+      return Type::kInt;
+    } else if constexpr (std::is_same_v<T, double>) {
+      return Type::kDouble;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      return Type::kBool;
+    } else {
+      return Type::kString;
+    }
+  }
 };
 
 }  // namespace ewgs::train

@@ -1,8 +1,7 @@
-// Every setting of a training run in one validated struct, bound to the
-// "section.key" names of the TOML config and --section.key=value overrides.
+// Every setting of a training run in one plain, copyable struct, described once by a
+// schema of "section.key" names for the TOML config and --section.key=value overrides.
 #pragma once
 
-#include <memory>
 #include <string>
 
 #include "ewgs/hessian/delta_estimator.h"
@@ -85,13 +84,18 @@ struct TrainConfig {
   double hessian_settle_z = 3.0;
   bool hessian_split_samples = true;
 
-  TrainConfig();
-  TrainConfig(const TrainConfig& other);
-  TrainConfig& operator=(const TrainConfig& other);
+  /// Every key of the config file: name, type, description, constraints, and
+  /// the member it sets. The defaults are those of a TrainConfig().
+  static const ConfigSchema<TrainConfig>& schema();
 
-  /// The schema bound to this object's fields.
-  ConfigSchema& schema() { return *schema_; }
-  const ConfigSchema& schema() const { return *schema_; }
+  /// Applies a TOML file (and the `base` files it names) over this config.
+  void apply_file(const std::string& path);
+  /// Applies TOML text; `source` names it in errors.
+  void apply_text(const std::string& text, const std::string& source);
+  /// Applies one "section.key=value" override.
+  void apply_override(const std::string& assignment);
+  /// The value of key `key` as TOML text (error for unknown keys).
+  std::string value_text(const std::string& key) const;
 
   /// Checks relations between keys (e.g. a quantized method needs bits in
   /// 1..8); errors name the keys.
@@ -113,13 +117,9 @@ struct TrainConfig {
   hessian::EstimatorOptions estimator_options(uint64_t seed) const;
 
   /// Resolved config as TOML text; parsing it back gives an equal config.
-  std::string to_toml() const { return schema_->to_toml(); }
+  std::string to_toml() const;
   /// A config parsed from TOML text written by to_toml().
   static TrainConfig from_toml(const std::string& text, const std::string& source);
-
- private:
-  void bind();
-  std::unique_ptr<ConfigSchema> schema_;
 };
 
 }  // namespace ewgs::train

@@ -41,8 +41,8 @@ RunRecord read_run(const std::string& dir) {
   TORCH_CHECK(fs::exists(config_path), dir, " is not a run directory: it has no config.toml");
   const auto config =
       train::TrainConfig::from_toml(read_file_bytes(config_path, "run config"), config_path);
-  for (const auto& key : config.schema().keys()) {
-    run.config[key.name] = key.value_text();
+  for (const auto& key : train::TrainConfig::schema().keys()) {
+    run.config[key.name] = key.value_text(&config);
   }
   if (fs::exists(root / "summary.json")) {
     run.summary = read_json_file((root / "summary.json").string());

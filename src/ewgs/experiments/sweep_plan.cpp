@@ -286,9 +286,9 @@ std::vector<SweepCell> SweepPlan::cells() const {
 
 train::TrainConfig SweepPlan::config_of(const SweepCell& cell) const {
   train::TrainConfig config;
-  config.schema().apply_file(base);
+  config.apply_file(base);
   for (const auto& [key, value] : cell.overrides) {
-    config.schema().apply_override(key + "=" + value);
+    config.apply_override(key + "=" + value);
   }
   return config;
 }

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <sstream>
+#include <utility>
 
 #include "ewgs/core/data_dir.h"
 #include "ewgs/core/files.h"
@@ -19,23 +20,23 @@
 namespace ewgs::train {
 namespace {
 
-const char* type_name(ConfigSchema::Type type) {
+const char* type_name(ConfigKeys::Type type) {
   switch (type) {
-    case ConfigSchema::Type::kInt:
+    case ConfigKeys::Type::kInt:
       return "integer";
-    case ConfigSchema::Type::kDouble:
+    case ConfigKeys::Type::kDouble:
       return "number";
-    case ConfigSchema::Type::kBool:
+    case ConfigKeys::Type::kBool:
       return "boolean";
-    case ConfigSchema::Type::kString:
+    case ConfigKeys::Type::kString:
       return "string";
   }
   return "?";
 }
 
 /// "an integer", "a number", ...
-std::string with_article(ConfigSchema::Type type) {
-  return (type == ConfigSchema::Type::kInt ? "an " : "a ") + std::string(type_name(type));
+std::string with_article(ConfigKeys::Type type) {
+  return (type == ConfigKeys::Type::kInt ? "an " : "a ") + std::string(type_name(type));
 }
 
 std::string quote(const std::string& s) {
@@ -50,75 +51,83 @@ std::string quote(const std::string& s) {
   return out + "\"";
 }
 
-double numeric_value(const ConfigSchema::Key& key) {
-  return key.type == ConfigSchema::Type::kInt
-             ? static_cast<double>(*static_cast<int64_t*>(key.field))
-             : *static_cast<double*>(key.field);
+/// An integer or double value as a double, for the numeric constraints.
+double numeric_value(const ConfigKeys::Value& value) {
+  return std::holds_alternative<int64_t>(value) ? static_cast<double>(std::get<int64_t>(value))
+                                                : std::get<double>(value);
+}
+
+/// The value as TOML text.
+std::string value_as_text(const ConfigKeys::Value& value) {
+  if (const auto* i = std::get_if<int64_t>(&value)) {
+    return std::to_string(*i);
+  }
+  if (const auto* d = std::get_if<double>(&value)) {
+    // The shortest text that reads back as the same double.
+    std::string text;
+    for (int precision = 1; precision <= 17; ++precision) {
+      std::ostringstream s;
+      s.precision(precision);
+      s << *d;
+      text = s.str();
+      if (std::strtod(text.c_str(), nullptr) == *d) {
+        break;
+      }
+    }
+    if (text.find_first_of(".eEn") == std::string::npos) {
+      text += ".0";  // stays a TOML float
+    }
+    return text;
+  }
+  if (const auto* b = std::get_if<bool>(&value)) {
+    return *b ? "true" : "false";
+  }
+  return quote(std::get<std::string>(value));
+}
+
+/// The key's field in `object`.
+ConfigKeys::Value read_field(const ConfigKeys::Key& key, const void* object) {
+  void* field = key.field(const_cast<void*>(object));
+  switch (key.type) {
+    case ConfigKeys::Type::kInt:
+      return *static_cast<int64_t*>(field);
+    case ConfigKeys::Type::kDouble:
+      return *static_cast<double*>(field);
+    case ConfigKeys::Type::kBool:
+      return *static_cast<bool*>(field);
+    case ConfigKeys::Type::kString:
+      return *static_cast<std::string*>(field);
+  }
+  return {};
+}
+
+void write_field(const ConfigKeys::Key& key, void* object, ConfigKeys::Value value) {
+  void* field = key.field(object);
+  std::visit(
+      [field](auto&& v) { *static_cast<std::decay_t<decltype(v)>*>(field) = std::move(v); },
+      std::move(value));
 }
 
 }  // namespace
 
-std::string ConfigSchema::Key::value_text() const {
-  switch (type) {
-    case Type::kInt:
-      return std::to_string(*static_cast<int64_t*>(field));
-    case Type::kDouble: {
-      // The shortest text that reads back as the same double.
-      const double v = *static_cast<double*>(field);
-      std::string text;
-      for (int precision = 1; precision <= 17; ++precision) {
-        std::ostringstream s;
-        s.precision(precision);
-        s << v;
-        text = s.str();
-        if (std::strtod(text.c_str(), nullptr) == v) {
-          break;
-        }
-      }
-      if (text.find_first_of(".eEn") == std::string::npos) {
-        text += ".0";  // stays a TOML float
-      }
-      return text;
-    }
-    case Type::kBool:
-      return *static_cast<bool*>(field) ? "true" : "false";
-    case Type::kString:
-      return quote(*static_cast<std::string*>(field));
-  }
-  return "";
+std::string ConfigKeys::Key::value_text(const void* object) const {
+  return value_as_text(read_field(*this, object));
 }
 
-ConfigSchema::Key& ConfigSchema::add_key(
-    const std::string& name, Type type, void* field, const std::string& description) {
+ConfigKeys::KeyBuilder ConfigKeys::add_key(
+    const std::string& name,
+    Type type,
+    std::function<void*(void*)> field,
+    const std::string& description) {
   TORCH_CHECK(name.find('.') != std::string::npos, "config key '", name, "' must be section.key");
   TORCH_CHECK(find(name) == nullptr, "config key '", name, "' defined twice");
-  keys_.push_back({name, type, description, field, {}, {}});
-  return keys_.back();
-}
-
-ConfigSchema::KeyBuilder ConfigSchema::add(
-    const std::string& name, int64_t* field, const std::string& description) {
-  return KeyBuilder(add_key(name, Type::kInt, field, description));
-}
-
-ConfigSchema::KeyBuilder ConfigSchema::add(
-    const std::string& name, double* field, const std::string& description) {
-  return KeyBuilder(add_key(name, Type::kDouble, field, description));
-}
-
-ConfigSchema::KeyBuilder ConfigSchema::add(
-    const std::string& name, bool* field, const std::string& description) {
-  return KeyBuilder(add_key(name, Type::kBool, field, description));
-}
-
-ConfigSchema::KeyBuilder ConfigSchema::add(
-    const std::string& name, std::string* field, const std::string& description) {
-  return KeyBuilder(add_key(name, Type::kString, field, description));
+  keys_.push_back({name, type, description, std::move(field), {}, {}});
+  return KeyBuilder(keys_.back());
 }
 
 namespace {
 
-void require_type(const ConfigSchema::Key& key, bool fits, const char* constraint) {
+void require_type(const ConfigKeys::Key& key, bool fits, const char* constraint) {
   TORCH_CHECK(
       fits,
       "config key '",
@@ -130,31 +139,31 @@ void require_type(const ConfigSchema::Key& key, bool fits, const char* constrain
       " key");
 }
 
-bool is_numeric(const ConfigSchema::Key& key) {
-  return key.type == ConfigSchema::Type::kInt || key.type == ConfigSchema::Type::kDouble;
+bool is_numeric(const ConfigKeys::Key& key) {
+  return key.type == ConfigKeys::Type::kInt || key.type == ConfigKeys::Type::kDouble;
 }
 
 }  // namespace
 
-ConfigSchema::KeyBuilder& ConfigSchema::KeyBuilder::at_least(double minimum) {
+ConfigKeys::KeyBuilder& ConfigKeys::KeyBuilder::at_least(double minimum) {
   require_type(key_, is_numeric(key_), "at_least");
-  key_.checks.push_back([minimum](const Key& k) {
-    return numeric_value(k) >= minimum ? std::string() : "must be >= " + c10::str(minimum);
+  key_.checks.push_back([minimum](const Value& v) {
+    return numeric_value(v) >= minimum ? std::string() : "must be >= " + c10::str(minimum);
   });
   return *this;
 }
 
-ConfigSchema::KeyBuilder& ConfigSchema::KeyBuilder::between(double lo, double hi) {
+ConfigKeys::KeyBuilder& ConfigKeys::KeyBuilder::between(double lo, double hi) {
   require_type(key_, is_numeric(key_), "between");
-  key_.checks.push_back([lo, hi](const Key& k) {
-    const double v = numeric_value(k);
+  key_.checks.push_back([lo, hi](const Value& value) {
+    const double v = numeric_value(value);
     return v >= lo && v <= hi ? std::string()
                               : "must be in [" + c10::str(lo) + ", " + c10::str(hi) + "]";
   });
   return *this;
 }
 
-ConfigSchema::KeyBuilder& ConfigSchema::KeyBuilder::one_of(std::vector<std::string> choices) {
+ConfigKeys::KeyBuilder& ConfigKeys::KeyBuilder::one_of(std::vector<std::string> choices) {
   require_type(key_, key_.type == Type::kString, "one_of");
   if (!key_.choices.empty()) {
     std::vector<std::string> both;
@@ -171,14 +180,14 @@ ConfigSchema::KeyBuilder& ConfigSchema::KeyBuilder::one_of(std::vector<std::stri
   return *this;
 }
 
-ConfigSchema::KeyBuilder& ConfigSchema::KeyBuilder::expands_data_dir() {
+ConfigKeys::KeyBuilder& ConfigKeys::KeyBuilder::expands_data_dir() {
   require_type(key_, key_.type == Type::kString, "expands_data_dir");
   key_.expands_data_dir = true;
   return *this;
 }
 
-ConfigSchema::Key* ConfigSchema::find(const std::string& name) {
-  for (auto& k : keys_) {
+const ConfigKeys::Key* ConfigKeys::find(const std::string& name) const {
+  for (const auto& k : keys_) {
     if (k.name == name) {
       return &k;
     }
@@ -186,16 +195,14 @@ ConfigSchema::Key* ConfigSchema::find(const std::string& name) {
   return nullptr;
 }
 
-std::string ConfigSchema::value_text(const std::string& name) const {
-  for (const auto& k : keys_) {
-    if (k.name == name) {
-      return k.value_text();
-    }
+std::string ConfigKeys::value_text(const void* object, const std::string& name) const {
+  if (const Key* key = find(name)) {
+    return key->value_text(object);
   }
   TORCH_CHECK(false, "unknown config key '", name, "'", did_you_mean(name, names()));
 }
 
-std::vector<std::string> ConfigSchema::names() const {
+std::vector<std::string> ConfigKeys::names() const {
   std::vector<std::string> out;
   for (const auto& k : keys_) {
     out.push_back(k.name);
@@ -203,7 +210,8 @@ std::vector<std::string> ConfigSchema::names() const {
   return out;
 }
 
-void ConfigSchema::set_from_text(Key& key, const std::string& value, const std::string& source) {
+void ConfigKeys::set_from_text(
+    void* object, const Key& key, const std::string& value, const std::string& source) const {
   const std::string where = source + ": " + key.name;
   const auto control = std::find_if(value.begin(), value.end(), [](unsigned char c) {
     return (c < 0x20 && c != '\t') || c == 0x7f;
@@ -228,6 +236,7 @@ void ConfigSchema::set_from_text(Key& key, const std::string& value, const std::
   const char* const value_end = value.c_str() + value.size();
   char* end = nullptr;
   errno = 0;
+  Value parsed;
   switch (key.type) {
     case Type::kInt: {
       const long long v = std::strtoll(value.c_str(), &end, 10);
@@ -237,7 +246,7 @@ void ConfigSchema::set_from_text(Key& key, const std::string& value, const std::
           " must be an integer, got '",
           value,
           "'");
-      *static_cast<int64_t*>(key.field) = v;
+      parsed = static_cast<int64_t>(v);
       break;
     }
     case Type::kDouble: {
@@ -248,13 +257,13 @@ void ConfigSchema::set_from_text(Key& key, const std::string& value, const std::
           " must be a finite number, got '",
           value,
           "'");
-      *static_cast<double*>(key.field) = v;
+      parsed = v;
       break;
     }
     case Type::kBool:
       TORCH_CHECK(
           value == "true" || value == "false", where, " must be true or false, got '", value, "'");
-      *static_cast<bool*>(key.field) = value == "true";
+      parsed = value == "true";
       break;
     case Type::kString: {
       std::string v = value;
@@ -276,22 +285,23 @@ void ConfigSchema::set_from_text(Key& key, const std::string& value, const std::
             "'",
             did_you_mean(v, key.choices));
       }
-      *static_cast<std::string*>(key.field) = v;
+      parsed = v;
       break;
     }
   }
   for (const auto& check : key.checks) {
-    const std::string problem = check(key);
-    TORCH_CHECK(problem.empty(), where, " ", problem, ", got ", key.value_text());
+    const std::string problem = check(parsed);
+    TORCH_CHECK(problem.empty(), where, " ", problem, ", got ", value_as_text(parsed));
   }
+  write_field(key, object, std::move(parsed));
 }
 
-void ConfigSchema::apply_override(const std::string& assignment) {
+void ConfigKeys::apply_override(void* object, const std::string& assignment) const {
   const size_t eq = assignment.find('=');
   TORCH_CHECK(
       eq != std::string::npos && eq > 0, "override '", assignment, "': expected section.key=value");
   const std::string name = trim(assignment.substr(0, eq));
-  Key* key = find(name);
+  const Key* key = find(name);
   TORCH_CHECK(
       key != nullptr,
       "unknown config key '",
@@ -305,10 +315,11 @@ void ConfigSchema::apply_override(const std::string& assignment) {
       (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
     value = value.substr(1, value.size() - 2);
   }
-  set_from_text(*key, value, "override");
+  set_from_text(object, *key, value, "override");
 }
 
-void ConfigSchema::apply_toml(const toml::table& table, const std::string& source) {
+void ConfigKeys::apply_toml(
+    void* object, const toml::table& table, const std::string& source) const {
   for (const auto& [section, node] : table) {
     const std::string section_name(section.str());
     if (section_name == "base") {
@@ -323,7 +334,7 @@ void ConfigSchema::apply_toml(const toml::table& table, const std::string& sourc
         "' must be a [section] table; keys are section.key");
     for (const auto& [key_name, value] : *inner) {
       const std::string name = section_name + "." + std::string(key_name.str());
-      Key* key = find(name);
+      const Key* key = find(name);
       TORCH_CHECK(
           key != nullptr, source, ": unknown config key '", name, "'", did_you_mean(name, names()));
       std::string text;
@@ -353,16 +364,16 @@ void ConfigSchema::apply_toml(const toml::table& table, const std::string& sourc
       } else {
         TORCH_CHECK(false, source, ": ", name, " must be ", with_article(key->type));
       }
-      set_from_text(*key, text, source);
+      set_from_text(object, *key, text, source);
     }
   }
 }
 
-void ConfigSchema::apply_file(const std::string& path) {
-  apply_file(path, 0);
+void ConfigKeys::apply_file(void* object, const std::string& path) const {
+  apply_file(object, path, 0);
 }
 
-void ConfigSchema::apply_file(const std::string& path, int depth) {
+void ConfigKeys::apply_file(void* object, const std::string& path, int depth) const {
   TORCH_CHECK(depth < 8, path, ": more than 8 nested 'base' files (a cycle?)");
   require_regular_file(path, "config file");
   try {
@@ -371,9 +382,9 @@ void ConfigSchema::apply_file(const std::string& path, int depth) {
       TORCH_CHECK(base->is_string(), path, ": base must be a string naming another config file");
       // A base path is relative to the file that names it.
       const auto base_path = std::filesystem::path(path).parent_path() / base->as_string()->get();
-      apply_file(base_path.string(), depth + 1);
+      apply_file(object, base_path.string(), depth + 1);
     }
-    apply_toml(table, path);
+    apply_toml(object, table, path);
   } catch (const toml::parse_error& e) {
     TORCH_CHECK(
         false,
@@ -387,15 +398,16 @@ void ConfigSchema::apply_file(const std::string& path, int depth) {
   }
 }
 
-void ConfigSchema::apply_text(const std::string& text, const std::string& source) {
+void ConfigKeys::apply_text(
+    void* object, const std::string& text, const std::string& source) const {
   try {
-    apply_toml(toml::parse(text, source), source);
+    apply_toml(object, toml::parse(text, source), source);
   } catch (const toml::parse_error& e) {
     TORCH_CHECK(false, source, ":", e.source().begin.line, ": invalid TOML: ", e.description());
   }
 }
 
-std::string ConfigSchema::to_toml() const {
+std::string ConfigKeys::to_toml(const void* object) const {
   std::string out;
   std::string current;
   for (const auto& k : keys_) {
@@ -405,16 +417,16 @@ std::string ConfigSchema::to_toml() const {
       out += (out.empty() ? "[" : "\n[") + section + "]\n";
       current = section;
     }
-    out += k.name.substr(dot + 1) + " = " + k.value_text() + "\n";
+    out += k.name.substr(dot + 1) + " = " + k.value_text(object) + "\n";
   }
   return out;
 }
 
-std::string ConfigSchema::describe() const {
+std::string ConfigKeys::describe(const void* object) const {
   std::string out;
   for (const auto& k : keys_) {
-    out +=
-        "  --" + k.name + "=" + k.value_text() + "  (" + type_name(k.type) + ") " + k.description;
+    out += "  --" + k.name + "=" + k.value_text(object) + "  (" + type_name(k.type) + ") " +
+           k.description;
     if (!k.choices.empty()) {
       out += " [" + join(k.choices, ", ") + "]";
     }

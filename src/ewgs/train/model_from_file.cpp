@@ -65,7 +65,7 @@ ModelFromFile load_model_from_file(
         "': ",
         path,
         " is a checkpoint and fixes its model and quantization");
-    out.config.schema().apply_override(o);
+    out.config.apply_override(o);
   }
   out.config.validate();
   const auto test_set =

@@ -9,155 +9,228 @@
 
 namespace ewgs::train {
 
-TrainConfig::TrainConfig() {
-  bind();
+const ConfigSchema<TrainConfig>& TrainConfig::schema() {
+  static const ConfigSchema<TrainConfig> schema = [] {
+    ConfigSchema<TrainConfig> s;
+    s.add("run.device", &TrainConfig::run_device, "where to train").one_of({"cpu", "cuda"});
+    s.add("run.threads", &TrainConfig::run_threads, "CPU threads; 0 uses all cores").at_least(0);
+    s.add(
+        "run.seed", &TrainConfig::run_seed, "seed of initialization, data order and augmentation");
+
+    s.add("data.dataset", &TrainConfig::data_dataset, "data set").one_of(data::dataset_kinds());
+    s.add(
+         "data.root",
+         &TrainConfig::data_root,
+         "data folder or archive (may start with ${EWGS_DATA_DIR}); empty: the data set's "
+         "default location")
+        .expands_data_dir();
+    s.add("data.train_split", &TrainConfig::data_train_split, "split to train on");
+    s.add("data.test_split", &TrainConfig::data_test_split, "split to evaluate on");
+    s.add(
+        "data.augment",
+        &TrainConfig::data_augment,
+        "training augmentation of the data set's recipe");
+    s.add("data.workers", &TrainConfig::data_workers, "loader threads; 0: as many as CPU threads")
+        .at_least(0);
+    s.add(
+         "data.device_resident",
+         &TrainConfig::data_device_resident,
+         "keep the data set on the run's device and augment there; auto: on for cuda when possible")
+        .one_of({"auto", "on", "off"});
+
+    s.add("model.name", &TrainConfig::model_name, "model (ewgs info lists them)");
+    s.add("model.num_classes", &TrainConfig::model_num_classes, "classes; 0: from the data set")
+        .at_least(0);
+    s.add(
+        "model.sync_bn",
+        &TrainConfig::model_sync_bn,
+        "BatchNorm statistics over the batches of all ranks of a multi-process run (as one "
+        "process)");
+
+    s.add(
+         "dist.backend",
+         &TrainConfig::dist_backend,
+         "collectives of a multi-process run: auto (nccl on cuda, else gloo)")
+        .one_of({"auto", "gloo", "nccl"});
+    s.add(
+         "dist.timeout_s",
+         &TrainConfig::dist_timeout_s,
+         "seconds a rank waits for the others (rendezvous, every collective) before failing")
+        .between(1, 86400);
+
+    s.add(
+        "quant.method",
+        &TrainConfig::quant_method,
+        "quantizer / gradient estimator; off: full precision");
+    s.add(
+        "quant.wbits", &TrainConfig::quant_wbits, "weight bits of quantized layers (1-8, 32: off)");
+    s.add(
+        "quant.abits",
+        &TrainConfig::quant_abits,
+        "activation bits of quantized layers (1-8, 32: off)");
+    s.add(
+        "quant.delta",
+        &TrainConfig::quant_delta,
+        "EWGS delta: a number >= 0 (fixed) or \"hessian\"");
+    s.add(
+        "quant.options",
+        &TrainConfig::quant_options,
+        "extra quantizer spec keys, e.g. \"key=value,...\"");
+    s.add(
+        "quant.act_method",
+        &TrainConfig::quant_act_method,
+        "activation quantizer when it differs from quant.method (e.g. pact with dorefa weights)");
+    s.add(
+        "quant.act_options",
+        &TrainConfig::quant_act_options,
+        "spec keys of quant.act_method, \"key=value,...\" (quant.options and delta go to weights)");
+    s.add(
+        "quant.all_layers",
+        &TrainConfig::quant_all_layers,
+        "also quantize the first conv and the classifier");
+    s.add(
+        "quant.grad_method",
+        &TrainConfig::quant_grad_method,
+        "quantizer of gradients at layer outputs; off: none");
+    s.add(
+        "quant.gbits", &TrainConfig::quant_gbits, "gradient bits (fixed-point training; 32: off)");
+    s.add(
+        "quant.grad_options",
+        &TrainConfig::quant_grad_options,
+        "extra gradient quantizer spec keys, \"key=value,...\"");
+
+    s.add("train.epochs", &TrainConfig::train_epochs, "epochs").at_least(1);
+    s.add(
+         "train.batch_size",
+         &TrainConfig::train_batch_size,
+         "mini-batch size (of all ranks together)")
+        .at_least(1);
+    s.add(
+         "train.init_from",
+         &TrainConfig::train_init_from,
+         "checkpoint or .pth to start from (paper: the FP model; may start with ${EWGS_DATA_DIR})")
+        .expands_data_dir();
+    s.add(
+        "train.init_entry",
+        &TrainConfig::train_init_entry,
+        "key of the state dict inside a .pth dict (e.g. model)");
+    s.add(
+         "train.eval_every",
+         &TrainConfig::train_eval_every,
+         "evaluate every N epochs (and after the last)")
+        .at_least(1);
+    s.add(
+         "train.max_batches",
+         &TrainConfig::train_max_batches,
+         "stop each epoch after N batches; 0: all")
+        .at_least(0);
+    s.add(
+         "train.log_steps",
+         &TrainConfig::train_log_steps,
+         "also record the training loss of every N steps in metrics.jsonl; 0: per epoch only")
+        .at_least(0);
+
+    s.add("optim.optimizer", &TrainConfig::optim_optimizer, "optimizer of model parameters")
+        .one_of({"sgd", "adam"});
+    s.add("optim.lr", &TrainConfig::optim_lr, "learning rate of model parameters").at_least(0);
+    s.add("optim.momentum", &TrainConfig::optim_momentum, "SGD momentum").between(0, 1);
+    s.add(
+         "optim.weight_decay",
+         &TrainConfig::optim_weight_decay,
+         "L2 weight decay of model parameters")
+        .at_least(0);
+    s.add("optim.nesterov", &TrainConfig::optim_nesterov, "Nesterov momentum (SGD)");
+    s.add(
+         "optim.schedule",
+         &TrainConfig::optim_schedule,
+         "learning-rate schedule, stepped per epoch")
+        .one_of({"cosine", "step", "constant"});
+    s.add(
+        "optim.milestones",
+        &TrainConfig::optim_milestones,
+        "step schedule: epochs where lr *= gamma, \"80,120\"");
+    s.add("optim.gamma", &TrainConfig::optim_gamma, "step schedule factor").between(0, 1);
+    s.add(
+         "optim.quant_lr",
+         &TrainConfig::optim_quant_lr,
+         "Adam learning rate of quantizer parameters")
+        .at_least(0);
+
+    s.add("hessian.estimator", &TrainConfig::hessian_estimator, "trace estimator for delta")
+        .one_of({"fast", "faithful"});
+    s.add("hessian.period", &TrainConfig::hessian_period, "update delta every N periods")
+        .at_least(1);
+    s.add("hessian.period_unit", &TrainConfig::hessian_period_unit, "unit of the period")
+        .one_of({"epochs", "iterations"});
+    s.add("hessian.batches", &TrainConfig::hessian_batches, "training batches per update")
+        .at_least(1);
+    s.add(
+         "hessian.batch_size",
+         &TrainConfig::hessian_batch_size,
+         "batch size of those batches; 0: train.batch_size")
+        .at_least(0);
+    s.add(
+         "hessian.representative",
+         &TrainConfig::hessian_representative,
+         "gradient representative G of Eq. 10")
+        .one_of({"3std", "max", "mean"});
+    s.add(
+         "hessian.max_probes",
+         &TrainConfig::hessian_max_probes,
+         "most Hutchinson probes per quantizer")
+        .at_least(2);
+    s.add(
+         "hessian.tolerance",
+         &TrainConfig::hessian_tolerance,
+         "faithful: relative-change stop test")
+        .at_least(0);
+    s.add(
+         "hessian.target_rse",
+         &TrainConfig::hessian_target_rse,
+         "fast: relative standard error to reach")
+        .at_least(0);
+    s.add(
+         "hessian.target_abs",
+         &TrainConfig::hessian_target_abs,
+         "fast: or absolute standard error to reach")
+        .at_least(0);
+    s.add(
+         "hessian.min_probes",
+         &TrainConfig::hessian_min_probes,
+         "fast: probes before a stop test applies")
+        .at_least(2);
+    s.add(
+        "hessian.split_samples",
+        &TrainConfig::hessian_split_samples,
+        "fast: bound an activation probe's error by its samples");
+    s.add(
+         "hessian.settle_z",
+         &TrainConfig::hessian_settle_z,
+         "fast: stop when this many standard errors below 0")
+        .at_least(0);
+    return s;
+  }();
+  return schema;
 }
 
-TrainConfig::TrainConfig(const TrainConfig& other) {
-  *this = other;
+void TrainConfig::apply_file(const std::string& path) {
+  schema().apply_file(*this, path);
 }
 
-TrainConfig& TrainConfig::operator=(const TrainConfig& other) {
-  if (this != &other) {
-    // Copy the values through their text form: the schema binds this
-    // object's own fields.
-    bind();
-    schema_->apply_text(other.to_toml(), "config");
-  }
-  return *this;
+void TrainConfig::apply_text(const std::string& text, const std::string& source) {
+  schema().apply_text(*this, text, source);
 }
 
-void TrainConfig::bind() {
-  schema_ = std::make_unique<ConfigSchema>();
-  auto& s = *schema_;
-  s.add("run.device", &run_device, "where to train").one_of({"cpu", "cuda"});
-  s.add("run.threads", &run_threads, "CPU threads; 0 uses all cores").at_least(0);
-  s.add("run.seed", &run_seed, "seed of initialization, data order and augmentation");
+void TrainConfig::apply_override(const std::string& assignment) {
+  schema().apply_override(*this, assignment);
+}
 
-  s.add("data.dataset", &data_dataset, "data set").one_of(data::dataset_kinds());
-  s.add(
-       "data.root",
-       &data_root,
-       "data folder or archive (may start with ${EWGS_DATA_DIR}); empty: the data set's "
-       "default location")
-      .expands_data_dir();
-  s.add("data.train_split", &data_train_split, "split to train on");
-  s.add("data.test_split", &data_test_split, "split to evaluate on");
-  s.add("data.augment", &data_augment, "training augmentation of the data set's recipe");
-  s.add("data.workers", &data_workers, "loader threads; 0: as many as CPU threads").at_least(0);
-  s.add(
-       "data.device_resident",
-       &data_device_resident,
-       "keep the data set on the run's device and augment there; auto: on for cuda when possible")
-      .one_of({"auto", "on", "off"});
+std::string TrainConfig::to_toml() const {
+  return schema().to_toml(*this);
+}
 
-  s.add("model.name", &model_name, "model (ewgs info lists them)");
-  s.add("model.num_classes", &model_num_classes, "classes; 0: from the data set").at_least(0);
-  s.add(
-      "model.sync_bn",
-      &model_sync_bn,
-      "BatchNorm statistics over the batches of all ranks of a multi-process run (as one process)");
-
-  s.add(
-       "dist.backend",
-       &dist_backend,
-       "collectives of a multi-process run: auto (nccl on cuda, else gloo)")
-      .one_of({"auto", "gloo", "nccl"});
-  s.add(
-       "dist.timeout_s",
-       &dist_timeout_s,
-       "seconds a rank waits for the others (rendezvous, every collective) before failing")
-      .between(1, 86400);
-
-  s.add("quant.method", &quant_method, "quantizer / gradient estimator; off: full precision");
-  s.add("quant.wbits", &quant_wbits, "weight bits of quantized layers (1-8, 32: off)");
-  s.add("quant.abits", &quant_abits, "activation bits of quantized layers (1-8, 32: off)");
-  s.add("quant.delta", &quant_delta, "EWGS delta: a number >= 0 (fixed) or \"hessian\"");
-  s.add("quant.options", &quant_options, "extra quantizer spec keys, e.g. \"key=value,...\"");
-  s.add(
-      "quant.act_method",
-      &quant_act_method,
-      "activation quantizer when it differs from quant.method (e.g. pact with dorefa weights)");
-  s.add(
-      "quant.act_options",
-      &quant_act_options,
-      "spec keys of quant.act_method, \"key=value,...\" (quant.options and delta go to weights)");
-  s.add("quant.all_layers", &quant_all_layers, "also quantize the first conv and the classifier");
-  s.add(
-      "quant.grad_method",
-      &quant_grad_method,
-      "quantizer of gradients at layer outputs; off: none");
-  s.add("quant.gbits", &quant_gbits, "gradient bits (fixed-point training; 32: off)");
-  s.add(
-      "quant.grad_options",
-      &quant_grad_options,
-      "extra gradient quantizer spec keys, \"key=value,...\"");
-
-  s.add("train.epochs", &train_epochs, "epochs").at_least(1);
-  s.add("train.batch_size", &train_batch_size, "mini-batch size (of all ranks together)")
-      .at_least(1);
-  s.add(
-       "train.init_from",
-       &train_init_from,
-       "checkpoint or .pth to start from (paper: the FP model; may start with ${EWGS_DATA_DIR})")
-      .expands_data_dir();
-  s.add(
-      "train.init_entry",
-      &train_init_entry,
-      "key of the state dict inside a .pth dict (e.g. model)");
-  s.add("train.eval_every", &train_eval_every, "evaluate every N epochs (and after the last)")
-      .at_least(1);
-  s.add("train.max_batches", &train_max_batches, "stop each epoch after N batches; 0: all")
-      .at_least(0);
-  s.add(
-       "train.log_steps",
-       &train_log_steps,
-       "also record the training loss of every N steps in metrics.jsonl; 0: per epoch only")
-      .at_least(0);
-
-  s.add("optim.optimizer", &optim_optimizer, "optimizer of model parameters")
-      .one_of({"sgd", "adam"});
-  s.add("optim.lr", &optim_lr, "learning rate of model parameters").at_least(0);
-  s.add("optim.momentum", &optim_momentum, "SGD momentum").between(0, 1);
-  s.add("optim.weight_decay", &optim_weight_decay, "L2 weight decay of model parameters")
-      .at_least(0);
-  s.add("optim.nesterov", &optim_nesterov, "Nesterov momentum (SGD)");
-  s.add("optim.schedule", &optim_schedule, "learning-rate schedule, stepped per epoch")
-      .one_of({"cosine", "step", "constant"});
-  s.add(
-      "optim.milestones", &optim_milestones, "step schedule: epochs where lr *= gamma, \"80,120\"");
-  s.add("optim.gamma", &optim_gamma, "step schedule factor").between(0, 1);
-  s.add("optim.quant_lr", &optim_quant_lr, "Adam learning rate of quantizer parameters")
-      .at_least(0);
-
-  s.add("hessian.estimator", &hessian_estimator, "trace estimator for delta")
-      .one_of({"fast", "faithful"});
-  s.add("hessian.period", &hessian_period, "update delta every N periods").at_least(1);
-  s.add("hessian.period_unit", &hessian_period_unit, "unit of the period")
-      .one_of({"epochs", "iterations"});
-  s.add("hessian.batches", &hessian_batches, "training batches per update").at_least(1);
-  s.add(
-       "hessian.batch_size",
-       &hessian_batch_size,
-       "batch size of those batches; 0: train.batch_size")
-      .at_least(0);
-  s.add("hessian.representative", &hessian_representative, "gradient representative G of Eq. 10")
-      .one_of({"3std", "max", "mean"});
-  s.add("hessian.max_probes", &hessian_max_probes, "most Hutchinson probes per quantizer")
-      .at_least(2);
-  s.add("hessian.tolerance", &hessian_tolerance, "faithful: relative-change stop test").at_least(0);
-  s.add("hessian.target_rse", &hessian_target_rse, "fast: relative standard error to reach")
-      .at_least(0);
-  s.add("hessian.target_abs", &hessian_target_abs, "fast: or absolute standard error to reach")
-      .at_least(0);
-  s.add("hessian.min_probes", &hessian_min_probes, "fast: probes before a stop test applies")
-      .at_least(2);
-  s.add(
-      "hessian.split_samples",
-      &hessian_split_samples,
-      "fast: bound an activation probe's error by its samples");
-  s.add("hessian.settle_z", &hessian_settle_z, "fast: stop when this many standard errors below 0")
-      .at_least(0);
+std::string TrainConfig::value_text(const std::string& key) const {
+  return schema().value_text(*this, key);
 }
 
 void TrainConfig::validate() const {
@@ -286,7 +359,7 @@ hessian::EstimatorOptions TrainConfig::estimator_options(uint64_t seed) const {
 
 TrainConfig TrainConfig::from_toml(const std::string& text, const std::string& source) {
   TrainConfig config;
-  config.schema().apply_text(text, source);
+  config.apply_text(text, source);
   return config;
 }
 

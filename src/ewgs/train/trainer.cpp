@@ -753,21 +753,21 @@ std::unique_ptr<Trainer> Trainer::resume(
   auto config = TrainConfig::from_toml(header.config_toml, dir.path("last.pt"));
   const auto original = config;
   for (const auto& o : overrides) {
-    config.schema().apply_override(o);
+    config.apply_override(o);
   }
   // What the checkpoint's model and data order depend on must stay as it was.
   for (const char* prefix :
        {"model.", "quant.", "data.dataset", "data.root", "run.seed", "train.batch_size"}) {
-    for (const auto& k : config.schema().keys()) {
-      const std::string before = original.schema().value_text(k.name);
+    for (const auto& k : TrainConfig::schema().keys()) {
+      const std::string before = k.value_text(&original);
       TORCH_CHECK(
-          k.name.rfind(prefix, 0) != 0 || k.value_text() == before,
+          k.name.rfind(prefix, 0) != 0 || k.value_text(&config) == before,
           "cannot resume ",
           run_dir,
           " with ",
           k.name,
           " = ",
-          k.value_text(),
+          k.value_text(&config),
           ": the run was started with ",
           before,
           " and its checkpoint holds that model and data order");
