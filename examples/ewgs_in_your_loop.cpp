@@ -111,9 +111,9 @@ int main(int argc, char** argv) {
               ewgs::hessian::estimate_deltas(*model, forward, probe_batches, estimator);
           ewgs::hessian::apply_deltas(*model, estimate);
           for (const auto& q : estimate.quantizers) {
-            std::cout << "step " << step << ": delta of " << q.layer << " " << q.target << " = "
-                      << q.delta << " +- " << q.delta_stderr << " (" << q.probes << " probes)"
-                      << std::endl;
+            std::cout << "step " << step << ": delta of " << q.layer << " "
+                      << ewgs::hessian::delta_target_key(q.target) << " = " << q.delta << " +- "
+                      << q.delta_stderr << " (" << q.probes << " probes)" << std::endl;
           }
         }
         weights.zero_grad();

@@ -287,8 +287,8 @@ TEST_F(DistTest, TwoRanksShareTheHessianProbesAndAgreeOnOneEstimate) {
   ASSERT_EQ(rank0[0].size(0), static_cast<int64_t>(one_process.quantizers.size()));
   for (size_t i = 0; i < one_process.quantizers.size(); ++i) {
     const auto& q = one_process.quantizers[i];
-    const std::string what = q.layer + " " + q.target;
-    const auto& want = exact.at(q.layer + "/" + q.target);
+    const std::string what = q.layer + " " + hessian::delta_target_key(q.target);
+    const auto& want = exact.at(q.layer + "/" + hessian::delta_target_key(q.target));
     const auto row = static_cast<int64_t>(i);
     EXPECT_EQ(capped[row][2], static_cast<double>(kCappedProbes * 2))
         << what << ": probes over 2 batches";

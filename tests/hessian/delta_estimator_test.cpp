@@ -20,18 +20,20 @@ TEST(DeltaEstimatorTest, FaithfulAtItsProbeCapMatchesExactTracesWithThePredicted
   HessianFixture f;
   const auto exact = exact_deltas(f);
   hessian::EstimatorOptions options;
-  options.estimator = "faithful";
+  options.estimator = hessian::Estimator::kFaithful;
   constexpr int64_t kProbes = 150;
   options.max_probes = kProbes;
   options.tolerance = 0;  // no relative-change stop: only the signed-mean stop remains
   options.seed = 9;
   const auto e = hessian::estimate_deltas(*f.net, f.forward, f.batches, options);
   ASSERT_EQ(e.quantizers.size(), 4u);
-  EXPECT_EQ(e.quantizers[0].target, "act");  // activations first, as the official code
+  EXPECT_EQ(
+      e.quantizers[0].target,
+      quant::QuantTarget::kActivation);  // activations first, as the official code
   int64_t at_cap = 0;
   for (const auto& q : e.quantizers) {
-    const auto& want = exact.at(q.layer + "/" + q.target);
-    const std::string what = q.layer + " " + q.target;
+    const auto& want = exact.at(q.layer + "/" + hessian::delta_target_key(q.target));
+    const std::string what = q.layer + " " + hessian::delta_target_key(q.target);
     EXPECT_DOUBLE_EQ(q.delta, std::max(0.0, q.delta_unclipped));
     EXPECT_LE(q.probes, 2 * kProbes) << what;
     if (q.probes < 2 * kProbes) {
@@ -67,8 +69,8 @@ TEST(DeltaEstimatorTest, FastMatchesExactTracesWithinTheErrorOfItsProbeCount) {
   const auto e = hessian::estimate_deltas(*f.net, f.forward, f.batches, options);
   ASSERT_EQ(e.quantizers.size(), 4u);
   for (const auto& q : e.quantizers) {
-    const auto& want = exact.at(q.layer + "/" + q.target);
-    const std::string what = q.layer + " " + q.target;
+    const auto& want = exact.at(q.layer + "/" + hessian::delta_target_key(q.target));
+    const std::string what = q.layer + " " + hessian::delta_target_key(q.target);
     ASSERT_EQ(q.probes, kProbes * static_cast<int64_t>(f.batches.size())) << what;
     double variance = 0;
     for (double s : want.sample_std) {
@@ -106,9 +108,9 @@ TEST(DeltaEstimatorTest, CudaEstimateMatchesTheCpuEstimate_CUDA) {
   for (size_t i = 0; i < on_cpu.quantizers.size(); ++i) {
     const auto& a = on_cpu.quantizers[i];
     const auto& b = on_gpu.quantizers[i];
-    EXPECT_EQ(a.probes, b.probes) << a.layer << " " << a.target;
+    EXPECT_EQ(a.probes, b.probes) << a.layer << " " << hessian::delta_target_key(a.target);
     EXPECT_NEAR(b.delta_unclipped, a.delta_unclipped, 1e-3 * std::abs(a.delta_unclipped) + 1e-7)
-        << a.layer << " " << a.target;
+        << a.layer << " " << hessian::delta_target_key(a.target);
   }
 }
 
@@ -122,8 +124,9 @@ TEST(DeltaEstimatorTest, FastStopsEachQuantizerAtItsTargetError) {
   for (const auto& q : e.quantizers) {
     const bool precise = q.delta_stderr <= 0.1 * std::abs(q.delta_unclipped) * 1.0001;
     const bool settled_at_zero = q.delta_unclipped + options.settle_z * q.delta_stderr < 0;
-    EXPECT_TRUE(precise || settled_at_zero) << q.layer << " " << q.target;
-    EXPECT_TRUE(q.met_target) << q.layer << " " << q.target;
+    EXPECT_TRUE(precise || settled_at_zero)
+        << q.layer << " " << hessian::delta_target_key(q.target);
+    EXPECT_TRUE(q.met_target) << q.layer << " " << hessian::delta_target_key(q.target);
     EXPECT_LT(q.probes, 2 * 2000) << q.layer;
     EXPECT_GT(q.probe_seconds, 0.0);
   }
@@ -179,8 +182,10 @@ TEST(DeltaEstimatorTest, ApplySetsEveryEstimatedDelta) {
     ASSERT_FALSE(q.kept_previous);
     auto layer = q.layer == "conv" ? static_cast<nn::QuantizedLayer*>(f.net->conv.get())
                                    : static_cast<nn::QuantizedLayer*>(f.net->fc.get());
-    auto quantizer = q.target == "act" ? layer->act_quant : layer->weight_quant;
-    EXPECT_FLOAT_EQ(quantizer->delta(), q.delta) << q.layer << " " << q.target;
+    auto quantizer =
+        q.target == quant::QuantTarget::kActivation ? layer->act_quant : layer->weight_quant;
+    EXPECT_FLOAT_EQ(quantizer->delta(), q.delta)
+        << q.layer << " " << hessian::delta_target_key(q.target);
   }
 }
 
@@ -197,7 +202,7 @@ TEST(DeltaEstimatorTest, ZeroGradientsKeepThePreviousDelta) {
   hessian::apply_deltas(*f.net, e);
   ASSERT_EQ(e.quantizers.size(), 4u);
   for (const auto& q : e.quantizers) {
-    EXPECT_TRUE(q.kept_previous) << q.layer << " " << q.target;
+    EXPECT_TRUE(q.kept_previous) << q.layer << " " << hessian::delta_target_key(q.target);
     EXPECT_NE(q.note.find("zero or non-finite gradient"), std::string::npos) << q.note;
     EXPECT_TRUE(std::isfinite(q.delta));
   }
@@ -207,10 +212,13 @@ TEST(DeltaEstimatorTest, ZeroGradientsKeepThePreviousDelta) {
 
 TEST(DeltaEstimatorTest, RejectsBadOptions) {
   HessianFixture f;
-  hessian::EstimatorOptions options;
-  options.estimator = "exact";
+  EWGS_EXPECT_THROWS_WITH(hessian::parse_estimator("exact"), "must be fast or faithful");
+  EXPECT_EQ(hessian::parse_estimator("faithful"), hessian::Estimator::kFaithful);
+  EXPECT_STREQ(hessian::to_string(hessian::parse_estimator("fast")), "fast");
+  EXPECT_STREQ(hessian::delta_target_key(quant::QuantTarget::kActivation), "act");
   EWGS_EXPECT_THROWS_WITH(
-      hessian::estimate_deltas(*f.net, f.forward, f.batches, options), "must be fast or faithful");
+      hessian::delta_target_key(quant::QuantTarget::kGradient),
+      "gradient quantizers have no delta");
   EWGS_EXPECT_THROWS_WITH(
       hessian::estimate_deltas(*f.net, f.forward, {}, hessian::EstimatorOptions{}),
       "at least one batch");

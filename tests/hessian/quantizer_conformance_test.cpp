@@ -146,19 +146,20 @@ TEST(QuantizerConformanceTest, MethodsWithADeltaSurviveAHessianUpdate) {
     hessian::EstimatorOptions options;
     options.max_probes = 12;
     options.seed = 3;
-    for (const auto* estimator : {"fast", "faithful"}) {
+    for (const auto estimator : {hessian::Estimator::kFast, hessian::Estimator::kFaithful}) {
+      SCOPED_TRACE(hessian::to_string(estimator));
       options.estimator = estimator;
       const auto estimate = hessian::estimate_deltas(
           *net, [&net](const torch::Tensor& x) { return net->forward(x); }, batches, options);
-      ASSERT_EQ(estimate.quantizers.size(), 1U) << estimator;
+      ASSERT_EQ(estimate.quantizers.size(), 1U);
       const auto& e = estimate.quantizers[0];
       EXPECT_EQ(e.layer, "conv");
-      EXPECT_TRUE(std::isfinite(e.delta_unclipped)) << estimator;
+      EXPECT_TRUE(std::isfinite(e.delta_unclipped));
       EXPECT_GE(e.delta, 0.0);
       EXPECT_GT(e.probes, 0);
       hessian::apply_deltas(*net, estimate);
       if (!e.kept_previous) {
-        EXPECT_FLOAT_EQ(q->delta(), e.delta) << estimator;
+        EXPECT_FLOAT_EQ(q->delta(), e.delta);
       }
     }
     // Training goes on with the new delta.

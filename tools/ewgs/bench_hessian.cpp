@@ -64,9 +64,9 @@ void run_hessian_bench(const HessianBenchArgs& args) {
   train::initialize_quantizers(*loaded.model, batches.front().first);
   auto forward = [&](const at::Tensor& x) { return loaded.model->forward(x); };
   auto faithful_options = loaded.config.estimator_options(1);
-  faithful_options.estimator = "faithful";
+  faithful_options.estimator = hessian::Estimator::kFaithful;
   auto fast_options = loaded.config.estimator_options(2);
-  fast_options.estimator = "fast";
+  fast_options.estimator = hessian::Estimator::kFast;
   fast_options.target_rse = args.target_rse;
   fast_options.target_abs_error = args.target_abs;
   fast_options.max_probes = args.fast_max_probes;
@@ -92,7 +92,7 @@ void run_hessian_bench(const HessianBenchArgs& args) {
     met_target += ok ? 1 : 0;
     rows.push_back(
         {{"layer", b.layer},
-         {"target", b.target},
+         {"target", hessian::delta_target_key(b.target)},
          {"faithful_delta", a.delta_unclipped},
          {"faithful_stderr", a.delta_stderr},
          {"faithful_probes", a.probes},

@@ -31,7 +31,7 @@ void print_table(const hessian::DeltaEstimate& e) {
     if (rows.count(q.layer) == 0) {
       order.push_back(q.layer);
     }
-    rows[q.layer][q.target] = &q;
+    rows[q.layer][hessian::delta_target_key(q.target)] = &q;
   }
   std::cout << fmt::format(
       "{:<24} {:>11} {:>9} {:>11} {:>9} {:>11} {:>11} {:>7}\n",
@@ -64,7 +64,7 @@ void print_table(const hessian::DeltaEstimate& e) {
         probes);
   }
   std::cout << fmt::format(
-      "{} estimator, {} batches, {:.2f} s\n", e.estimator, e.batches, e.wall_s);
+      "{} estimator, {} batches, {:.2f} s\n", hessian::to_string(e.estimator), e.batches, e.wall_s);
 }
 
 void run_hessian(const HessianArgs& args, const std::vector<std::string>& overrides) {
@@ -80,7 +80,7 @@ void run_hessian(const HessianArgs& args, const std::vector<std::string>& overri
   }
   train::initialize_quantizers(*loaded.model, batches.front().first);
   auto options = config.estimator_options(static_cast<uint64_t>(config.run_seed));
-  options.estimator = args.estimator;
+  options.estimator = hessian::parse_estimator(args.estimator);
   if (args.progress) {
     options.progress = [](const std::string& line) { std::cerr << line << "\n"; };
   }

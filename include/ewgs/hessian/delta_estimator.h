@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ewgs/core/collective.h"
+#include "ewgs/quant/quantizer.h"
 
 #include <cstdint>
 #include <functional>
@@ -34,11 +35,26 @@ const char* to_string(Representative representative);
 /// G of `grad` by `representative`.
 double representative_value(const at::Tensor& grad, Representative representative);
 
+/// The Hutchinson loop that estimates the traces.
+enum class Estimator {
+  /// The same quantity as kFaithful, probing until each quantizer's own
+  /// standard error is small (all quantizers per backward pass).
+  kFast,
+  /// The official code's per-quantizer loop, stopped by relative change.
+  kFaithful,
+};
+
+/// "fast" or "faithful".
+Estimator parse_estimator(const std::string& text);
+const char* to_string(Estimator estimator);
+
+/// "weight" or "act": how metrics, JSON and tables name the target of a delta
+/// (weight or activation quantizer).
+const char* delta_target_key(quant::QuantTarget target);
+
 /// How to estimate.
 struct EstimatorOptions {
-  /// "faithful": the official code's per-quantizer Hutchinson loop; "fast":
-  /// the same quantity, probing until each quantizer's own standard error is small.
-  std::string estimator = "fast";
+  Estimator estimator = Estimator::kFast;
   Representative representative = Representative::kThreeStd;
   /// Most Hutchinson probes per quantizer and batch.
   int64_t max_probes = 50;
@@ -83,8 +99,8 @@ bool meets_target(
 struct QuantizerEstimate {
   /// Layer name, e.g. "layer1.0.conv1".
   std::string layer;
-  /// "weight" or "act".
-  std::string target;
+  /// kWeight or kActivation (delta_target_key names it).
+  quant::QuantTarget target = quant::QuantTarget::kWeight;
   /// Elements N of x_q (for activations including the batch dimension).
   int64_t numel = 0;
   /// Tr(H)/N averaged over the batches, and its standard error.
@@ -114,7 +130,7 @@ struct QuantizerEstimate {
 
 /// All quantizers' estimates from one update.
 struct DeltaEstimate {
-  std::string estimator;
+  Estimator estimator = Estimator::kFast;
   int64_t batches = 0;
   double wall_s = 0.0;
   std::vector<QuantizerEstimate> quantizers;

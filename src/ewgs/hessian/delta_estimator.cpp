@@ -24,7 +24,7 @@ namespace {
 /// A quantizer with a delta, and where it sits.
 struct Target {
   std::string layer;
-  std::string which;
+  quant::QuantTarget which;
   quant::QuantizerPtr quantizer;
 };
 
@@ -35,10 +35,10 @@ std::vector<Target> delta_quantizers(torch::nn::Module& model) {
   std::vector<Target> weights;
   for (const auto& item : nn::named_quantized_layers(model)) {
     if (item.layer->act_quant && item.layer->act_quant->has_delta()) {
-      acts.push_back({item.name, "act", item.layer->act_quant});
+      acts.push_back({item.name, quant::QuantTarget::kActivation, item.layer->act_quant});
     }
     if (item.layer->weight_quant && item.layer->weight_quant->has_delta()) {
-      weights.push_back({item.name, "weight", item.layer->weight_quant});
+      weights.push_back({item.name, quant::QuantTarget::kWeight, item.layer->weight_quant});
     }
   }
   acts.insert(acts.end(), weights.begin(), weights.end());
@@ -156,7 +156,7 @@ bool meets_target(
 nlohmann::json QuantizerEstimate::to_json() const {
   nlohmann::json out{
       {"layer", layer},
-      {"target", target},
+      {"target", delta_target_key(target)},
       {"numel", numel},
       {"trace_per_element", trace_per_element},
       {"trace_stderr", trace_stderr},
@@ -179,7 +179,11 @@ nlohmann::json DeltaEstimate::to_json() const {
   for (const auto& q : quantizers) {
     list.push_back(q.to_json());
   }
-  return {{"estimator", estimator}, {"batches", batches}, {"wall_s", wall_s}, {"quantizers", list}};
+  return {
+      {"estimator", to_string(estimator)},
+      {"batches", batches},
+      {"wall_s", wall_s},
+      {"quantizers", list}};
 }
 
 DeltaEstimate estimate_deltas(
@@ -187,11 +191,6 @@ DeltaEstimate estimate_deltas(
     const ForwardFn& forward,
     const std::vector<Batch>& batches,
     const EstimatorOptions& options) {
-  TORCH_CHECK(
-      options.estimator == "fast" || options.estimator == "faithful",
-      "hessian estimator must be fast or faithful, got '",
-      options.estimator,
-      "'");
   TORCH_CHECK(!batches.empty(), "hessian estimate needs at least one batch");
   TORCH_CHECK(options.max_probes >= 2, "hessian max_probes must be >= 2, got ", options.max_probes);
   const auto start = std::chrono::steady_clock::now();
@@ -206,7 +205,7 @@ DeltaEstimate estimate_deltas(
   std::vector<int64_t> numel(targets.size(), 0);
   // The faithful loop runs whole on every rank, with the same probes.
   ProbeRanks ranks(options.ranks);
-  const bool fast = options.estimator == "fast";
+  const bool fast = options.estimator == Estimator::kFast;
   auto generator = at::make_generator<at::CPUGeneratorImpl>(
       fast ? ranks.probe_seed(options.seed) : options.seed);
   {
@@ -244,9 +243,9 @@ DeltaEstimate estimate_deltas(
         }
         const double per_element = 1.0 / static_cast<double>(numel[i]);
         const auto probe_start = std::chrono::steady_clock::now();
-        const bool split_rows = options.split_samples && targets[i].which == "act" &&
-                                x_q[i].dim() > 0 && x_q[i].size(0) == images.size(0) &&
-                                images.size(0) > 1;
+        const bool split_rows =
+            options.split_samples && targets[i].which == quant::QuantTarget::kActivation &&
+            x_q[i].dim() > 0 && x_q[i].size(0) == images.size(0) && images.size(0) > 1;
         const auto stats = fast ? probe_fast(
                                       grads[i],
                                       x_q[i],
@@ -264,11 +263,11 @@ DeltaEstimate estimate_deltas(
         if (options.progress) {
           options.progress(fmt::format(
               "{} batch {}/{}: {} {} {} probes, {:.2f} s",
-              options.estimator,
+              to_string(options.estimator),
               batch_index + 1,
               batches.size(),
               targets[i].layer,
-              targets[i].which,
+              delta_target_key(targets[i].which),
               stats.probes,
               seconds));
         }
@@ -321,7 +320,13 @@ void apply_deltas(torch::nn::Module& model, const DeltaEstimate& estimate) {
         found = true;
       }
     }
-    TORCH_CHECK(found, "delta estimate names ", q.layer, " ", q.target, ", which the model lacks");
+    TORCH_CHECK(
+        found,
+        "delta estimate names ",
+        q.layer,
+        " ",
+        delta_target_key(q.target),
+        ", which the model lacks");
   }
 }
 

@@ -344,7 +344,7 @@ std::string TrainConfig::activation_method() const {
 
 hessian::EstimatorOptions TrainConfig::estimator_options(uint64_t seed) const {
   hessian::EstimatorOptions options;
-  options.estimator = hessian_estimator;
+  options.estimator = hessian::parse_estimator(hessian_estimator);
   options.representative = hessian::parse_representative(hessian_representative);
   options.max_probes = hessian_max_probes;
   options.tolerance = hessian_tolerance;

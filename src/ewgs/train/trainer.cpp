@@ -415,14 +415,19 @@ struct Trainer::Impl {
       if (q.kept_previous) {
         progress.message(
             "delta_kept",
-            fmt::format("delta of {} {}: kept {:.3g} ({})", q.layer, q.target, q.delta, q.note));
+            fmt::format(
+                "delta of {} {}: kept {:.3g} ({})",
+                q.layer,
+                hessian::delta_target_key(q.target),
+                q.delta,
+                q.note));
       }
     }
     progress.message(
         "delta_update",
         fmt::format(
             "delta update ({} estimator, {} batches): {} quantizers in {:.1f}s",
-            estimate.estimator,
+            hessian::to_string(estimate.estimator),
             estimate.batches,
             estimate.quantizers.size(),
             estimate.wall_s));
