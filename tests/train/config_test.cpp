@@ -151,6 +151,18 @@ TEST(ConfigTest, ConstraintsOnOneKeyCompose) {
       "config key 'x.other': one_of leaves no allowed value");
 }
 
+TEST(ConfigTest, ValidateChecksFieldsSetInCodeAsTheirKeysWould) {
+  TrainConfig c;
+  c.run_device = "gpu";
+  EWGS_EXPECT_THROWS_WITH(
+      c.validate(), "config: run.device must be one of cpu, cuda; got 'gpu'; did you mean 'cpu'?");
+  c.run_device = "cpu";
+  c.train_epochs = 0;
+  EWGS_EXPECT_THROWS_WITH(c.validate(), "config: train.epochs must be >= 1, got 0");
+  c.train_epochs = 1;
+  c.validate();
+}
+
 TEST(ConfigTest, ConfigsAreValuesThatCopyAndCompareByTheirToml) {
   TrainConfig a;
   a.apply_override("train.epochs=7");

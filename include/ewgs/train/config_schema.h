@@ -79,6 +79,7 @@ class ConfigKeys {
   std::string to_toml(const void* object) const;
   std::string describe(const void* object) const;
   std::string value_text(const void* object, const std::string& name) const;
+  void check_values(const void* object, const std::string& source) const;
 
  private:
   void apply_file(void* object, const std::string& path, int depth) const;
@@ -133,6 +134,11 @@ class ConfigSchema : public ConfigKeys {
   std::string to_toml(const Object& object) const { return ConfigKeys::to_toml(&object); }
   /// One line per key: name, type, the object's value, description.
   std::string describe(const Object& object) const { return ConfigKeys::describe(&object); }
+  /// Errors unless every field of `object` holds a value its key accepts (for
+  /// objects filled in code); `source` names the object in errors.
+  void check_values(const Object& object, const std::string& source) const {
+    ConfigKeys::check_values(&object, source);
+  }
   /// The value of key `name` in `object` as text (error for unknown names).
   std::string value_text(const Object& object, const std::string& name) const {
     return ConfigKeys::value_text(&object, name);

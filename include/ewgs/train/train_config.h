@@ -97,8 +97,9 @@ struct TrainConfig {
   /// The value of key `key` as TOML text (error for unknown keys).
   std::string value_text(const std::string& key) const;
 
-  /// Checks relations between keys (e.g. a quantized method needs bits in
-  /// 1..8); errors name the keys.
+  /// Checks every field against its key (so a config filled in code gets the
+  /// checks a config file gets), then relations between keys (e.g. a quantized
+  /// method needs bits in 1..8); errors name the keys.
   void validate() const;
 
   /// The model's quantization from [quant] and [model].

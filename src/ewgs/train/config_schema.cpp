@@ -85,6 +85,28 @@ std::string value_as_text(const ConfigKeys::Value& value) {
   return quote(std::get<std::string>(value));
 }
 
+/// Errors unless `value` is one of the key's choices and passes its checks;
+/// `where` names the key.
+void check_value(
+    const ConfigKeys::Key& key, const ConfigKeys::Value& value, const std::string& where) {
+  if (const auto* text = std::get_if<std::string>(&value);
+      text != nullptr && !key.choices.empty()) {
+    TORCH_CHECK(
+        std::find(key.choices.begin(), key.choices.end(), *text) != key.choices.end(),
+        where,
+        " must be one of ",
+        join(key.choices, ", "),
+        "; got '",
+        *text,
+        "'",
+        did_you_mean(*text, key.choices));
+  }
+  for (const auto& check : key.checks) {
+    const std::string problem = check(value);
+    TORCH_CHECK(problem.empty(), where, " ", problem, ", got ", value_as_text(value));
+  }
+}
+
 /// The key's field in `object`.
 ConfigKeys::Value read_field(const ConfigKeys::Key& key, const void* object) {
   void* field = key.field(const_cast<void*>(object));
@@ -266,34 +288,18 @@ void ConfigKeys::set_from_text(
       parsed = value == "true";
       break;
     case Type::kString: {
-      std::string v = value;
-      if (key.expands_data_dir) {
-        v = expand_data_dir(v, where);
-      }
-      if (!key.choices.empty()) {
-        bool allowed = false;
-        for (const auto& c : key.choices) {
-          allowed = allowed || c == v;
-        }
-        TORCH_CHECK(
-            allowed,
-            where,
-            " must be one of ",
-            join(key.choices, ", "),
-            "; got '",
-            v,
-            "'",
-            did_you_mean(v, key.choices));
-      }
-      parsed = v;
+      parsed = key.expands_data_dir ? expand_data_dir(value, where) : value;
       break;
     }
   }
-  for (const auto& check : key.checks) {
-    const std::string problem = check(parsed);
-    TORCH_CHECK(problem.empty(), where, " ", problem, ", got ", value_as_text(parsed));
-  }
+  check_value(key, parsed, where);
   write_field(key, object, std::move(parsed));
+}
+
+void ConfigKeys::check_values(const void* object, const std::string& source) const {
+  for (const auto& key : keys_) {
+    check_value(key, read_field(key, object), source + ": " + key.name);
+  }
 }
 
 void ConfigKeys::apply_override(void* object, const std::string& assignment) const {

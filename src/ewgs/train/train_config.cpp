@@ -234,6 +234,7 @@ std::string TrainConfig::value_text(const std::string& key) const {
 }
 
 void TrainConfig::validate() const {
+  schema().check_values(*this, "config");
   if (quant_grad_method != "off") {
     quant::check_bits(quant_gbits, "quant.gbits");
     quant::make_quantizer(quant_spec().grad, quant::QuantTarget::kGradient);
