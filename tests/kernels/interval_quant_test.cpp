@@ -118,6 +118,18 @@ TEST_F(IntervalQuantKernelTest, DoubleInputsUseTheCompositePath) {
   EXPECT_EQ(a.out.scalar_type(), torch::kDouble);
 }
 
+TEST(DeferredNonFiniteCheckTest, ChecksAreTakenOnceInFilingOrder) {
+  kernels::take_deferred_non_finite_checks();
+  kernels::defer_non_finite_check(torch::zeros({1}, torch::kInt), "conv1 weight quantizer");
+  kernels::defer_non_finite_check(torch::ones({1}, torch::kInt), "conv2 act quantizer");
+  const auto checks = kernels::take_deferred_non_finite_checks();
+  ASSERT_EQ(checks.size(), 2U);
+  EXPECT_EQ(checks[0].what, "conv1 weight quantizer");
+  EXPECT_EQ(checks[1].what, "conv2 act quantizer");
+  EXPECT_EQ(checks[1].flag.item<int>(), 1);
+  EXPECT_TRUE(kernels::take_deferred_non_finite_checks().empty());
+}
+
 TEST_F(IntervalQuantKernelTest, CudaMatchesCpu_CUDA) {
   for (int64_t bits : {1, 2, 4, 8}) {
     for (auto target : {QuantTarget::kWeight, QuantTarget::kActivation}) {

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "ewgs/data/open_dataset.h"
+#include "ewgs/train/captured_step.h"
 #include "ewgs/train/config_schema.h"
 #include "support/scoped_environment.h"
 #include "support/support.h"
@@ -262,6 +263,38 @@ TEST(ConfigTest, HessianDeltaIsRejectedAtStartForQuantizersWithoutDiscreteValues
       "discrete values");
   c.quant_wbits = 2;  // multi-bit DoReFa weights expose x_q
   c.validate();
+}
+
+TEST(ConfigTest, CudaGraphIsRefusedAtStartWhereAStepCannotBeCaptured) {
+  // A CUDA graph holds no host synchronization and replays GPU work only: the
+  // preconditions are checked on any machine, before a folder or a GPU is touched.
+  TrainConfig c;
+  c.quant_method = "ewgs";
+  c.quant_wbits = 1;
+  c.quant_abits = 1;
+  c.run_cuda_graph = true;
+  EWGS_EXPECT_THROWS_WITH(
+      c.validate(),
+      "run.cuda_graph = true cannot be used: it needs run.device = \"cuda\", got \"cpu\"");
+  c.run_device = "cuda";
+  c.validate();
+  EXPECT_TRUE(train::cuda_graph_blockers(c).empty());
+  c.quant_act_method = "lsq";
+  c.quant_abits = 2;
+  EWGS_EXPECT_THROWS_WITH(
+      c.validate(),
+      "quant.act_method = \"lsq\" may synchronize with the host inside a step; the graph takes "
+      "off, ste or ewgs");
+  c.quant_act_method = "";
+  c.quant_grad_method = "lbt";
+  c.quant_gbits = 4;
+  EXPECT_EQ(train::cuda_graph_blockers(c).size(), 1U);
+  c.quant_grad_method = "off";
+  c.quant_method = "off";  // full precision
+  c.validate();
+  c.run_device = "cpu";
+  c.run_cuda_graph = false;  // the switch off: nothing to check
+  EXPECT_TRUE(train::cuda_graph_blockers(c).empty());
 }
 
 TEST(ConfigTest, QuantSpecFollowsMethodBitsAndDelta) {

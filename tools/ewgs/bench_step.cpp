@@ -1,6 +1,7 @@
 // `ewgs bench step`: times full-precision, STE and EWGS training steps of one model
 // side by side (round-robin, after warm-up; medians), and the EWGS step on the
-// composite reference path, so the cost of quantization is a ratio.
+// composite reference path, so the cost of quantization is a ratio; on CUDA also the
+// EWGS step replayed from a CUDA graph (run.cuda_graph).
 #include <fmt/format.h>
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include "ewgs/models/registry.h"
 #include "ewgs/quant/fused_kernels.h"
 #include "ewgs/quant/interval_quantizer.h"
+#include "ewgs/train/captured_step.h"
 #include "ewgs/train/optimizers.h"
 
 namespace ewgs::cli {
@@ -33,12 +35,14 @@ struct StepArgs {
   bool json = false;
 };
 
-/// One contender: a model and its optimizers, trained on a fixed batch.
+/// One contender: a model and its optimizers, trained on a fixed batch, step by
+/// step or by replays of a CUDA graph of the step.
 struct Variant {
   std::string name;
   bool fused = true;
   models::ClassifierPtr model;
   train::Optimizers optimizers;
+  std::unique_ptr<train::CapturedStep> graph;
   std::vector<double> ms;
 };
 
@@ -60,7 +64,7 @@ Variant make_variant(
     config.optim_lr = 1e-3;
   }
   config.validate();
-  Variant v{name, fused, nullptr, {}, {}};
+  Variant v{name, fused, nullptr, {}, nullptr, {}};
   v.model = models::make_model(args.model, {10, images.size(1), config.quant_spec()});
   v.model->to(device);
   v.model->train();
@@ -72,6 +76,24 @@ Variant make_variant(
   return v;
 }
 
+/// A batch's loss and logits.
+train::StepOutputs forward_loss(
+    models::ClassifierImpl& model, const torch::Tensor& images, const torch::Tensor& labels) {
+  auto logits = model.forward(images);
+  return {torch::nn::functional::cross_entropy(logits, labels), logits};
+}
+
+/// Trains `v` by replays of a CUDA graph of its step. The graph keeps references
+/// to `v`'s optimizers: `v` must not move afterwards.
+void attach_graph(Variant& v) {
+  v.graph = std::make_unique<train::CapturedStep>(
+      v.optimizers,
+      v.model->parameters(),
+      [model = v.model](const torch::Tensor& images, const torch::Tensor& labels) {
+        return forward_loss(*model, images, labels);
+      });
+}
+
 double time_step(
     Variant& v,
     const torch::Tensor& images,
@@ -80,10 +102,18 @@ double time_step(
   quant::set_fused_kernels(v.fused);
   synchronize(device);
   const auto start = std::chrono::steady_clock::now();
-  v.optimizers.zero_grad();
-  const auto loss = torch::nn::functional::cross_entropy(v.model->forward(images), labels);
-  loss.backward();
-  v.optimizers.step();
+  const auto eager_step = [&] {
+    v.optimizers.zero_grad();
+    auto out = forward_loss(*v.model, images, labels);
+    out.loss.backward();
+    v.optimizers.step();
+    return out;
+  };
+  if (v.graph) {
+    v.graph->step(images, labels, eager_step);
+  } else {
+    eager_step();
+  }
   synchronize(device);
   quant::set_fused_kernels(true);
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
@@ -102,11 +132,17 @@ void run_step_bench(const StepArgs& args) {
   variants.push_back(make_variant("ste", args, "ste", true, images, device));
   variants.push_back(make_variant("ewgs", args, "ewgs", true, images, device));
   variants.push_back(make_variant("ewgs_composite", args, "ewgs", false, images, device));
+  int64_t warmup = args.warmup;
+  if (device.is_cuda()) {
+    variants.push_back(make_variant("ewgs_graph", args, "ewgs", true, images, device));
+    attach_graph(variants.back());  // the last element added: it stays where it is
+    warmup = std::max<int64_t>(warmup, train::CapturedStep::kWarmupSteps + 1);  // captured by then
+  }
   const int64_t steps = args.steps > 0 ? args.steps : (device.is_cuda() ? 200 : 15);
-  for (int64_t i = 0; i < args.warmup + steps; ++i) {
+  for (int64_t i = 0; i < warmup + steps; ++i) {
     for (auto& v : variants) {  // round-robin: drift hits every variant alike
       const double ms = time_step(v, images, labels, device);
-      if (i >= args.warmup) {
+      if (i >= warmup) {
         v.ms.push_back(ms);
       }
     }

@@ -6,6 +6,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace ewgs::kernels {
 
@@ -13,7 +15,8 @@ namespace ewgs::kernels {
 /// map(q) = 2 (q - 0.5) for weights and q for activations. `x` is float32 on
 /// CPU or CUDA; `lower`/`upper` are 0-dim float32 tensors on x's device.
 /// A non-finite x is an error naming `what` on every device (on CUDA it costs
-/// one flag read per call); so is u <= l on the CPU.
+/// one flag read per call, or is deferred while a CUDA graph is captured: see
+/// DeferredNonFiniteCheck); so is u <= l on the CPU.
 at::Tensor interval_quant_forward(
     const at::Tensor& x,
     const at::Tensor& lower,
@@ -21,6 +24,19 @@ at::Tensor interval_quant_forward(
     int64_t steps,
     bool weight_map,
     const char* what);
+
+/// A CUDA forward launched while a CUDA graph is captured may not read its
+/// non-finite-input flag (no host sync is allowed then). It files the flag here
+/// instead: every replay of the graph whose input has NaN or Inf sets it to 1,
+/// nothing resets it, and the code that replays the graph reads it.
+struct DeferredNonFiniteCheck {
+  at::Tensor flag;  ///< int32, one element, on the device
+  std::string what;
+};
+/// Files a check (called by the CUDA forward while capturing).
+void defer_non_finite_check(at::Tensor flag, std::string what);
+/// The checks filed since the last call, in launch order.
+std::vector<DeferredNonFiniteCheck> take_deferred_non_finite_checks();
 
 struct IntervalQuantGrads {
   at::Tensor x;

@@ -17,6 +17,7 @@ struct TrainConfig {
   std::string run_device = "cpu";
   int64_t run_threads = 0;
   int64_t run_seed = 1;
+  bool run_cuda_graph = false;
 
   // [data]
   std::string data_dataset = "fashion-mnist";

@@ -6,6 +6,7 @@
 #include "ewgs/core/strings.h"
 #include "ewgs/data/open_dataset.h"
 #include "ewgs/quant/registry.h"
+#include "ewgs/train/captured_step.h"
 
 namespace ewgs::train {
 
@@ -16,6 +17,11 @@ const ConfigSchema<TrainConfig>& TrainConfig::schema() {
     s.add("run.threads", &TrainConfig::run_threads, "CPU threads; 0 uses all cores").at_least(0);
     s.add(
         "run.seed", &TrainConfig::run_seed, "seed of initialization, data order and augmentation");
+    s.add(
+        "run.cuda_graph",
+        &TrainConfig::run_cuda_graph,
+        "capture the training step once as a CUDA graph and replay it (one process on a GPU; "
+        "quant.method off, ste or ewgs)");
 
     s.add("data.dataset", &TrainConfig::data_dataset, "data set").one_of(data::dataset_kinds());
     s.add(
@@ -235,6 +241,9 @@ std::string TrainConfig::value_text(const std::string& key) const {
 
 void TrainConfig::validate() const {
   schema().check_values(*this, "config");
+  if (const auto blockers = cuda_graph_blockers(*this); !blockers.empty()) {
+    TORCH_CHECK(false, "run.cuda_graph = true cannot be used: ", join(blockers, "; "));
+  }
   if (quant_grad_method != "off") {
     quant::check_bits(quant_gbits, "quant.gbits");
     quant::make_quantizer(quant_spec().grad, quant::QuantTarget::kGradient);

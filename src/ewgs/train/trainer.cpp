@@ -11,6 +11,7 @@
 #include <cmath>
 #include <iostream>
 #include <optional>
+#include <tuple>
 #include <variant>
 
 #include "ewgs/core/strings.h"
@@ -27,6 +28,7 @@
 #include "ewgs/nn/rank_gradients.h"
 #include "ewgs/nn/state_dict.h"
 #include "ewgs/nn/sync_batch_norm.h"
+#include "ewgs/train/captured_step.h"
 #include "ewgs/train/checkpoint.h"
 #include "ewgs/train/data_pipeline.h"
 #include "ewgs/train/delta_schedule.h"
@@ -88,6 +90,8 @@ struct Trainer::Impl {
   std::shared_ptr<dist::ProcessGroup> group = dist::ProcessGroup::single();
   /// Averages gradients over the ranks (multi-process runs only).
   std::unique_ptr<dist::GradientReducer> reducer;
+  /// The training step as a CUDA graph (run.cuda_graph), else null.
+  std::unique_ptr<CapturedStep> graph;
 
   Impl(TrainConfig c, dist::LaunchEnv l, RunDirectory d, const TrainerOptions& options)
       : signals(options.handle_stop_signals),
@@ -158,6 +162,16 @@ struct Trainer::Impl {
       model->to(device);
       has_regularizer = nn::quantizer_regularizer(*model).defined();
       optimizers = make_optimizers(config, *model);
+      if (config.run_cuda_graph) {
+        TORCH_CHECK(
+            !launch.distributed(),
+            "run.cuda_graph = true trains in one process; this run has WORLD_SIZE = ",
+            launch.world_size);
+        graph = std::make_unique<CapturedStep>(
+            optimizers,
+            model->parameters(),
+            [this](const torch::Tensor& i, const torch::Tensor& l) { return forward_loss(i, l); });
+      }
     });
     const auto milestones =
         LrSchedule::parse_milestones(config.optim_milestones, "optim.milestones");
@@ -433,6 +447,42 @@ struct Trainer::Impl {
             estimate.wall_s));
   }
 
+  /// A batch's logits, its cross-entropy, and the quantizers' penalty (PACT;
+  /// undefined for the other methods).
+  std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> losses(
+      const torch::Tensor& images, const torch::Tensor& labels) {
+    auto logits = model->forward(images);
+    auto data_loss = torch::nn::functional::cross_entropy(logits, labels);
+    auto regularizer = has_regularizer ? nn::quantizer_regularizer(*model) : torch::Tensor();
+    return {std::move(logits), std::move(data_loss), std::move(regularizer)};
+  }
+
+  /// The loss that is differentiated, and the logits (what a CUDA graph records).
+  StepOutputs forward_loss(const torch::Tensor& images, const torch::Tensor& labels) {
+    auto [logits, data_loss, regularizer] = losses(images, labels);
+    return {regularizer.defined() ? data_loss + regularizer : data_loss, logits};
+  }
+
+  /// One ordinary step: forward, backward (gradients averaged over the ranks), update.
+  StepOutputs eager_step(
+      const torch::Tensor& images, const torch::Tensor& labels, int64_t global_size) {
+    optimizers.zero_grad();
+    auto [logits, data_loss, regularizer] = losses(images, labels);
+    const auto loss = regularizer.defined() ? data_loss + regularizer : data_loss;
+    if (group->world_size() > 1) {
+      // Weighted so that the mean over the ranks, which the reducer takes, is
+      // the loss of the whole batch.
+      const auto weighted =
+          data_loss * dist::local_loss_weight(images.size(0), global_size, group->world_size());
+      (regularizer.defined() ? weighted + regularizer : weighted).backward();
+      reducer->average();
+    } else {
+      loss.backward();
+    }
+    optimizers.step();
+    return {loss, logits};
+  }
+
   /// One epoch from state.batch on; returns a result when stopped early.
   std::optional<TrainResult> train_epoch(MeanMeter& meter, double& images_per_s) {
     auto& loader = data->train();
@@ -456,26 +506,20 @@ struct Trainer::Impl {
       TORCH_INTERNAL_ASSERT(batch.has_value(), "loader ended before batch ", state.batch);
       const auto images = batch->images.to(device);
       const auto labels = batch->labels.to(device);
-      optimizers.zero_grad();
-      const auto logits = model->forward(images);
-      const auto data_loss = torch::nn::functional::cross_entropy(logits, labels);
-      const auto regularizer =
-          has_regularizer ? nn::quantizer_regularizer(*model) : torch::Tensor();
-      const auto loss = regularizer.defined() ? data_loss + regularizer : data_loss;
-      if (distributed) {
-        // Weighted so that the mean over the ranks, which the reducer takes,
-        // is the loss of the whole batch.
-        const auto weighted =
-            data_loss *
-            dist::local_loss_weight(images.size(0), batch->global_size, group->world_size());
-        (regularizer.defined() ? weighted + regularizer : weighted).backward();
-        reducer->average();
-      } else {
-        loss.backward();
+      const auto eager = [&] { return eager_step(images, labels, batch->global_size); };
+      const bool was_captured = graph && graph->captured();
+      const StepOutputs out = graph ? graph->step(images, labels, eager) : eager();
+      if (graph && !was_captured && graph->captured()) {
+        progress.message(
+            "cuda_graph",
+            fmt::format(
+                "training step captured as a CUDA graph at global step {}; later batches of {} "
+                "images replay it",
+                state.global_step + 1,
+                images.size(0)));
       }
-      optimizers.step();
       nn::notify_optimizer_step(*model);
-      running.add(loss, logits.detach(), labels, state.global_step);
+      running.add(out.loss, out.logits.detach(), labels, state.global_step);
       ++state.batch;
       ++state.global_step;
       images_this_session += batch->global_size;
@@ -486,6 +530,9 @@ struct Trainer::Impl {
       // Ranks decide together, at steps they agree on: a signal to any rank
       // stops all of them, and a non-finite loss on any rank fails all.
       if (distributed ? read_now : (stop || read_now)) {
+        if (graph) {
+          graph->check_inputs_finite();
+        }
         int64_t bad_step = running.first_non_finite_step();
         meter = summed(running.read());
         if (distributed) {

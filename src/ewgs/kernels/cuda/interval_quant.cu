@@ -1,12 +1,15 @@
 // CUDA kernels of the fused interval quantizer: a grid-stride elementwise forward
 // and a backward that also reduces the gradients of l and u (block sums, then one
 // atomicAdd per block). l, u and delta are read on the device; the forward's only
-// host sync reads its non-finite-input flag, so NaN is an error as on the CPU.
+// host sync reads its non-finite-input flag, so NaN is an error as on the CPU
+// (deferred to the replaying code while a CUDA graph is captured).
 #include <ATen/TensorOperators.h>
 #include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/zeros.h>
 #include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGraphsC10Utils.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/util/Exception.h>
 
@@ -127,7 +130,12 @@ at::Tensor interval_quant_forward_cuda(
   if (n == 0) {
     return out;
   }
-  auto non_finite = at::zeros({1}, x.options().dtype(at::kInt));
+  // While a graph is captured, the flag must not be read here, and a zero fill
+  // would be replayed with the graph: the capturing code zeroes it once instead.
+  const bool capturing =
+      c10::cuda::currentStreamCaptureStatusMayInitCtx() != c10::cuda::CaptureStatus::None;
+  auto non_finite = capturing ? at::empty({1}, x.options().dtype(at::kInt))
+                              : at::zeros({1}, x.options().dtype(at::kInt));
   interval_quant_forward_kernel<<<blocks_for(n), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
       x.data_ptr<float>(),
       out.data_ptr<float>(),
@@ -138,7 +146,11 @@ at::Tensor interval_quant_forward_cuda(
       static_cast<float>(steps),
       weight_map);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
-  TORCH_CHECK(non_finite.item<int>() == 0, what, ": input has non-finite values (NaN or Inf)");
+  if (capturing) {
+    defer_non_finite_check(non_finite, what);
+  } else {
+    TORCH_CHECK(non_finite.item<int>() == 0, what, ": input has non-finite values (NaN or Inf)");
+  }
   return out;
 }
 
