@@ -176,7 +176,8 @@ class PthArchive {
       if (records_.has(name)) {
         storage = records_.take_storage(name);
         if (swap_bytes_ && item > 1) {
-          auto* data = static_cast<char*>(storage.data());
+          // data_ptr().get(): writable under LibTorch 1.x and 2.x (2.x made data() const).
+          auto* data = static_cast<char*>(storage.data_ptr().get());
           for (size_t i = 0; i + item <= storage.nbytes(); i += item) {
             std::reverse(data + i, data + i + item);
           }
@@ -463,12 +464,13 @@ std::vector<std::pair<std::string, at::Tensor>> detail::state_dict_of(
       return to_state_dict(*value, path, std::string("entry '") + name + "'");
     }
   }
-  TORCH_CHECK(
-      false,
-      path,
-      ": the top-level dict is not a state dict (not all values are tensors) and "
-      "has no 'state_dict' or 'model' entry; name the entry to read; top-level keys: ",
-      join(keys, ", "));
+  C10_THROW_ERROR(
+      Error,
+      c10::str(
+          path,
+          ": the top-level dict is not a state dict (not all values are tensors) and "
+          "has no 'state_dict' or 'model' entry; name the entry to read; top-level keys: ",
+          join(keys, ", ")));
 }
 
 std::string pth_object_class(const c10::IValue& value) {

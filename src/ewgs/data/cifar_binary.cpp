@@ -36,18 +36,19 @@ std::string resolve_root(const std::string& root, const Layout& layout, const st
   if (detail::is_file(nested + "/" + file)) {
     return nested;
   }
-  TORCH_CHECK(
-      false,
-      layout.kind,
-      ": missing file '",
-      root,
-      "/",
-      file,
-      "' (also tried '",
-      nested,
-      "/",
-      file,
-      "')");
+  C10_THROW_ERROR(
+      Error,
+      c10::str(
+          layout.kind,
+          ": missing file '",
+          root,
+          "/",
+          file,
+          "' (also tried '",
+          nested,
+          "/",
+          file,
+          "')"));
 }
 
 std::vector<std::string> class_names(const std::string& folder, const Layout& layout) {

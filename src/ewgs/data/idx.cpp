@@ -34,7 +34,8 @@ std::string find_idx(const std::string& root, const std::string& name, const std
   if (detail::is_file(plain + ".gz")) {
     return plain + ".gz";
   }
-  TORCH_CHECK(false, kind, ": missing file '", plain, "' (also tried '", plain, ".gz')");
+  C10_THROW_ERROR(
+      Error, c10::str(kind, ": missing file '", plain, "' (also tried '", plain, ".gz')"));
 }
 
 }  // namespace

@@ -164,7 +164,7 @@ class OnnxExporter {
       case LayerOp::kZeroPadShortcut:
         return visit_zero_pad_shortcut(i);
     }
-    TORCH_INTERNAL_ASSERT(false, "onnx export: unknown layer operation");
+    C10_THROW_ERROR(Error, "onnx export: unknown layer operation");
   }
 
   /// Runs `visit`, turning its errors into errors that name layer i.

@@ -28,7 +28,7 @@ nlohmann::json read_json_file(const std::string& path) {
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    TORCH_CHECK(false, path, " is not valid JSON: ", e.what());
+    C10_THROW_ERROR(Error, c10::str(path, " is not valid JSON: ", e.what()));
   }
 }
 
