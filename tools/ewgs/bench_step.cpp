@@ -44,6 +44,8 @@ struct Variant {
   train::Optimizers optimizers;
   std::unique_ptr<train::CapturedStep> graph;
   std::vector<double> ms;
+  /// Why the variant stopped (its error), reported beside the others' timings.
+  std::string failure;
 };
 
 Variant make_variant(
@@ -64,7 +66,7 @@ Variant make_variant(
     config.optim_lr = 1e-3;
   }
   config.validate();
-  Variant v{name, fused, nullptr, {}, nullptr, {}};
+  Variant v{name, fused, nullptr, {}, nullptr, {}, {}};
   v.model = models::make_model(args.model, {10, images.size(1), config.quant_spec()});
   v.model->to(device);
   v.model->train();
@@ -141,9 +143,17 @@ void run_step_bench(const StepArgs& args) {
   const int64_t steps = args.steps > 0 ? args.steps : (device.is_cuda() ? 200 : 15);
   for (int64_t i = 0; i < warmup + steps; ++i) {
     for (auto& v : variants) {  // round-robin: drift hits every variant alike
-      const double ms = time_step(v, images, labels, device);
-      if (i >= warmup) {
-        v.ms.push_back(ms);
+      if (!v.failure.empty()) {
+        continue;
+      }
+      try {
+        const double ms = time_step(v, images, labels, device);
+        if (i >= warmup) {
+          v.ms.push_back(ms);
+        }
+      } catch (const c10::Error& e) {
+        v.failure = e.what_without_backtrace();
+        v.ms.clear();
       }
     }
   }
@@ -154,8 +164,13 @@ void run_step_bench(const StepArgs& args) {
   out["batch"] = args.batch;
   out["steps"] = steps;
   out["input"] = "random images and labels, one fixed batch";
+  TORCH_CHECK(variants[0].failure.empty(), "bench step: the fp step failed: ", variants[0].failure);
   const double fp = median(variants[0].ms);
   for (auto& v : variants) {
+    if (!v.failure.empty()) {
+      out[v.name + "_error"] = v.failure;
+      continue;
+    }
     out[v.name + "_ms"] = median(v.ms);
     if (v.name != "fp") {
       out[v.name + "_ratio"] = median(v.ms) / fp;
@@ -175,6 +190,10 @@ void run_step_bench(const StepArgs& args) {
       threads,
       steps);
   for (auto& v : variants) {
+    if (!v.failure.empty()) {
+      std::cout << fmt::format("  {:<15} failed: {}\n", v.name, v.failure);
+      continue;
+    }
     std::cout << fmt::format(
         "  {:<15} {:9.2f} ms  {:5.2f}x fp\n", v.name, median(v.ms), median(v.ms) / fp);
   }
