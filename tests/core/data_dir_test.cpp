@@ -3,6 +3,8 @@
 
 #include <filesystem>
 
+#include "ewgs/core/files.h"
+
 #include "support/scoped_environment.h"
 #include "support/support.h"
 
@@ -42,6 +44,20 @@ TEST(DataDirTest, RejectsOtherPlaceholdersNamingTheSetting) {
   EWGS_EXPECT_THROWS_WITH(
       expand_data_dir("${EWGS_DATA_DIR}/${ewgs_data_dir}", "k"),
       "unknown placeholder ${ewgs_data_dir}");
+}
+
+TEST(DataDirTest, AMissingFileInTheDataFolderSaysHowToMoveIt) {
+  ScopedEnvironment env("EWGS_DATA_DIR", "/nonexistent/data");
+  EXPECT_EQ(
+      data_dir_note("/nonexistent/data/c.tar.gz"),
+      "; it lies in the data folder ${EWGS_DATA_DIR} = /nonexistent/data (from the environment "
+      "variable): set EWGS_DATA_DIR to the folder that holds the data");
+  EXPECT_EQ(data_dir_note("/nonexistent/database/c.tar.gz"), "");
+  EXPECT_EQ(data_dir_note("relative/c.tar.gz"), "");
+  EWGS_EXPECT_THROWS_WITH(
+      require_regular_file("/nonexistent/data/model.pth", "checkpoint"),
+      "checkpoint /nonexistent/data/model.pth does not exist; it lies in the data folder "
+      "${EWGS_DATA_DIR} = /nonexistent/data (from the environment variable)");
 }
 
 }  // namespace

@@ -61,6 +61,10 @@ TEST(ConfigTest, ResolvedTomlRoundTripsExactly) {
   EXPECT_EQ(back.optim_lr, 0.1);
   EXPECT_EQ(back.optim_quant_lr, 1e-5);
   EXPECT_NE(c.to_toml().find("lr = 0.1\n"), std::string::npos) << c.to_toml();
+  // Whole numbers in fixed notation: 300.0 reads back as well as 3e+02 and reads better.
+  EXPECT_NE(c.to_toml().find("timeout_s = 300.0\n"), std::string::npos) << c.to_toml();
+  c.apply_override("optim.lr=1e20");  // beyond fixed notation's exact range
+  EXPECT_EQ(TrainConfig::from_toml(c.to_toml(), "round trip").optim_lr, 1e20);
   const TrainConfig copy = c;
   EXPECT_EQ(copy.to_toml(), c.to_toml());
 }

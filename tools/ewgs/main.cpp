@@ -1,5 +1,5 @@
-// Entry point of the `ewgs` program: parses the subcommand, reports errors with a
-// hint and exit status 1; the library itself never exits.
+// Entry point of the `ewgs` program: parses the subcommand, reports errors with exit
+// status 1; the library itself never exits.
 #include <c10/util/Exception.h>
 
 #include <exception>
@@ -27,11 +27,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const c10::Error& e) {
-    std::cerr << "error: " << e.what_without_backtrace() << "\n"
-              << "hint: run 'ewgs "
-              << (app.get_subcommands().empty() ? std::string("--help")
-                                                : app.get_subcommands()[0]->get_name() + " --help")
-              << "' for usage\n";
+    // The library's errors name the file, key or value at fault; a usage hint would
+    // point away from it (CLI11 prints usage for malformed command lines above).
+    std::cerr << "error: " << e.what_without_backtrace() << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

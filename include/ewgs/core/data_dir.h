@@ -18,4 +18,9 @@ std::string data_dir();
 /// Example: expand_data_dir("${EWGS_DATA_DIR}/cifar10-jpeg.tar.gz", "data.root")
 std::string expand_data_dir(const std::string& value, const std::string& what);
 
+/// For an error about `path` that is missing: when it lies in data_dir(), a clause
+/// saying where that folder came from and how to move it ("; ${EWGS_DATA_DIR} is
+/// ... : set EWGS_DATA_DIR to the folder that holds the data"), else "".
+std::string data_dir_note(const std::string& path);
+
 }  // namespace ewgs

@@ -48,4 +48,16 @@ std::string expand_data_dir(const std::string& value, const std::string& what) {
   return out + value.substr(from);
 }
 
+std::string data_dir_note(const std::string& path) {
+  const std::string dir = data_dir();
+  if (dir.empty() || path.rfind(dir + "/", 0) != 0) {
+    return "";
+  }
+  const char* env = std::getenv("EWGS_DATA_DIR");
+  const bool from_environment = env != nullptr && *env != '\0';
+  return "; it lies in the data folder ${EWGS_DATA_DIR} = " + dir +
+         (from_environment ? " (from the environment variable)" : " (the build's default)") +
+         ": set EWGS_DATA_DIR to the folder that holds the data";
+}
+
 }  // namespace ewgs

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ewgs/core/data_dir.h"
+
 namespace ewgs {
 namespace {
 
@@ -34,7 +36,7 @@ void require_regular_file(const std::string& path, const std::string& what) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     const int err = errno;
-    TORCH_CHECK(err != ENOENT, what, " ", path, " does not exist");
+    TORCH_CHECK(err != ENOENT, what, " ", path, " does not exist", data_dir_note(path));
     TORCH_CHECK(false, what, " ", path, " cannot be read: ", std::strerror(err));
   }
   TORCH_CHECK(

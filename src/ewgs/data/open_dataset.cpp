@@ -4,6 +4,10 @@
 
 #include <c10/util/Exception.h>
 
+#include <filesystem>
+
+#include "ewgs/core/data_dir.h"
+
 namespace ewgs::data {
 
 std::shared_ptr<Dataset> open_dataset(
@@ -16,6 +20,14 @@ std::shared_ptr<Dataset> open_dataset(
   TORCH_CHECK(
       !where.empty(), "data set '", kind, "' has no default root; set data.root to its folder");
   TORCH_CHECK(!split.empty(), "data set '", kind, "': data.split must not be empty");
+  TORCH_CHECK(
+      std::filesystem::exists(where),
+      "data set '",
+      kind,
+      "': ",
+      where,
+      " does not exist",
+      data_dir_note(where));
   return entry.open(where, split, options);
 }
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <iomanip>
 #include <map>
 #include <sstream>
 #include <utility>
@@ -63,6 +64,11 @@ std::string value_as_text(const ConfigKeys::Value& value) {
     return std::to_string(*i);
   }
   if (const auto* d = std::get_if<double>(&value)) {
+    if (std::isfinite(*d) && *d == std::trunc(*d) && std::abs(*d) < 1e15) {
+      std::ostringstream s;  // 300.0, not the shorter 3e+02
+      s << std::fixed << std::setprecision(1) << *d;
+      return s.str();
+    }
     // The shortest text that reads back as the same double.
     std::string text;
     for (int precision = 1; precision <= 17; ++precision) {
