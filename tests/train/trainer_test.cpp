@@ -152,6 +152,71 @@ TEST(TrainerTest, QuantizedFineTuningStartsFromTheFullPrecisionRun) {
       Trainer(other, fresh_dir("w2"), quiet(log)), "was trained as small_cnn W1A1 ewgs");
 }
 
+/// The delta updates of metrics.jsonl: global step and every quantizer's delta.
+std::vector<std::pair<int64_t, std::vector<double>>> delta_updates(const std::string& run_dir) {
+  std::ifstream in(run_dir + "/metrics.jsonl");
+  std::vector<std::pair<int64_t, std::vector<double>>> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto r = nlohmann::json::parse(line);
+    if (r.value("event", "") == "delta_update") {
+      std::vector<double> deltas;
+      for (const auto& q : r["quantizers"]) {
+        deltas.push_back(q["delta"].get<double>());
+      }
+      out.emplace_back(r["global_step"].get<int64_t>(), deltas);
+    }
+  }
+  return out;
+}
+
+TEST(TrainerTest, AStopSignalEndsAHessianUpdateAndTheResumedRunRepeatsIt) {
+  // Updates after global steps 3, 6, 9 and 12; the signal arrives as the one
+  // after step 6 starts, which stops at its first quantizer instead of after
+  // all of them, and the resumed run makes it before step 7.
+  std::ostringstream log;
+  auto config = tiny_config(2);
+  config.quant_method = "ewgs";
+  config.quant_wbits = 1;
+  config.quant_abits = 1;
+  config.quant_delta = "hessian";
+  config.hessian_period_unit = "iterations";
+  config.hessian_period = 3;
+  config.hessian_batches = 1;
+  config.hessian_max_probes = 4;
+  config.optim_optimizer = "adam";
+  config.optim_lr = 1e-3;
+  const auto full_dir = fresh_dir("hessian_full");
+  ASSERT_EQ(Trainer(config, full_dir, quiet(log)).run().status, "completed");
+
+  const auto split_dir = fresh_dir("hessian_split");
+  auto options = quiet(log);
+  options.on_step = [](int64_t step) {
+    if (step == 6) {
+      train::StopSignalGuard::raise_for_test(SIGINT);
+    }
+  };
+  std::ostringstream stopped_log;
+  options.out = &stopped_log;
+  const auto stopped = Trainer(config, split_dir, options).run();
+  EXPECT_EQ(stopped.status, "interrupted") << stopped.message;
+  EXPECT_NE(stopped_log.str().find("delta update stopped by signal"), std::string::npos);
+  const auto header = train::read_checkpoint_header(split_dir + "/last.pt");
+  EXPECT_EQ(header.progress.global_step, 6);
+  EXPECT_EQ(header.progress.last_delta_update, 3);
+  ASSERT_EQ(Trainer::resume(split_dir, {}, quiet(log))->run().status, "completed");
+
+  const auto want = delta_updates(full_dir);
+  ASSERT_EQ(want.size(), 4u);
+  EXPECT_EQ(delta_updates(split_dir), want);
+  const auto a = epoch_records(full_dir);
+  const auto b = epoch_records(split_dir);
+  ASSERT_EQ(b.size(), a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i]["train_loss"].get<double>(), b[i]["train_loss"].get<double>()) << i;
+  }
+}
+
 TEST(TrainerTest, InitFromAnotherArchitectureNamesTheDifference) {
   std::ostringstream log;
   auto c = tiny_config(1);

@@ -86,6 +86,11 @@ struct EstimatorOptions {
   std::shared_ptr<Collective> ranks;
   /// Called after each quantizer and batch with a one-line report (optional).
   std::function<void(const std::string&)> progress;
+  /// Asked after each quantizer and batch (optional; not with `ranks`, whose
+  /// ranks must finish together): true ends the estimate early, marked
+  /// `stopped`, without quantizers (a stop signal need not wait for minutes of
+  /// Hessian-vector products).
+  std::function<bool()> stop;
 };
 
 /// The fast estimator's target on an unclipped delta and its standard error:
@@ -133,6 +138,8 @@ struct DeltaEstimate {
   Estimator estimator = Estimator::kFast;
   int64_t batches = 0;
   double wall_s = 0.0;
+  /// EstimatorOptions::stop ended it early: no quantizers, and no delta changes.
+  bool stopped = false;
   std::vector<QuantizerEstimate> quantizers;
 
   nlohmann::json to_json() const;

@@ -193,6 +193,9 @@ DeltaEstimate estimate_deltas(
     const EstimatorOptions& options) {
   TORCH_CHECK(!batches.empty(), "hessian estimate needs at least one batch");
   TORCH_CHECK(options.max_probes >= 2, "hessian max_probes must be >= 2, got ", options.max_probes);
+  TORCH_CHECK(
+      !(options.stop && options.ranks),
+      "EstimatorOptions::stop cannot be used with ranks: they must finish the estimate together");
   const auto start = std::chrono::steady_clock::now();
   auto targets = delta_quantizers(model);
   DeltaEstimate result;
@@ -212,7 +215,7 @@ DeltaEstimate estimate_deltas(
     ModelStateGuard state_guard(model);
     CaptureGuard capture_guard(targets);
     model.train();
-    for (size_t batch_index = 0; batch_index < batches.size(); ++batch_index) {
+    for (size_t batch_index = 0; batch_index < batches.size() && !result.stopped; ++batch_index) {
       const auto& [images, labels] = batches[batch_index];
       const auto loss = torch::nn::functional::cross_entropy(forward(images), labels);
       std::vector<at::Tensor> x_q;
@@ -276,8 +279,16 @@ DeltaEstimate estimate_deltas(
         a.trace_var_sum += std::pow(se * per_element, 2);
         a.delta_sum += stats.mean * per_element / g;
         a.delta_var_sum += std::pow(se * per_element / g, 2);
+        if (options.stop && options.stop()) {
+          result.stopped = true;
+          break;
+        }
       }
     }
+  }
+  if (result.stopped) {
+    result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
   }
   const double b = static_cast<double>(result.batches);
   for (size_t i = 0; i < targets.size(); ++i) {

@@ -395,8 +395,10 @@ struct Trainer::Impl {
         last_good()));
   }
 
-  /// Updates every EWGS delta from the Hessian (paper Algorithm 1).
-  void update_deltas() {
+  /// Updates every EWGS delta from the Hessian (paper Algorithm 1). Returns
+  /// false when a stop signal ended it early (one process only): the deltas
+  /// are unchanged and the update runs again, at the same step, on resume.
+  bool update_deltas() {
     auto options = config.estimator_options(
         static_cast<uint64_t>(config.run_seed) * 1000003ULL +
         static_cast<uint64_t>(state.global_step));
@@ -412,8 +414,20 @@ struct Trainer::Impl {
     if (distributed) {
       options.ranks = group;
       synchronize_ranks(false);
+    } else {
+      options.stop = [] { return StopSignalGuard::received() != 0; };
     }
     const auto estimate = hessian::estimate_deltas(*model, forward, batches, options);
+    if (estimate.stopped) {
+      progress.message(
+          "delta_update",
+          fmt::format(
+              "delta update stopped by signal {} after {:.1f}s; it runs again when the run "
+              "resumes",
+              StopSignalGuard::received(),
+              estimate.wall_s));
+      return false;
+    }
     hessian::apply_deltas(*model, estimate);
     if (distributed) {
       broadcast_model_state();
@@ -445,6 +459,7 @@ struct Trainer::Impl {
             estimate.batches,
             estimate.quantizers.size(),
             estimate.wall_s));
+    return true;
   }
 
   /// A batch's logits, its cross-entropy, and the quantizers' penalty (PACT;
@@ -492,6 +507,10 @@ struct Trainer::Impl {
     loader.start_epoch(state.epoch, std::min(state.batch, batches));
     model->train();
     progress.begin_epoch(state.epoch, config.train_epochs, batches);
+    // An update a stop signal ended early runs again before the next step.
+    if (delta_update_due(config, state, /*at_epoch_start=*/false) && !update_deltas()) {
+      return interrupted_in_epoch(meter);
+    }
     const bool distributed = group->world_size() > 1;
     // A resumed epoch's sums (of all ranks) count once: on rank 0.
     RunningMeter running(group->rank() == 0 ? meter : MeanMeter{}, device, 5);
@@ -679,14 +698,15 @@ struct Trainer::Impl {
     while (outcome.status == "completed" && state.epoch < config.train_epochs) {
       const double model_lr = model_schedule->at(state.epoch);
       optimizers.set_learning_rates(model_lr, quant_schedule->at(state.epoch));
-      if (delta_update_due(config, state, /*at_epoch_start=*/true)) {
-        update_deltas();
-      }
       const auto epoch_start = std::chrono::steady_clock::now();
       MeanMeter meter;
       meter.loss_sum = state.epoch_loss_sum;
       meter.top1 = state.epoch_correct;
       meter.seen = state.epoch_seen;
+      if (delta_update_due(config, state, /*at_epoch_start=*/true) && !update_deltas()) {
+        outcome = interrupted_in_epoch(meter);
+        break;
+      }
       double images_per_s = 0.0;
       if (auto stopped = train_epoch(meter, images_per_s)) {
         outcome = *stopped;
