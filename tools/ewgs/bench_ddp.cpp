@@ -13,6 +13,7 @@
 #include "bench_util.h"
 #include "commands.h"
 #include "ewgs/core/data_dir.h"
+#include "ewgs/core/files.h"
 #include "ewgs/experiments/child_process.h"
 #include "ewgs/experiments/run_record.h"
 
@@ -130,9 +131,10 @@ void run_ddp_bench(const DdpBenchArgs& args) {
       {fmt::format("1 process x {} threads", ranks), 1, ranks},
       {"1 process x 1 thread", 1, 1},
       {fmt::format("{} ranks x 1 thread", ranks), ranks, 1}};
-  const fs::path scratch =
-      fs::temp_directory_path() / ("ewgs-bench-ddp-" + std::to_string(::getpid()));
-  fs::create_directories(scratch);
+  // Removed however the benchmark ends.
+  const ScopedFolder scratch_folder(
+      (fs::temp_directory_path() / ("ewgs-bench-ddp-" + std::to_string(::getpid()))).string());
+  const fs::path scratch = scratch_folder.path();
   // Layouts interleaved within each repeat, so a slow spell of the machine
   // falls on all of them.
   std::vector<std::vector<Measurement>> measured(layouts.size());
@@ -150,7 +152,6 @@ void run_ddp_bench(const DdpBenchArgs& args) {
       }
     }
   }
-  fs::remove_all(scratch);
 
   nlohmann::json out = bench_header("ddp", c10::Device(c10::kCPU), cores);
   out["config"] = args.config;

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <utility>
 
 #include "ewgs/core/data_dir.h"
 
@@ -68,6 +70,15 @@ std::string read_file_bytes(const std::string& path, const std::string& what) {
     }
     bytes.append(buffer, static_cast<size_t>(got));
   }
+}
+
+ScopedFolder::ScopedFolder(std::string path) : path_(std::move(path)) {
+  std::filesystem::create_directories(path_);
+}
+
+ScopedFolder::~ScopedFolder() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
 }
 
 }  // namespace ewgs

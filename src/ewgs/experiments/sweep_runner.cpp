@@ -24,6 +24,7 @@
 #include <map>
 #include <thread>
 
+#include "ewgs/core/files.h"
 #include "ewgs/experiments/child_process.h"
 #include "ewgs/experiments/run_record.h"
 #include "ewgs/train/atomic_file.h"
@@ -275,8 +276,10 @@ std::vector<CellStatus> estimate_with_probes(
     const SweepPlan& plan, const std::string& sweep_dir, const SweepOptions& options) {
   auto statuses = inspect_sweep(plan, sweep_dir);
   std::map<std::string, RunRecord> measured;
-  const fs::path scratch =
-      fs::temp_directory_path() / fmt::format("ewgs-sweep-probe-{}", ::getpid());
+  // Removed however the timing runs end.
+  const ScopedFolder scratch_folder(
+      (fs::temp_directory_path() / fmt::format("ewgs-sweep-probe-{}", ::getpid())).string());
+  const fs::path scratch = scratch_folder.path();
   for (const auto& s : statuses) {
     if (s.remaining_s >= 0.0 || measured.count(s.cell.variant)) {
       continue;
@@ -293,7 +296,6 @@ std::vector<CellStatus> estimate_with_probes(
           << "timing " << s.cell.dir
           << ": two epochs of 3 batches, one evaluation, one delta update if it has them\n";
     }
-    fs::create_directories(scratch);
     TORCH_CHECK(
         run_process(argv, (scratch / "probe.log").string()) == 0,
         "the timing run of ",
@@ -302,7 +304,6 @@ std::vector<CellStatus> estimate_with_probes(
         tail_of_file((scratch / "probe.log").string()));
     measured[s.cell.variant] = read_run(dir);
   }
-  fs::remove_all(scratch);
   if (!measured.empty()) {
     fill_estimates(plan, statuses, measured);
   }
