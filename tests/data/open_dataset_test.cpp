@@ -6,6 +6,7 @@
 
 #include "data_test_util.h"
 #include "ewgs/data/archive.h"
+#include "support/scoped_environment.h"
 
 namespace ewgs::data {
 namespace {
@@ -112,6 +113,17 @@ TEST_F(DataTest, AMissingArchiveIsNeverReplacedByACachedCopy) {
   EWGS_EXPECT_THROWS_WITH(
       open_dataset("cifar10-jpeg", "/nonexistent.tar.gz", "test", options),
       "/nonexistent.tar.gz does not exist");
+}
+
+TEST_F(DataTest, ARootFilledInCodeMayNameTheDataFolder) {
+  make_archive(dir_);
+  ewgs::test::ScopedEnvironment env("EWGS_DATA_DIR", dir_);
+  OpenOptions options;
+  options.cache_dir = dir_ + "/cache";
+  EXPECT_EQ(open_dataset("cifar10-jpeg", "${EWGS_DATA_DIR}/c.tar.gz", "test", options)->size(), 2);
+  EWGS_EXPECT_THROWS_WITH(
+      open_dataset("cifar10-jpeg", "${EWGS_DATA_DIR}/d.tar.gz", "test", options),
+      dir_ + "/d.tar.gz does not exist; it lies in the data folder ${EWGS_DATA_DIR} = " + dir_);
 }
 
 TEST_F(DataTest, ExtractOnceReportsBadArchives) {

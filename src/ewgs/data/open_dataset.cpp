@@ -16,7 +16,10 @@ std::shared_ptr<Dataset> open_dataset(
     const std::string& split,
     const OpenOptions& options) {
   const auto& entry = dataset_kind(kind);
-  const std::string& where = root.empty() ? entry.default_root : root;
+  // Configs read from files have their placeholders expanded already; one filled
+  // in code may still hold ${EWGS_DATA_DIR}.
+  const std::string where =
+      expand_data_dir(root.empty() ? entry.default_root : root, "data root of '" + kind + "'");
   TORCH_CHECK(
       !where.empty(), "data set '", kind, "' has no default root; set data.root to its folder");
   TORCH_CHECK(!split.empty(), "data set '", kind, "': data.split must not be empty");

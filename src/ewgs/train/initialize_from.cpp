@@ -3,6 +3,7 @@
 
 #include <c10/util/Exception.h>
 
+#include "ewgs/core/data_dir.h"
 #include "ewgs/core/files.h"
 #include "ewgs/core/pth_reader.h"
 #include "ewgs/core/strings.h"
@@ -52,7 +53,8 @@ bool is_quantizer_state(const std::string& name) {
 }
 
 nn::StateDictLoadReport initialize_from(torch::nn::Module& model, const TrainConfig& config) {
-  const std::string& path = config.train_init_from;
+  // Expanded already when read from a file; a config filled in code may still hold it.
+  const std::string path = expand_data_dir(config.train_init_from, "train.init_from");
   require_regular_file(path, "train.init_from:");
   nn::NamedTensors state;
   if (is_checkpoint(path)) {
