@@ -103,20 +103,27 @@ TEST(TrainerTest, ResumeRefusesToChangeTheModel) {
   EWGS_EXPECT_THROWS_WITH(Trainer::resume(fresh_dir("empty"), {}, quiet(log)), "has no last.pt");
 }
 
+/// tiny_config at W1A1 with EWGS, its delta from the Hessian (4 probes at most),
+/// and Adam at the paper's learning rate.
+train::TrainConfig tiny_hessian_config(int64_t epochs) {
+  auto c = tiny_config(epochs);
+  c.quant_method = "ewgs";
+  c.quant_wbits = 1;
+  c.quant_abits = 1;
+  c.quant_delta = "hessian";
+  c.hessian_max_probes = 4;
+  c.optim_optimizer = "adam";
+  c.optim_lr = 1e-3;
+  return c;
+}
+
 TEST(TrainerTest, QuantizedFineTuningStartsFromTheFullPrecisionRun) {
   std::ostringstream log;
   const auto fp_dir = fresh_dir("fp");
   ASSERT_EQ(Trainer(tiny_config(1), fp_dir, quiet(log)).run().status, "completed");
-  auto q = tiny_config(2);
-  q.quant_method = "ewgs";
-  q.quant_wbits = 1;
-  q.quant_abits = 1;
-  q.quant_delta = "hessian";
+  auto q = tiny_hessian_config(2);
   q.hessian_period = 1;
   q.hessian_batches = 2;
-  q.hessian_max_probes = 4;
-  q.optim_optimizer = "adam";
-  q.optim_lr = 1e-3;
   q.train_init_from = fp_dir + "/last.pt";
   const auto q_dir = fresh_dir("w1a1");
   const auto result = Trainer(q, q_dir, quiet(log)).run();
@@ -175,17 +182,10 @@ TEST(TrainerTest, AStopSignalEndsAHessianUpdateAndTheResumedRunRepeatsIt) {
   // after step 6 starts, which stops at its first quantizer instead of after
   // all of them, and the resumed run makes it before step 7.
   std::ostringstream log;
-  auto config = tiny_config(2);
-  config.quant_method = "ewgs";
-  config.quant_wbits = 1;
-  config.quant_abits = 1;
-  config.quant_delta = "hessian";
+  auto config = tiny_hessian_config(2);
   config.hessian_period_unit = "iterations";
   config.hessian_period = 3;
   config.hessian_batches = 1;
-  config.hessian_max_probes = 4;
-  config.optim_optimizer = "adam";
-  config.optim_lr = 1e-3;
   const auto full_dir = fresh_dir("hessian_full");
   ASSERT_EQ(Trainer(config, full_dir, quiet(log)).run().status, "completed");
 
