@@ -472,10 +472,15 @@ struct Trainer::Impl {
     return {std::move(logits), std::move(data_loss), std::move(regularizer)};
   }
 
+  /// `loss` plus the quantizers' penalty when there is one.
+  static torch::Tensor with_penalty(const torch::Tensor& loss, const torch::Tensor& regularizer) {
+    return regularizer.defined() ? loss + regularizer : loss;
+  }
+
   /// The loss that is differentiated, and the logits (what a CUDA graph records).
   StepOutputs forward_loss(const torch::Tensor& images, const torch::Tensor& labels) {
     auto [logits, data_loss, regularizer] = losses(images, labels);
-    return {regularizer.defined() ? data_loss + regularizer : data_loss, logits};
+    return {with_penalty(data_loss, regularizer), logits};
   }
 
   /// One ordinary step: forward, backward (gradients averaged over the ranks), update.
@@ -483,13 +488,13 @@ struct Trainer::Impl {
       const torch::Tensor& images, const torch::Tensor& labels, int64_t global_size) {
     optimizers.zero_grad();
     auto [logits, data_loss, regularizer] = losses(images, labels);
-    const auto loss = regularizer.defined() ? data_loss + regularizer : data_loss;
+    const auto loss = with_penalty(data_loss, regularizer);
     if (group->world_size() > 1) {
       // Weighted so that the mean over the ranks, which the reducer takes, is
       // the loss of the whole batch.
       const auto weighted =
           data_loss * dist::local_loss_weight(images.size(0), global_size, group->world_size());
-      (regularizer.defined() ? weighted + regularizer : weighted).backward();
+      with_penalty(weighted, regularizer).backward();
       reducer->average();
     } else {
       loss.backward();
