@@ -52,10 +52,15 @@ if [[ ! -d .gpu/debs || ! -d .gpu/data ]]; then
   echo "gpu-check: .gpu/ is missing: run scripts/gpu-prepare.sh here and carry .gpu" >&2
   exit 2
 fi
+# Gloo's headers apart, searched after all others: LibTorch may carry its own.
 deps=/tmp/ewgs-deps
-mkdir -p "$deps"
+gloo=/tmp/ewgs-gloo
+mkdir -p "$deps" "$gloo"
 for deb in .gpu/debs/*.deb; do
-  dpkg -x "$deb" "$deps"
+  case $deb in
+    */libgloo-dev_*) dpkg -x "$deb" "$gloo" ;;
+    *) dpkg -x "$deb" "$deps" ;;
+  esac
 done
 deps_lib="$deps/usr/lib/x86_64-linux-gnu:$deps/lib/x86_64-linux-gnu"
 torch_cmake=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
@@ -69,7 +74,8 @@ configure() {
     -DEWGS_BUILD_EXAMPLES=OFF -DEWGS_UNITY_BUILD=ON \
     -DCMAKE_PREFIX_PATH="$torch_cmake;$deps/usr" \
     -DCMAKE_LIBRARY_PATH="$deps_lib" -DCMAKE_INCLUDE_PATH="$deps/usr/include" \
-    -DCMAKE_CXX_FLAGS="-idirafter $deps/usr/include" -DCMAKE_CUDA_FLAGS="-idirafter $deps/usr/include"
+    -DCMAKE_CXX_FLAGS="-idirafter $gloo/usr/include" \
+    -DCMAKE_POLICY_VERSION_MINIMUM=3.5 # CMake 4 with older package configs
 }
 test_targets=(ewgs kernels_test hessian_test nn_test quant_test data_test)
 build() {
@@ -128,3 +134,5 @@ fi
 cp -f "$run/metrics.jsonl" "$out/table4-metrics.jsonl" 2> /dev/null || true
 echo "=== summary"
 cat "$summary"
+exec >&- 2>&- 3>&-
+wait # for tee to write the log's last lines
