@@ -65,7 +65,9 @@ TEST(CapturedStepTest, ReplaysTrainLikeTheOrdinarySteps_CUDA) {
   Trained graphed(cuda);
   auto graph = graphed.captured_step();
   for (int64_t t = 0; t < 12; ++t) {
-    const auto [images, labels] = batch(t, cuda);
+    const auto data = batch(t, cuda);  // named members: lambdas may not capture bindings (C++17)
+    const auto& images = data.first;
+    const auto& labels = data.second;
     const double lr = t < 6 ? 1e-3 : 3e-4;  // a schedule's change needs no re-capture
     eager.optimizers.set_learning_rates(lr, 1e-5);
     graphed.optimizers.set_learning_rates(lr, 1e-5);
@@ -87,7 +89,9 @@ TEST(CapturedStepTest, ANonFiniteInputInAReplayNamesTheQuantizer_CUDA) {
   Trained graphed(cuda);
   auto graph = graphed.captured_step();
   for (int64_t t = 0; t < 6; ++t) {
-    auto [images, labels] = batch(t % 3, cuda);  // full batches only
+    const auto data = batch(t % 3, cuda);  // full batches only
+    const auto& images = data.first;
+    const auto& labels = data.second;
     if (t == 5) {
       images[0][1][2][3] = std::numeric_limits<float>::quiet_NaN();
     }
