@@ -9,9 +9,19 @@
 
 namespace ewgs {
 
-std::string data_dir() {
+namespace {
+
+/// $EWGS_DATA_DIR when set and not empty, else null.
+const char* data_dir_from_environment() {
   const char* dir = std::getenv("EWGS_DATA_DIR");
-  return dir != nullptr && *dir != '\0' ? dir : EWGS_DEFAULT_DATA_DIR;
+  return dir != nullptr && *dir != '\0' ? dir : nullptr;
+}
+
+}  // namespace
+
+std::string data_dir() {
+  const char* dir = data_dir_from_environment();
+  return dir != nullptr ? dir : EWGS_DEFAULT_DATA_DIR;
 }
 
 std::string expand_data_dir(const std::string& value, const std::string& what) {
@@ -53,10 +63,9 @@ std::string data_dir_note(const std::string& path) {
   if (dir.empty() || path.rfind(dir + "/", 0) != 0) {
     return "";
   }
-  const char* env = std::getenv("EWGS_DATA_DIR");
-  const bool from_environment = env != nullptr && *env != '\0';
   return "; it lies in the data folder ${EWGS_DATA_DIR} = " + dir +
-         (from_environment ? " (from the environment variable)" : " (the build's default)") +
+         (data_dir_from_environment() != nullptr ? " (from the environment variable)"
+                                                 : " (the build's default)") +
          ": set EWGS_DATA_DIR to the folder that holds the data";
 }
 
