@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "ewgs/core/checksum.h"
 #include "ewgs/deploy/packed_export.h"
 #include "ewgs/infer/model_file.h"
 #include "ewgs/models/registry.h"
@@ -25,8 +26,16 @@ void write(const std::filesystem::path& path, const std::string& bytes) {
   TORCH_CHECK(out.good(), "write_seeds: cannot write ", path.string());
 }
 
+/// The archive of a checkpoint, without the checksum trailer the target adds.
+std::string checkpoint_archive(
+    const ewgs::train::CheckpointHeader& header, const ewgs::train::CheckpointParts& parts) {
+  std::string bytes = ewgs::train::checkpoint_bytes(header, parts);
+  bytes.resize(bytes.size() - ewgs::kChecksumTrailerBytes);
+  return bytes;
+}
+
 /// Checkpoints of a Linear(4, 3) with Adam (checkpoint_fuzzer.cpp restores into
-/// the same pair), before and after a step.
+/// the same pair) before and after a step, and with SGD and momentum.
 void checkpoint_seeds(const std::filesystem::path& corpus) {
   torch::manual_seed(0);
   torch::nn::Linear model(4, 3);
@@ -34,8 +43,7 @@ void checkpoint_seeds(const std::filesystem::path& corpus) {
   ewgs::train::CheckpointHeader header;
   header.config_toml = ewgs::train::TrainConfig().to_toml();
   header.class_names = {"cat", "dog", "bird"};
-  write(
-      corpus / "seed-fresh", ewgs::train::checkpoint_bytes(header, {*model, &optimizer, nullptr}));
+  write(corpus / "seed-fresh", checkpoint_archive(header, {*model, &optimizer, nullptr}));
   model->forward(torch::randn({2, 4})).sum().backward();
   optimizer.step();
   header.progress.epoch = 1;
@@ -43,9 +51,11 @@ void checkpoint_seeds(const std::filesystem::path& corpus) {
   header.progress.best_top1 = 50.0;
   header.progress.best_epoch = 0;
   header.metrics = "{\"epoch\":0,\"test_top1\":50.0}\n";
-  write(
-      corpus / "seed-stepped",
-      ewgs::train::checkpoint_bytes(header, {*model, &optimizer, nullptr}));
+  write(corpus / "seed-stepped", checkpoint_archive(header, {*model, &optimizer, nullptr}));
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  model->forward(torch::randn({2, 4})).sum().backward();
+  sgd.step();
+  write(corpus / "seed-sgd-momentum", checkpoint_archive(header, {*model, &sgd, nullptr}));
 }
 
 /// small_cnn at W1A1 on 4x4 images as `ewgs export` writes it, whole and in the

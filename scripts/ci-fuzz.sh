@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI: runs every libFuzzer target of build-sanitize/ (scripts/build-sanitize.sh,
 # a no-op when ci-sanitize.sh has built it) for EWGS_FUZZ_SECONDS on its committed
-# corpus, with its dictionary and the libFuzzer flags of fuzz/flags/<target>.flags.
+# corpus, with its dictionary.
 # New inputs go to a scratch folder; a crash, leak or sanitizer report fails the
 # run and leaves the reproducer in that folder.
 # Usage: ci-fuzz.sh [target...]   (default: every fuzz/*_fuzzer.cpp)
@@ -24,12 +24,10 @@ fi
 for target in "${targets[@]}"; do
   dict=()
   [[ -f "fuzz/dict/$target.dict" ]] && dict=(-dict="fuzz/dict/$target.dict")
-  flags=()
-  [[ -f "fuzz/flags/$target.flags" ]] && read -ra flags < "fuzz/flags/$target.flags"
   mkdir -p "$scratch/$target"
   start=$SECONDS
   if ! "build-sanitize/fuzz/${target}_fuzzer" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 \
-      -print_final_stats=1 -artifact_prefix="$scratch/$target/" "${dict[@]}" "${flags[@]}" \
+      -print_final_stats=1 -artifact_prefix="$scratch/$target/" "${dict[@]}" \
       "$scratch/$target" "fuzz/corpus/$target" > "$scratch/$target.log" 2>&1; then
     tail -n 60 "$scratch/$target.log"
     echo "fuzz target $target failed; reproducer in $scratch/$target/"

@@ -211,6 +211,33 @@ TEST_F(PthReaderTest, ReadsCheckpointScalarsContainersAndObjects) {
   }
 }
 
+TEST_F(PthReaderTest, ReadsWhatLibTorchsPickleSaveWrites) {
+  // torch::pickle_save tags dicts and typed lists with their TorchScript types
+  // (torch.jit._pickle.restore_type_tag, build_intlist, ...).
+  c10::Dict<std::string, double> reals;
+  reals.insert("lr", 0.25);
+  c10::impl::GenericDict root(c10::StringType::get(), c10::AnyType::get());
+  root.insert("ints", c10::List<int64_t>({3, -1, 7}));
+  root.insert("reals", reals);
+  root.insert("names", c10::List<std::string>({"cat", "dog"}));
+  root.insert("weight", torch::arange(6, torch::kFloat).reshape({2, 3}));
+  const std::vector<char> bytes = torch::pickle_save(root);
+  const auto loaded = load_pth_bytes(std::string_view(bytes.data(), bytes.size()));
+  ASSERT_TRUE(loaded.isGenericDict());
+  const auto d = loaded.toGenericDict();
+  std::vector<int64_t> ints;
+  for (const auto& v : d.at("ints").toListRef()) {
+    ints.push_back(v.toInt());
+  }
+  EXPECT_EQ(ints, (std::vector<int64_t>{3, -1, 7}));
+  EXPECT_EQ(d.at("reals").toGenericDict().at("lr").toDouble(), 0.25);
+  const auto names = d.at("names").toListRef();
+  ASSERT_EQ(names.size(), 2u);
+  EXPECT_EQ(names[1].toStringRef(), "dog");
+  EXPECT_TRUE(
+      test::all_equal(d.at("weight").toTensor(), torch::arange(6, torch::kFloat).reshape({2, 3})));
+}
+
 TEST_F(PthReaderTest, StateDictErrorsNameTheProblem) {
   const std::string path = golden_pth("checkpoint.pth");
   EWGS_EXPECT_THROWS_WITH(

@@ -6,6 +6,7 @@
 #include <ATen/core/ivalue.h>
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -17,7 +18,9 @@ namespace ewgs {
 /// (string), tuple, list (also set), dict and OrderedDict (GenericDict with any key and
 /// value type, keys in file order), tensor and Parameter (CPU tensors, whatever device
 /// they were saved from; tensors that shared a storage in Python share it here),
-/// torch.device (string such as "cuda:0"), torch.Size (tuple). Everything else loads
+/// torch.device (string such as "cuda:0"), torch.Size (tuple); the element-type tags and
+/// typed lists of LibTorch's own pickler (torch::pickle_save, TorchScript archives) are
+/// the values they wrap. Everything else loads
 /// without error as an opaque value, so that only the parts a caller reads matter:
 ///   - an object of another class (a pickled nn.Module, a loss, an argparse.Namespace)
 ///     is a dict {"__class__": "module.Name", (its attributes)...}, see pth_object_class;
@@ -31,6 +34,11 @@ namespace ewgs {
 ///   c10::IValue ckpt = ewgs::load_pth("resnet20.pth");
 ///   int64_t epoch = ckpt.toGenericDict().at("epoch").toInt();
 c10::IValue load_pth(const std::string& path);
+
+/// load_pth of a file already in memory: the whole object pickled in the torch.save
+/// archive `bytes`. Errors (c10::Error) say what is wrong but not where the bytes came
+/// from; callers add that.
+c10::IValue load_pth_bytes(std::string_view bytes);
 
 /// The (name, tensor) pairs of a state dict in the .pth file at `path`, in file order.
 ///

@@ -87,8 +87,8 @@ class CheckpointFile {
   void restore(const CheckpointParts& parts);
 
  private:
-  struct Archive;
-  std::unique_ptr<Archive> archive_;
+  struct Contents;
+  std::unique_ptr<Contents> contents_;
   std::string name_;
 };
 

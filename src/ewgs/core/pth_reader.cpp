@@ -324,6 +324,22 @@ class PthArchive {
           !func.empty(), name, ": expected a function, got ", describe_pickle_value(args[0]));
       return call(func, tuple_items(args[2]), depth + 1);
     }
+    if (name == "torch.jit._pickle.restore_type_tag") {
+      // (value, "Dict[str, Any]"): LibTorch's pickle_save tags dicts and lists with
+      // their TorchScript element types; the value is all a reader needs.
+      TORCH_CHECK(!args.empty(), name, ": expected (value, type)");
+      return args[0];
+    }
+    if (name.rfind("torch.jit._pickle.build_", 0) == 0 && name.size() > 28 &&
+        name.compare(name.size() - 4, 4, "list") == 0) {
+      // build_intlist, build_tensorlist, ...: typed lists of TorchScript archives.
+      TORCH_CHECK(
+          args.size() == 1 && args[0].isList(),
+          name,
+          ": expected a list, got ",
+          args.empty() ? "nothing" : describe_pickle_value(args[0]));
+      return args[0];
+    }
     if (name == "torch.device") {
       TORCH_CHECK(!args.empty() && args[0].isString(), name, ": expected a device string");
       std::string device = args[0].toStringRef();
@@ -400,12 +416,15 @@ c10::IValue load_pth_archive(ZipRecords& records) {
 
 }  // namespace detail
 
+c10::IValue load_pth_bytes(std::string_view bytes) {
+  check_file_header(bytes);
+  detail::ZipRecords records(bytes.data(), bytes.size());
+  return detail::load_pth_archive(records);
+}
+
 c10::IValue load_pth(const std::string& path) {
   try {
-    const std::string bytes = read_file_bytes(path, ".pth file");
-    check_file_header(bytes);
-    detail::ZipRecords records(bytes.data(), bytes.size());
-    return detail::load_pth_archive(records);
+    return load_pth_bytes(read_file_bytes(path, ".pth file"));
   } catch (const c10::Error& e) {
     TORCH_CHECK(false, "cannot load '", path, "': ", e.what_without_backtrace());
   } catch (const std::exception& e) {

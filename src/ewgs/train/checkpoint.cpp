@@ -1,6 +1,7 @@
-// Checkpoint files (include/ewgs/train/checkpoint.h): a LibTorch archive with the
-// config text, a name -> tensor dict of the model, optimizer sub-archives, progress
-// counters, the CPU generator state, class names and metrics, then a CRC-32 trailer.
+// Checkpoint files (include/ewgs/train/checkpoint.h): a torch.save archive of one dict
+// (config text, model tensors by name, optimizer state, progress counters, the CPU
+// generator state, class names, metrics), then a CRC-32 trailer; read by ewgs's own
+// zip and pickle reader, so no file reaches LibTorch's TorchScript importer.
 #include "ewgs/train/checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -8,17 +9,28 @@
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
+#include <cmath>
+#include <string_view>
+
+#include "checkpoint_values.h"
 #include "ewgs/core/checksum.h"
 #include "ewgs/core/files.h"
+#include "ewgs/core/pth_reader.h"
 #include "ewgs/core/version.h"
 #include "ewgs/nn/state_dict.h"
 #include "ewgs/train/atomic_file.h"
+#include "optimizer_state.h"
 
 namespace ewgs::train {
 namespace {
 
 /// 2: checksum trailer, class names, metrics history, latest test accuracy.
-constexpr int64_t kFormatVersion = 2;
+/// 3: a torch.save archive of plain values, optimizer state in ewgs's own layout
+///    (optimizer_state.h) instead of LibTorch's TorchScript module archive.
+constexpr int64_t kFormatVersion = 3;
+/// Format 2 files still give their header and model (evaluation, export,
+/// train.init_from), not their optimizer state.
+constexpr int64_t kOldestReadableFormat = 2;
 /// A key only ewgs checkpoints hold, also found in damaged ones.
 constexpr const char* kFormatKey = "ewgs_checkpoint_format";
 
@@ -38,10 +50,14 @@ constexpr std::pair<const char*, double TrainProgress::*> kRealFields[] = {
     {"last_test_top5", &TrainProgress::last_test_top5},
 };
 
-c10::Dict<std::string, double> progress_dict(const TrainProgress& p) {
-  c10::Dict<std::string, double> d;
+c10::impl::GenericDict string_dict() {
+  return c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get());
+}
+
+c10::impl::GenericDict progress_dict(const TrainProgress& p) {
+  auto d = string_dict();
   for (const auto& [key, field] : kIntFields) {
-    d.insert(key, static_cast<double>(p.*field));
+    d.insert(key, p.*field);
   }
   for (const auto& [key, field] : kRealFields) {
     d.insert(key, p.*field);
@@ -49,69 +65,65 @@ c10::Dict<std::string, double> progress_dict(const TrainProgress& p) {
   return d;
 }
 
-TrainProgress progress_from(const c10::IValue& value, const std::string& name) {
-  TORCH_CHECK(value.isGenericDict(), name, ": checkpoint 'progress' is not a dict");
-  const auto d = value.toGenericDict();
-  auto get = [&](const char* key) {
-    TORCH_CHECK(
-        d.contains(key) && d.at(key).isDouble(), name, ": checkpoint progress lacks '", key, "'");
-    return d.at(key).toDouble();
-  };
+/// A counter of the progress dict: an integer, or (format 2 wrote every counter as a
+/// float) a float holding a whole number an int64 keeps exactly.
+int64_t counter(const detail::CheckpointDict& d, const char* key) {
+  const c10::IValue& v = d.at(key);
+  if (v.isInt()) {
+    return v.toInt();
+  }
+  const double x = d.real(key);
+  TORCH_CHECK(
+      std::abs(x) <= 9007199254740992.0 && std::trunc(x) == x,
+      d.name(key),
+      " is not a whole number: ",
+      x);
+  return static_cast<int64_t>(x);
+}
+
+TrainProgress progress_from(const detail::CheckpointDict& d) {
   TrainProgress p;
   for (const auto& [key, field] : kIntFields) {
-    p.*field = static_cast<int64_t>(get(key));
+    p.*field = counter(d, key);
   }
   for (const auto& [key, field] : kRealFields) {
-    p.*field = get(key);
+    p.*field = d.real(key);
   }
   return p;
 }
 
-/// The first line of a LibTorch error: deserializer messages continue with
-/// TorchScript source that means nothing to a user.
+/// The first line of an error: LibTorch's messages may continue with a backtrace.
 std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
 }
 
-/// Runs `read`, turning LibTorch's own errors into ones that name the file.
-template <typename Read>
-auto naming_errors(const std::string& name, Read&& read) -> decltype(read()) {
+/// The dict a checkpoint file holds. Format 3 pickles it; format 2 pickled a
+/// TorchScript module whose attributes were the same entries (the reader keeps such an
+/// object as a dict with its class under "__class__").
+detail::CheckpointDict root_of(std::string_view payload, const std::string& name) {
+  c10::IValue root;
   try {
-    return read();
+    root = load_pth_bytes(payload);
   } catch (const c10::Error& e) {
-    TORCH_CHECK(
-        false,
-        name,
-        ": not a readable ewgs checkpoint (",
-        first_line(e.what_without_backtrace()),
-        ")");
+    C10_THROW_ERROR(
+        Error,
+        c10::str(
+            name,
+            ": not a readable ewgs checkpoint (",
+            first_line(e.what_without_backtrace()),
+            ")"));
   } catch (const std::exception& e) {
-    TORCH_CHECK(false, name, ": not a readable ewgs checkpoint (", first_line(e.what()), ")");
+    C10_THROW_ERROR(
+        Error, c10::str(name, ": not a readable ewgs checkpoint (", first_line(e.what()), ")"));
   }
+  return detail::CheckpointDict(root, name + ": checkpoint");
 }
 
 }  // namespace
 
-struct CheckpointFile::Archive {
-  std::string bytes;
-  torch::serialize::InputArchive input;
-
-  c10::IValue value(const char* key, const std::string& name) {
-    c10::IValue out;
-    TORCH_CHECK(
-        naming_errors(name, [&] { return input.try_read(key, out); }),
-        name,
-        ": checkpoint has no '",
-        key,
-        "'");
-    return out;
-  }
-
-  std::string text(const char* key, const std::string& name) {
-    const auto v = value(key, name);
-    TORCH_CHECK(v.isString(), name, ": checkpoint '", key, "' is not a string");
-    return v.toStringRef();
-  }
+struct CheckpointFile::Contents {
+  detail::CheckpointDict root;
+  int64_t format;
 };
 
 std::string checkpoint_bytes(const CheckpointHeader& header, const CheckpointParts& parts) {
@@ -122,42 +134,36 @@ std::string checkpoint_bytes(const CheckpointHeader& header, const CheckpointPar
       "refusing to write a checkpoint: model tensor '",
       bad,
       "' has non-finite values (NaN or Inf)");
-  c10::Dict<std::string, at::Tensor> model;
+  auto model = string_dict();
   for (const auto& [name, tensor] : state) {
     model.insert(name, tensor.detach().cpu());
   }
-  c10::List<std::string> classes;
+  c10::impl::GenericList classes(c10::StringType::get());
   for (const auto& c : header.class_names) {
     classes.push_back(c);
   }
-  torch::serialize::OutputArchive archive;
-  archive.write(kFormatKey, c10::IValue(kFormatVersion));
-  archive.write("ewgs_version", c10::IValue(std::string(version())));
-  archive.write("config", c10::IValue(header.config_toml));
-  archive.write("progress", c10::IValue(progress_dict(header.progress)));
-  archive.write("class_names", c10::IValue(classes));
-  archive.write("metrics", c10::IValue(header.metrics));
-  archive.write("model", c10::IValue(model));
+  auto root = string_dict();
+  root.insert(kFormatKey, kFormatVersion);
+  root.insert("ewgs_version", std::string(version()));
+  root.insert("config", header.config_toml);
+  root.insert("progress", progress_dict(header.progress));
+  root.insert("class_names", classes);
+  root.insert("metrics", header.metrics);
+  root.insert("model", model);
   {
     auto generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());
-    archive.write("cpu_rng_state", generator.get_state(), /*is_buffer=*/true);
+    root.insert("cpu_rng_state", generator.get_state());
   }
   const std::pair<const char*, torch::optim::Optimizer*> optimizers[] = {
       {"model_optimizer", parts.model_optimizer}, {"quant_optimizer", parts.quant_optimizer}};
   for (const auto& [key, optimizer] : optimizers) {
     if (optimizer != nullptr) {
-      torch::serialize::OutputArchive sub;
-      optimizer->save(sub);
-      archive.write(key, sub);
+      root.insert(key, detail::optimizer_state_value(*optimizer));
     }
   }
-  std::string bytes;
-  archive.save_to([&](const void* data, size_t size) {
-    bytes.append(static_cast<const char*>(data), size);
-    return size;
-  });
-  return append_checksum(std::move(bytes));
+  const std::vector<char> archive = torch::pickle_save(root);
+  return append_checksum(std::string(archive.begin(), archive.end()));
 }
 
 void save_checkpoint(
@@ -173,50 +179,47 @@ bool is_checkpoint(const std::string& path) {
 CheckpointFile::CheckpointFile(const std::string& path)
     : CheckpointFile(read_file_bytes(path, "checkpoint"), path) {}
 
-CheckpointFile::CheckpointFile(std::string bytes, std::string name)
-    : archive_(std::make_unique<Archive>()), name_(std::move(name)) {
-  archive_->bytes = std::move(bytes);
-  const auto payload = verified_payload(archive_->bytes, name_);
-  naming_errors(name_, [&] { archive_->input.load_from(payload.data(), payload.size()); });
-  const auto format = archive_->value(kFormatKey, name_);
+CheckpointFile::CheckpointFile(std::string bytes, std::string name) : name_(std::move(name)) {
+  const auto payload = verified_payload(bytes, name_);
+  auto root = root_of(payload, name_);
+  TORCH_CHECK(root.has(kFormatKey), name_, ": checkpoint has no '", kFormatKey, "'");
+  const c10::IValue& format = root.at(kFormatKey);
   TORCH_CHECK(
-      format.isInt() && format.toInt() == kFormatVersion,
+      format.isInt() && format.toInt() >= kOldestReadableFormat && format.toInt() <= kFormatVersion,
       name_,
       ": checkpoint format ",
       format.isInt() ? std::to_string(format.toInt()) : std::string("?"),
       " is not supported (this build reads ",
+      kOldestReadableFormat,
+      " to ",
       kFormatVersion,
       ")");
+  contents_ = std::make_unique<Contents>(Contents{std::move(root), format.toInt()});
 }
 
 CheckpointFile::~CheckpointFile() = default;
 CheckpointFile::CheckpointFile(CheckpointFile&&) noexcept = default;
 
 CheckpointHeader CheckpointFile::header() {
+  const auto& root = contents_->root;
   CheckpointHeader header;
-  header.ewgs_version = archive_->text("ewgs_version", name_);
-  header.config_toml = archive_->text("config", name_);
-  header.metrics = archive_->text("metrics", name_);
-  header.progress = progress_from(archive_->value("progress", name_), name_);
-  const auto classes = archive_->value("class_names", name_);
-  TORCH_CHECK(classes.isList(), name_, ": checkpoint 'class_names' is not a list");
-  for (const auto& c : classes.toListRef()) {
-    TORCH_CHECK(
-        c.isString(), name_, ": checkpoint 'class_names' holds a value that is not a string");
+  header.ewgs_version = root.text("ewgs_version");
+  header.config_toml = root.text("config");
+  header.metrics = root.text("metrics");
+  header.progress = progress_from(root.dict("progress"));
+  for (const auto& c : root.list("class_names")) {
+    TORCH_CHECK(c.isString(), root.name("class_names"), " holds a value that is not a string");
     header.class_names.push_back(c.toStringRef());
   }
   return header;
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> CheckpointFile::model_state() {
-  const auto value = archive_->value("model", name_);
-  TORCH_CHECK(value.isGenericDict(), name_, ": checkpoint 'model' is not a dict");
+  const auto model = contents_->root.dict("model");
   nn::NamedTensors state;
-  for (const auto& entry : value.toGenericDict()) {
+  for (const auto& entry : model.entries()) {
     TORCH_CHECK(
-        entry.key().isString() && entry.value().isTensor(),
-        name_,
-        ": checkpoint 'model' holds an entry that is not a named tensor");
+        entry.value().isTensor(), model.name(entry.key().toStringRef()), " is not a tensor");
     state.emplace_back(entry.key().toStringRef(), entry.value().toTensor());
   }
   const std::string bad = nn::first_non_finite(state);
@@ -225,30 +228,37 @@ std::vector<std::pair<std::string, torch::Tensor>> CheckpointFile::model_state()
 }
 
 void CheckpointFile::restore(const CheckpointParts& parts) {
+  const auto& root = contents_->root;
+  TORCH_CHECK(
+      contents_->format == kFormatVersion,
+      name_,
+      ": checkpoint format ",
+      contents_->format,
+      " keeps its optimizer state in a layout this build no longer reads, so the run cannot "
+      "resume from it; its model can still be evaluated, exported, or trained on from "
+      "(train.init_from)");
   nn::load_state(parts.model, model_state(), /*strict=*/true, "checkpoint " + name_);
-  const auto rng = archive_->value("cpu_rng_state", name_);
-  TORCH_CHECK(rng.isTensor(), name_, ": checkpoint 'cpu_rng_state' is not a tensor");
-  naming_errors(name_, [&] {
+  const torch::Tensor rng = root.tensor("cpu_rng_state");
+  try {
     auto generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());
-    generator.set_state(rng.toTensor());
-  });
+    generator.set_state(rng);
+  } catch (const c10::Error& e) {
+    C10_THROW_ERROR(
+        Error,
+        c10::str(
+            root.name("cpu_rng_state"),
+            " is not a generator state (",
+            first_line(e.what_without_backtrace()),
+            ")"));
+  }
   const std::pair<const char*, torch::optim::Optimizer*> optimizers[] = {
       {"model_optimizer", parts.model_optimizer}, {"quant_optimizer", parts.quant_optimizer}};
   for (const auto& entry : optimizers) {
-    const char* key = entry.first;
-    torch::optim::Optimizer* optimizer = entry.second;
-    if (optimizer == nullptr) {
-      continue;
+    if (entry.second != nullptr) {
+      TORCH_CHECK(root.has(entry.first), name_, ": checkpoint has no ", entry.first, " state");
+      detail::restore_optimizer_state(*entry.second, root.at(entry.first), root.name(entry.first));
     }
-    torch::serialize::InputArchive sub;
-    TORCH_CHECK(
-        naming_errors(name_, [&] { return archive_->input.try_read(key, sub); }),
-        name_,
-        ": checkpoint has no ",
-        key,
-        " state");
-    naming_errors(name_, [&] { optimizer->load(sub); });
   }
 }
 

@@ -4,28 +4,10 @@
 
 #include <c10/util/Exception.h>
 
-#include <sstream>
-#include <type_traits>
+#include "optimizer_state.h"
 
 namespace ewgs::train {
 namespace {
-
-/// The optimizer's state of `p`, or null. LibTorch keys its state map by the
-/// parameter's TensorImpl: as a printed pointer (1.x) or as the pointer (2.x).
-template <class StateMap>
-torch::optim::OptimizerParamState* state_of(StateMap& states, const torch::Tensor& p) {
-  using Key = typename StateMap::key_type;
-  auto* impl = p.unsafeGetTensorImpl();
-  typename StateMap::iterator found;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream key;
-    key << impl;
-    found = states.find(key.str());
-  } else {
-    found = states.find(impl);
-  }
-  return found == states.end() ? nullptr : found->second.get();
-}
 
 torch::Tensor device_scalar(const torch::Tensor& like) {
   return torch::zeros({}, like.options().dtype(torch::kDouble));
@@ -57,7 +39,7 @@ DeviceOptimizerStep::Group DeviceOptimizerStep::take_group(
   const bool momentum =
       !adam && static_cast<const torch::optim::SGDOptions&>(group.options()).momentum() != 0;
   for (const auto& p : group.params()) {
-    auto* state = state_of(optimizer.state(), p);
+    auto* state = detail::param_state(optimizer, p);
     if (state == nullptr) {
       // LibTorch skips parameters without gradients; so does this step, as
       // long as they never get one.
