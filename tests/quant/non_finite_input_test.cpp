@@ -1,12 +1,13 @@
-// NaN reaching a quantizer is an error that names the layer, on every path: the
-// fused CPU and CUDA kernels, the composite ops, and the twice-differentiable path
-// the Hessian estimator uses. No path may turn NaN into a quantization level.
+// NaN reaching a quantizer is an error that names the layer, on every path (the
+// fused CPU and CUDA kernels, the composite ops, the twice-differentiable path the
+// Hessian estimator uses) and for every method. No path may turn NaN into a level.
 #include <torch/torch.h>
 
 #include "ewgs/models/registry.h"
 #include "ewgs/nn/quantized_layers.h"
 #include "ewgs/quant/fused_kernels.h"
 #include "ewgs/quant/interval_quantizer.h"
+#include "ewgs/quant/registry.h"
 #include "support/support.h"
 
 namespace ewgs::test {
@@ -59,6 +60,37 @@ TEST_F(NonFiniteInputTest, EveryCpuPathNamesTheLayer) {
     }
   }
   expect_named_error(*model, cpu, "differentiable path");
+}
+
+TEST_F(NonFiniteInputTest, EveryMethodNamesTheLayer) {
+  for (const auto& method : quant::quantizer_registry().names()) {
+    if (method == "lbt") {
+      continue;  // A gradient quantizer: its forward passes the layer output through.
+    }
+    int tested = 0;
+    for (const auto target : {quant::QuantTarget::kWeight, quant::QuantTarget::kActivation}) {
+      quant::QuantizerPtr q;
+      try {
+        q = quant::make_quantizer(method + ":bits=2", target);
+      } catch (const c10::Error&) {
+        continue;  // e.g. PACT has no weight quantizer
+      }
+      q->set_layer("block3");
+      q->train();
+      auto x = torch::randn({2, 3, 4, 4});
+      q->initialize(x);
+      for (const float bad :
+           {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+        auto y = x.clone();
+        y[1][2][3][0] = bad;
+        SCOPED_TRACE(method + " " + std::to_string(bad));
+        EWGS_EXPECT_THROWS_WITH(
+            q->forward(y), q->describe() + " of block3: input has non-finite values (NaN or Inf)");
+      }
+      ++tested;
+    }
+    EXPECT_GT(tested, 0) << method;
+  }
 }
 
 TEST_F(NonFiniteInputTest, TheCudaKernelNamesTheLayer_CUDA) {

@@ -30,8 +30,9 @@ void check_bits(int64_t bits, const std::string& where);
 
 /// Base class of all quantizers.
 ///
-/// `forward()` is not virtual: it runs the checks every method shares (floating
-/// dtype, finite values) and then calls `quantize()`. Learnable scalars are
+/// `forward()` is not virtual: it runs the checks every method shares (defined,
+/// floating dtype) and then calls `quantize()`, which rejects non-finite input
+/// (check_finite_input, or inside a fused kernel). Learnable scalars are
 /// parameters, non-learnable state (the EWGS delta) are buffers, both by name.
 class QuantizerImpl : public torch::nn::Module {
  public:
@@ -112,6 +113,11 @@ class QuantizerImpl : public torch::nn::Module {
 
   /// The method's quantization of a checked `x`.
   virtual torch::Tensor quantize(const torch::Tensor& x) = 0;
+
+  /// An error naming the quantizer and its layer when `x` holds NaN or Inf, so that
+  /// a diverging input stops at the first quantizer it reaches instead of being
+  /// clamped onto the grid. One reduction and a host read.
+  void check_finite_input(const torch::Tensor& x) const;
 
   /// Methods call this with their discrete value x_q in [0, 1] and go on with what it
   /// returns: x_q itself, or, while capturing an x_q without autograd history (from an

@@ -142,10 +142,7 @@ class AqeQuantizerImpl : public QuantizerImpl {
   }
 
   torch::Tensor quantize(const torch::Tensor& x) override {
-    TORCH_CHECK(
-        torch::isfinite(x).all().item<bool>(),
-        describe(),
-        ": input has non-finite values (NaN or Inf)");
+    check_finite_input(x);
     if (target() == QuantTarget::kWeight && x.is_leaf() && x.requires_grad()) {
       latent_weight_ = x;
     }

@@ -137,10 +137,7 @@ class DaqQuantizerImpl : public QuantizerImpl {
   }
 
   torch::Tensor quantize(const torch::Tensor& x) override {
-    TORCH_CHECK(
-        torch::isfinite(x).all().item<bool>(),
-        describe(),
-        ": input has non-finite values (NaN or Inf)");
+    check_finite_input(x);
     const double l = lower.defined() ? lower.item<double>() : 0.0;
     const double u = upper.item<double>();
     TORCH_CHECK(

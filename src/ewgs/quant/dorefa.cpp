@@ -133,6 +133,7 @@ class DorefaImpl : public QuantizerImpl {
   }
 
   torch::Tensor quantize(const torch::Tensor& x) override {
+    check_finite_input(x);
     if (binary_weights()) {
       // The STE is delta = 0 exactly.
       return BinaryWeightFn::apply(x, has_delta() ? delta_buffer : torch::zeros({}, x.options()));

@@ -182,10 +182,7 @@ torch::Tensor IntervalQuantizerImpl::quantize_composite(const torch::Tensor& x) 
       l,
       " u=",
       u);
-  TORCH_CHECK(
-      torch::isfinite(x).all().item<bool>(),
-      describe_in_layer(),
-      ": input has non-finite values (NaN or Inf)");
+  check_finite_input(x);
   const auto x_q = record_discrete(discretize_composite(x, lower, upper, delta_buffer, steps()));
   return map_to_output(x_q, target() == QuantTarget::kWeight);
 }

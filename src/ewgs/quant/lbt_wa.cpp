@@ -102,6 +102,7 @@ class LbtWaImpl : public QuantizerImpl {
   }
 
   torch::Tensor quantize(const torch::Tensor& x) override {
+    check_finite_input(x);
     const double u = upper.item<double>();
     TORCH_CHECK(
         std::isfinite(u) && u > 0.0, describe(), ": the bound u must be finite and > 0, got ", u);

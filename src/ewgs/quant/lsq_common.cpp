@@ -118,6 +118,7 @@ void LsqQuantizerImpl::set_state(double step_size, double offset_value) {
 }
 
 torch::Tensor LsqQuantizerImpl::quantize(const torch::Tensor& x) {
+  check_finite_input(x);
   const double s = step.item<double>();
   TORCH_CHECK(
       std::isfinite(s) && s > 0.0, describe(), ": step size s must be finite and > 0, got ", s);

@@ -98,6 +98,7 @@ class PactImpl : public QuantizerImpl {
 
  protected:
   torch::Tensor quantize(const torch::Tensor& x) override {
+    check_finite_input(x);
     const double a = alpha.item<double>();
     TORCH_CHECK(std::isfinite(a) && a > 0.0, describe(), ": alpha must be finite and > 0, got ", a);
     return PactFn::apply(x, alpha, (int64_t{1} << bits()) - 1);

@@ -50,6 +50,13 @@ torch::Tensor QuantizerImpl::forward(const torch::Tensor& x) {
   return quantize(x);
 }
 
+void QuantizerImpl::check_finite_input(const torch::Tensor& x) const {
+  TORCH_CHECK(
+      torch::isfinite(x).all().item<bool>(),
+      describe_in_layer(),
+      ": input has non-finite values (NaN or Inf)");
+}
+
 double QuantizerImpl::delta() const {
   return 0.0;
 }
