@@ -91,22 +91,38 @@ TEST_F(IntervalQuantKernelTest, HandlesNonContiguousEmptyAndFourDimensionalInput
   EXPECT_EQ(empty.grad_l.item<float>(), 0.0f);
 }
 
-TEST_F(IntervalQuantKernelTest, ReportsNonFiniteInputAndEmptyIntervalNamingTheQuantizer) {
-  const auto l = torch::zeros({});
-  const auto u = torch::ones({});
+/// The fused forward's errors on `device`: NaN or Inf input, an interval that is not
+/// l < u, each naming the quantizer.
+void expect_forward_errors_name_the_quantizer(const torch::Device& device) {
+  const auto l = torch::zeros({}, device);
+  const auto u = torch::ones({}, device);
   EWGS_EXPECT_THROWS_WITH(
       kernels::interval_quant_forward(
-          torch::tensor({0.5f, NAN}), l, u, 3, false, "ewgs activation quantizer"),
+          torch::tensor({0.5f, NAN}).to(device), l, u, 3, false, "ewgs activation quantizer"),
       "ewgs activation quantizer: input has non-finite values");
   EWGS_EXPECT_THROWS_WITH(
-      kernels::interval_quant_forward(torch::tensor({-INFINITY}), l, u, 3, false, "q"),
+      kernels::interval_quant_forward(torch::tensor({-INFINITY}).to(device), l, u, 3, false, "q"),
       "non-finite");
   EWGS_EXPECT_THROWS_WITH(
-      kernels::interval_quant_forward(torch::ones({2}), u, l, 3, true, "ste weight quantizer"),
+      kernels::interval_quant_forward(
+          torch::ones({2}, device), u, l, 3, true, "ste weight quantizer"),
       "ste weight quantizer: the interval needs l < u, got l=1 u=0");
   EWGS_EXPECT_THROWS_WITH(
-      kernels::interval_quant_forward(torch::ones({2}, torch::kDouble), l, u, 3, true, "q"),
+      kernels::interval_quant_forward(
+          torch::ones({2}, device), l, torch::full({}, NAN, device), 3, true, "q"),
+      "q: the interval needs l < u, got l=0 u=nan");
+  EWGS_EXPECT_THROWS_WITH(
+      kernels::interval_quant_forward(
+          torch::ones({2}, torch::TensorOptions(device).dtype(torch::kDouble)), l, u, 3, true, "q"),
       "must be float32");
+}
+
+TEST_F(IntervalQuantKernelTest, ReportsNonFiniteInputAndEmptyIntervalNamingTheQuantizer) {
+  expect_forward_errors_name_the_quantizer(torch::kCPU);
+}
+
+TEST_F(IntervalQuantKernelTest, CudaReportsNonFiniteInputAndEmptyIntervalNamingTheQuantizer_CUDA) {
+  expect_forward_errors_name_the_quantizer(torch::kCUDA);
 }
 
 TEST_F(IntervalQuantKernelTest, DoubleInputsUseTheCompositePath) {
@@ -118,16 +134,30 @@ TEST_F(IntervalQuantKernelTest, DoubleInputsUseTheCompositePath) {
   EXPECT_EQ(a.out.scalar_type(), torch::kDouble);
 }
 
-TEST(DeferredNonFiniteCheckTest, ChecksAreTakenOnceInFilingOrder) {
-  kernels::take_deferred_non_finite_checks();
-  kernels::defer_non_finite_check(torch::zeros({1}, torch::kInt), "conv1 weight quantizer");
-  kernels::defer_non_finite_check(torch::ones({1}, torch::kInt), "conv2 act quantizer");
-  const auto checks = kernels::take_deferred_non_finite_checks();
+TEST(DeferredQuantizerCheckTest, ChecksAreTakenOnceInFilingOrder) {
+  kernels::take_deferred_quantizer_checks();
+  kernels::defer_quantizer_check(torch::zeros({1}, torch::kInt), "conv1 weight quantizer");
+  kernels::defer_quantizer_check(torch::ones({1}, torch::kInt), "conv2 act quantizer");
+  const auto checks = kernels::take_deferred_quantizer_checks();
   ASSERT_EQ(checks.size(), 2U);
   EXPECT_EQ(checks[0].what, "conv1 weight quantizer");
   EXPECT_EQ(checks[1].what, "conv2 act quantizer");
   EXPECT_EQ(checks[1].flag.item<int>(), 1);
-  EXPECT_TRUE(kernels::take_deferred_non_finite_checks().empty());
+  EXPECT_TRUE(kernels::take_deferred_quantizer_checks().empty());
+}
+
+TEST(DeferredQuantizerCheckTest, EachFlagBitNamesItsError) {
+  EXPECT_EQ(kernels::quantizer_check_failure(0, "q"), "");
+  EXPECT_EQ(
+      kernels::quantizer_check_failure(kernels::kInputNotFinite, "conv2 act quantizer"),
+      "conv2 act quantizer: input has non-finite values (NaN or Inf)");
+  EXPECT_EQ(
+      kernels::quantizer_check_failure(kernels::kIntervalNotOrdered, "q"),
+      "q: the interval needs l < u");
+  EXPECT_EQ(
+      kernels::quantizer_check_failure(
+          kernels::kInputNotFinite | kernels::kIntervalNotOrdered, "q"),
+      "q: the interval needs l < u");
 }
 
 TEST_F(IntervalQuantKernelTest, CudaMatchesCpu_CUDA) {

@@ -76,7 +76,7 @@ TEST(CapturedStepTest, ReplaysTrainLikeTheOrdinarySteps_CUDA) {
     EXPECT_TRUE(all_close(b.loss.cpu(), a.loss.cpu(), 1e-4, 1e-6)) << "step " << t;
   }
   EXPECT_TRUE(graph->captured());
-  graph->check_inputs_finite();
+  graph->check_quantizer_inputs();
   const auto want = eager.model->named_parameters();
   for (const auto& p : graphed.model->named_parameters()) {
     // Same formulas; cuDNN may pick other algorithms inside the capture.
@@ -99,7 +99,7 @@ TEST(CapturedStepTest, ANonFiniteInputInAReplayNamesTheQuantizer_CUDA) {
   }
   ASSERT_TRUE(graph->captured());
   EWGS_EXPECT_THROWS_WITH(
-      graph->check_inputs_finite(),
+      graph->check_quantizer_inputs(),
       "input has non-finite values (NaN or Inf), seen in a replay of the training step's CUDA "
       "graph");
 }

@@ -14,9 +14,9 @@ namespace ewgs::kernels {
 /// out = map(round(steps * clamp((x - l) / (u - l), 0, 1)) / steps), with
 /// map(q) = 2 (q - 0.5) for weights and q for activations. `x` is float32 on
 /// CPU or CUDA; `lower`/`upper` are 0-dim float32 tensors on x's device.
-/// A non-finite x is an error naming `what` on every device (on CUDA it costs
-/// one flag read per call, or is deferred while a CUDA graph is captured: see
-/// DeferredNonFiniteCheck); so is u <= l on the CPU.
+/// A non-finite x, and an interval that is not l < u, are errors naming `what` on
+/// every device (on CUDA they cost one flag read per call, or are deferred while a
+/// CUDA graph is captured: see DeferredQuantizerCheck).
 at::Tensor interval_quant_forward(
     const at::Tensor& x,
     const at::Tensor& lower,
@@ -25,18 +25,25 @@ at::Tensor interval_quant_forward(
     bool weight_map,
     const char* what);
 
-/// A CUDA forward launched while a CUDA graph is captured may not read its
-/// non-finite-input flag (no host sync is allowed then). It files the flag here
-/// instead: every replay of the graph whose input has NaN or Inf sets it to 1,
-/// nothing resets it, and the code that replays the graph reads it.
-struct DeferredNonFiniteCheck {
+/// Bits of the check flag the CUDA forward sets on the device.
+constexpr int kInputNotFinite = 1;
+constexpr int kIntervalNotOrdered = 2;
+/// The error for check flag `flag` of quantizer `what`, "" when no bit is set; the
+/// interval's, as the CPU checks it first.
+std::string quantizer_check_failure(int flag, const std::string& what);
+
+/// A CUDA forward launched while a CUDA graph is captured may not read its check
+/// flag (no host sync is allowed then). It files the flag here instead: every replay
+/// of the graph whose input has NaN or Inf, or whose interval is not l < u, sets its
+/// bits, nothing resets it, and the code that replays the graph reads it.
+struct DeferredQuantizerCheck {
   at::Tensor flag;  ///< int32, one element, on the device
   std::string what;
 };
 /// Files a check (called by the CUDA forward while capturing).
-void defer_non_finite_check(at::Tensor flag, std::string what);
+void defer_quantizer_check(at::Tensor flag, std::string what);
 /// The checks filed since the last call, in launch order.
-std::vector<DeferredNonFiniteCheck> take_deferred_non_finite_checks();
+std::vector<DeferredQuantizerCheck> take_deferred_quantizer_checks();
 
 struct IntervalQuantGrads {
   at::Tensor x;

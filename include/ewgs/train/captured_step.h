@@ -56,9 +56,10 @@ class CapturedStep {
       const std::function<StepOutputs()>& eager_step);
 
   /// Errors naming the quantizer when a replay since the capture saw a NaN or
-  /// Inf input (the check a quantizer's forward cannot make inside a graph).
+  /// Inf input or an interval that is not l < u (the checks a quantizer's forward
+  /// cannot make inside a graph).
   /// Synchronizes with the device: call it where the loss is read anyway.
-  void check_inputs_finite() const;
+  void check_quantizer_inputs() const;
 
   /// Whether the graph has been captured.
   bool captured() const;

@@ -1,5 +1,6 @@
-// The non-finite-input checks that CUDA forwards leave on the device while a CUDA
-// graph is captured (include/ewgs/kernels/interval_quant.h, DeferredNonFiniteCheck).
+// The input and interval checks that CUDA forwards leave on the device while a CUDA
+// graph is captured (include/ewgs/kernels/interval_quant.h, DeferredQuantizerCheck),
+// and the errors their flags stand for.
 #include <mutex>
 #include <utility>
 
@@ -9,16 +10,26 @@ namespace ewgs::kernels {
 namespace {
 
 std::mutex g_mutex;
-std::vector<DeferredNonFiniteCheck> g_checks;
+std::vector<DeferredQuantizerCheck> g_checks;
 
 }  // namespace
 
-void defer_non_finite_check(at::Tensor flag, std::string what) {
+std::string quantizer_check_failure(int flag, const std::string& what) {
+  if ((flag & kIntervalNotOrdered) != 0) {
+    return what + ": the interval needs l < u";
+  }
+  if ((flag & kInputNotFinite) != 0) {
+    return what + ": input has non-finite values (NaN or Inf)";
+  }
+  return "";
+}
+
+void defer_quantizer_check(at::Tensor flag, std::string what) {
   const std::lock_guard<std::mutex> lock(g_mutex);
   g_checks.push_back({std::move(flag), std::move(what)});
 }
 
-std::vector<DeferredNonFiniteCheck> take_deferred_non_finite_checks() {
+std::vector<DeferredQuantizerCheck> take_deferred_quantizer_checks() {
   const std::lock_guard<std::mutex> lock(g_mutex);
   return std::exchange(g_checks, {});
 }

@@ -54,7 +54,7 @@ StepOutputs CapturedStep::step(
   TORCH_CHECK(false, "run.cuda_graph: ewgs was built without CUDA");
 }
 
-void CapturedStep::check_inputs_finite() const {}
+void CapturedStep::check_quantizer_inputs() const {}
 
 bool CapturedStep::captured() const {
   return false;

@@ -555,7 +555,7 @@ struct Trainer::Impl {
       // stops all of them, and a non-finite loss on any rank fails all.
       if (distributed ? read_now : (stop || read_now)) {
         if (graph) {
-          graph->check_inputs_finite();
+          graph->check_quantizer_inputs();
         }
         int64_t bad_step = running.first_non_finite_step();
         meter = summed(running.read());

@@ -1,8 +1,8 @@
 // CUDA kernels of the fused interval quantizer: a grid-stride elementwise forward
 // and a backward that also reduces the gradients of l and u (block sums, then one
 // atomicAdd per block). l, u and delta are read on the device; the forward's only
-// host sync reads its non-finite-input flag, so NaN is an error as on the CPU
-// (deferred to the replaying code while a CUDA graph is captured).
+// host sync reads its check flag, so NaN input and an interval that is not l < u are
+// errors as on the CPU (deferred to the replaying code while a CUDA graph is captured).
 #include <ATen/TensorOperators.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/ops/empty.h>
@@ -36,14 +36,15 @@ __device__ __forceinline__ Normalized normalize(float x, float lower, float rang
   return {ratio, x_n, __fdiv_rn(rintf(__fmul_rn(x_n, steps)), steps)};
 }
 
-/// fminf/fmaxf would clamp NaN into [0, 1] silently; non-finite inputs set
-/// `non_finite` instead (one store per offending block), and the launcher fails.
+/// fminf/fmaxf would clamp NaN into [0, 1] silently; non-finite inputs set the
+/// kInputNotFinite bit of `check` instead (one atomic per offending block), an
+/// interval that is not l < u its kIntervalNotOrdered bit, and the launcher fails.
 __global__ void interval_quant_forward_kernel(
     const float* __restrict__ x,
     float* __restrict__ out,
     const float* __restrict__ lower,
     const float* __restrict__ upper,
-    int* __restrict__ non_finite,
+    int* __restrict__ check,
     int64_t n,
     float steps,
     bool weight_map) {
@@ -58,7 +59,10 @@ __global__ void interval_quant_forward_kernel(
     out[i] = weight_map ? __fmul_rn(q - 0.5f, 2.0f) : q;  // Eq. 3
   }
   if (__syncthreads_or(bad) && threadIdx.x == 0) {
-    *non_finite = 1;
+    atomicOr(check, kInputNotFinite);
+  }
+  if (blockIdx.x == 0 && threadIdx.x == 0 && !(isfinite(l) && isfinite(*upper) && range > 0.0f)) {
+    atomicOr(check, kIntervalNotOrdered);
   }
 }
 
@@ -134,23 +138,31 @@ at::Tensor interval_quant_forward_cuda(
   // would be replayed with the graph: the capturing code zeroes it once instead.
   const bool capturing =
       c10::cuda::currentStreamCaptureStatusMayInitCtx() != c10::cuda::CaptureStatus::None;
-  auto non_finite = capturing ? at::empty({1}, x.options().dtype(at::kInt))
-                              : at::zeros({1}, x.options().dtype(at::kInt));
+  auto check = capturing ? at::empty({1}, x.options().dtype(at::kInt))
+                         : at::zeros({1}, x.options().dtype(at::kInt));
   interval_quant_forward_kernel<<<blocks_for(n), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
       x.data_ptr<float>(),
       out.data_ptr<float>(),
       lower.data_ptr<float>(),
       upper.data_ptr<float>(),
-      non_finite.data_ptr<int>(),
+      check.data_ptr<int>(),
       n,
       static_cast<float>(steps),
       weight_map);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   if (capturing) {
-    defer_non_finite_check(non_finite, what);
-  } else {
-    TORCH_CHECK(non_finite.item<int>() == 0, what, ": input has non-finite values (NaN or Inf)");
+    defer_quantizer_check(check, what);
+    return out;
   }
+  const int failed = check.item<int>();
+  TORCH_CHECK(
+      (failed & kIntervalNotOrdered) == 0,
+      what,
+      ": the interval needs l < u, got l=",
+      lower.item<float>(),
+      " u=",
+      upper.item<float>());
+  TORCH_CHECK(failed == 0, quantizer_check_failure(failed, what));
   return out;
 }
 

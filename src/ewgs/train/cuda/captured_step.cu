@@ -26,7 +26,7 @@ struct CapturedStep::Impl {
   torch::Tensor images;  ///< the graph's static inputs
   torch::Tensor labels;
   StepOutputs outputs;  ///< the graph's static outputs
-  std::vector<kernels::DeferredNonFiniteCheck> checks;
+  std::vector<kernels::DeferredQuantizerCheck> checks;
 
   Impl(Optimizers& o, std::vector<torch::Tensor> p, ForwardLoss f)
       : optimizers(o),
@@ -55,7 +55,7 @@ struct CapturedStep::Impl {
       p.mutable_grad() = torch::Tensor();
     }
     update = std::make_unique<DeviceOptimizerStep>(optimizers);
-    kernels::take_deferred_non_finite_checks();  // none belong to this graph
+    kernels::take_deferred_quantizer_checks();  // none belong to this graph
     torch::cuda::synchronize();
     graph = std::make_unique<at::cuda::CUDAGraph>();
     {
@@ -66,7 +66,7 @@ struct CapturedStep::Impl {
       update->step();
       graph->capture_end();
     }
-    checks = kernels::take_deferred_non_finite_checks();
+    checks = kernels::take_deferred_quantizer_checks();
     for (auto& c : checks) {
       c.flag.zero_();
     }
@@ -115,7 +115,7 @@ StepOutputs CapturedStep::step(
   return s.replay(images, labels);
 }
 
-void CapturedStep::check_inputs_finite() const {
+void CapturedStep::check_quantizer_inputs() const {
   const auto& checks = impl_->checks;
   if (checks.empty()) {
     return;
@@ -129,9 +129,8 @@ void CapturedStep::check_inputs_finite() const {
   for (size_t i = 0; i < checks.size(); ++i) {
     TORCH_CHECK(
         set[i] == 0,
-        checks[i].what,
-        ": input has non-finite values (NaN or Inf), seen in a replay of the training step's "
-        "CUDA graph (run.cuda_graph)");
+        kernels::quantizer_check_failure(set[i], checks[i].what),
+        ", seen in a replay of the training step's CUDA graph (run.cuda_graph)");
   }
 }
 
