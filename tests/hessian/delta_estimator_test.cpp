@@ -172,6 +172,25 @@ TEST(DeltaEstimatorTest, LeavesTheModelExactlyAsFound) {
   EXPECT_EQ(torch::rand({1}).item<double>(), expected_draw);  // global RNG untouched
 }
 
+TEST(DeltaEstimatorTest, GradientQuantizersLeaveTheHessianUnchanged) {
+  // The Hessian is that of the loss; LBT's stochastic rounding of gradients would
+  // otherwise enter both backwards of every Hessian-vector product.
+  HessianFixture plain;
+  HessianFixture with_lbt("lbt:bits=4");
+  hessian::EstimatorOptions options;
+  options.estimator = hessian::Estimator::kFaithful;
+  options.max_probes = 6;
+  const auto a = hessian::estimate_deltas(*plain.net, plain.forward, plain.batches, options);
+  const auto b =
+      hessian::estimate_deltas(*with_lbt.net, with_lbt.forward, with_lbt.batches, options);
+  ASSERT_EQ(a.quantizers.size(), 4u);
+  ASSERT_EQ(b.quantizers.size(), a.quantizers.size());
+  for (size_t i = 0; i < a.quantizers.size(); ++i) {
+    EXPECT_EQ(b.quantizers[i].trace_per_element, a.quantizers[i].trace_per_element) << i;
+    EXPECT_EQ(b.quantizers[i].delta, a.quantizers[i].delta) << i;
+  }
+}
+
 TEST(DeltaEstimatorTest, ApplySetsEveryEstimatedDelta) {
   HessianFixture f;
   hessian::EstimatorOptions options;

@@ -16,20 +16,24 @@
 
 namespace ewgs::test {
 
-/// conv(W2A2 ewgs) -> BN -> ReLU -> pool -> linear(W2A2 ewgs) -> logits.
+/// conv(W2A2 ewgs) -> BN -> ReLU -> pool -> linear(W2A2 ewgs) -> logits, both
+/// layers with the gradient quantizer `grad_quant`.
 struct TinyQuantizedNetImpl : torch::nn::Module {
-  TinyQuantizedNetImpl()
+  explicit TinyQuantizedNetImpl(const std::string& grad_quant = "off")
       : conv(register_module(
             "conv",
             nn::QConv2d(nn::QConv2dOptions(2, 3, 3)
                             .padding(1)
                             .weight_quant("ewgs:bits=2")
-                            .act_quant("ewgs:bits=2")))),
+                            .act_quant("ewgs:bits=2")
+                            .grad_quant(grad_quant)))),
         bn(register_module("bn", torch::nn::BatchNorm2d(3))),
         fc(register_module(
             "fc",
-            nn::QLinear(
-                nn::QLinearOptions(12, 4).weight_quant("ewgs:bits=2").act_quant("ewgs:bits=2")))) {}
+            nn::QLinear(nn::QLinearOptions(12, 4)
+                            .weight_quant("ewgs:bits=2")
+                            .act_quant("ewgs:bits=2")
+                            .grad_quant(grad_quant)))) {}
 
   torch::Tensor forward(const torch::Tensor& x) {
     auto h = torch::relu(bn->forward(conv->forward(x)));
@@ -43,9 +47,10 @@ struct TinyQuantizedNetImpl : torch::nn::Module {
 TORCH_MODULE(TinyQuantizedNet);
 
 /// The network with weights from seed `seed`, whatever the global RNG held.
-inline TinyQuantizedNet seeded_tiny_quantized_net(uint64_t seed) {
+inline TinyQuantizedNet seeded_tiny_quantized_net(
+    uint64_t seed, const std::string& grad_quant = "off") {
   torch::manual_seed(seed);
-  return TinyQuantizedNet();
+  return TinyQuantizedNet(grad_quant);
 }
 
 /// Two batches of six 2x4x4 images with labels in [0, 4), from the global generator.
@@ -66,11 +71,12 @@ inline std::vector<hessian::Batch> two_tiny_batches() {
 /// every delta the fast estimator can pin to 10 % within its probe cap (some
 /// seeds give a weight delta too close to 0 for that).
 struct HessianFixture {
-  TinyQuantizedNet net = seeded_tiny_quantized_net(5);
+  TinyQuantizedNet net;
   std::vector<hessian::Batch> batches;
   hessian::ForwardFn forward;
 
-  HessianFixture() {
+  explicit HessianFixture(const std::string& grad_quant = "off")
+      : net(seeded_tiny_quantized_net(5, grad_quant)) {
     torch::manual_seed(4);
     batches = two_tiny_batches();
     net->train();

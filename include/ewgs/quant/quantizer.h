@@ -102,7 +102,8 @@ class QuantizerImpl : public torch::nn::Module {
   const torch::Tensor& captured() const { return captured_; }
 
   /// Whether forward must build a twice-differentiable graph (composite
-  /// ops) instead of the fused single-pass kernels.
+  /// ops) instead of the fused single-pass kernels; a gradient quantizer then
+  /// leaves gradients unquantized (the Hessian estimator sets it).
   void set_differentiable_backward(bool on) { differentiable_backward_ = on; }
   bool differentiable_backward() const { return differentiable_backward_; }
 

@@ -45,24 +45,35 @@ std::vector<Target> delta_quantizers(torch::nn::Module& model) {
   return acts;
 }
 
-/// Turns capture and the twice-differentiable path on, and off again on exit.
+/// Turns capture and the twice-differentiable path of the targets on, and off again
+/// on exit. Gradient quantizers take their differentiable path too, which leaves
+/// gradients unquantized: the Hessian is that of the loss, whose value they do not
+/// change, and their rounding would break the Hessian-vector products' second backward.
 class CaptureGuard {
  public:
-  explicit CaptureGuard(const std::vector<Target>& targets) : targets_(targets) {
-    for (const auto& t : targets_) {
+  CaptureGuard(torch::nn::Module& model, const std::vector<Target>& targets) {
+    for (const auto& t : targets) {
       t.quantizer->set_capture(true);
-      t.quantizer->set_differentiable_backward(true);
+      differentiable_.push_back(t.quantizer);
+    }
+    for (const auto& item : nn::named_quantized_layers(model)) {
+      if (item.layer->grad_quant) {
+        differentiable_.push_back(item.layer->grad_quant);
+      }
+    }
+    for (const auto& q : differentiable_) {
+      q->set_differentiable_backward(true);
     }
   }
   ~CaptureGuard() {
-    for (const auto& t : targets_) {
-      t.quantizer->set_capture(false);
-      t.quantizer->set_differentiable_backward(false);
+    for (const auto& q : differentiable_) {
+      q->set_capture(false);
+      q->set_differentiable_backward(false);
     }
   }
 
  private:
-  const std::vector<Target>& targets_;
+  std::vector<quant::QuantizerPtr> differentiable_;
 };
 
 /// Per quantizer, accumulated over batches.
@@ -213,7 +224,7 @@ DeltaEstimate estimate_deltas(
       fast ? ranks.probe_seed(options.seed) : options.seed);
   {
     ModelStateGuard state_guard(model);
-    CaptureGuard capture_guard(targets);
+    CaptureGuard capture_guard(model, targets);
     model.train();
     for (size_t batch_index = 0; batch_index < batches.size() && !result.stopped; ++batch_index) {
       const auto& [images, labels] = batches[batch_index];

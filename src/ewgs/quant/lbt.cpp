@@ -241,8 +241,10 @@ class LbtImpl : public QuantizerImpl {
   torch::Tensor initialized;
 
  protected:
+  /// With differentiable_backward (set while the Hessian estimator runs) the
+  /// gradient passes unquantized.
   torch::Tensor quantize(const torch::Tensor& y) override {
-    if (!y.requires_grad() || !torch::GradMode::is_enabled()) {
+    if (!y.requires_grad() || !torch::GradMode::is_enabled() || differentiable_backward()) {
       return y;
     }
     // A view of y carries the hook, so the gradient of y's other users (none
