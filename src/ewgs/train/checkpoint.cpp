@@ -50,12 +50,8 @@ constexpr std::pair<const char*, double TrainProgress::*> kRealFields[] = {
     {"last_test_top5", &TrainProgress::last_test_top5},
 };
 
-c10::impl::GenericDict string_dict() {
-  return c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get());
-}
-
 c10::impl::GenericDict progress_dict(const TrainProgress& p) {
-  auto d = string_dict();
+  auto d = detail::new_checkpoint_dict();
   for (const auto& [key, field] : kIntFields) {
     d.insert(key, p.*field);
   }
@@ -134,7 +130,7 @@ std::string checkpoint_bytes(const CheckpointHeader& header, const CheckpointPar
       "refusing to write a checkpoint: model tensor '",
       bad,
       "' has non-finite values (NaN or Inf)");
-  auto model = string_dict();
+  auto model = detail::new_checkpoint_dict();
   for (const auto& [name, tensor] : state) {
     model.insert(name, tensor.detach().cpu());
   }
@@ -142,7 +138,7 @@ std::string checkpoint_bytes(const CheckpointHeader& header, const CheckpointPar
   for (const auto& c : header.class_names) {
     classes.push_back(c);
   }
-  auto root = string_dict();
+  auto root = detail::new_checkpoint_dict();
   root.insert(kFormatKey, kFormatVersion);
   root.insert("ewgs_version", std::string(version()));
   root.insert("config", header.config_toml);

@@ -33,6 +33,10 @@ c10::impl::GenericDict string_keyed_dict(const c10::IValue& value, const std::st
 
 }  // namespace
 
+c10::impl::GenericDict new_checkpoint_dict() {
+  return c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get());
+}
+
 CheckpointDict::CheckpointDict(const c10::IValue& value, std::string where)
     : dict_(string_keyed_dict(value, where)), where_(std::move(where)) {}
 

@@ -10,6 +10,9 @@
 
 namespace ewgs::train::detail {
 
+/// An empty dict with string keys and values of any type, as checkpoints store them.
+c10::impl::GenericDict new_checkpoint_dict();
+
 class CheckpointDict {
  public:
   /// `value` must be a dict with string keys; `where` names it in errors, as

@@ -53,16 +53,12 @@ const char* kind_name(Kind kind) {
   return kind == Kind::kAdam ? "adam" : "sgd";
 }
 
-c10::impl::GenericDict string_dict() {
-  return c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get());
-}
-
 torch::Tensor cpu_copy(const torch::Tensor& t) {
   return t.detach().to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);
 }
 
 c10::impl::GenericDict options_value(Kind kind, torch::optim::OptimizerOptions& options) {
-  auto out = string_dict();
+  auto out = new_checkpoint_dict();
   if (kind == Kind::kAdam) {
     const auto& o = static_cast<AdamOptions&>(options);
     out.insert("lr", o.lr());
@@ -86,7 +82,7 @@ c10::IValue buffers_value(Kind kind, torch::optim::OptimizerParamState* state) {
   if (state == nullptr) {
     return c10::IValue();
   }
-  auto out = string_dict();
+  auto out = new_checkpoint_dict();
   if (kind == Kind::kAdam) {
     const auto& s = static_cast<AdamParamState&>(*state);
     out.insert("step", s.step());
@@ -211,7 +207,7 @@ c10::IValue optimizer_state_value(torch::optim::Optimizer& optimizer) {
     g.insert("state", state);
     groups.push_back(g);
   }
-  auto out = string_dict();
+  auto out = new_checkpoint_dict();
   out.insert("kind", kind_name(kind));
   out.insert("groups", groups);
   return out;
