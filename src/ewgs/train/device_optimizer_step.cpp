@@ -31,10 +31,7 @@ DeviceOptimizerStep::DeviceOptimizerStep(Optimizers& optimizers) {
 DeviceOptimizerStep::Group DeviceOptimizerStep::take_group(
     torch::optim::Optimizer& optimizer, torch::optim::OptimizerParamGroup& group) {
   Group g{Kind::kSgd, &group, {}, {}, {}, {}, {}, {}, {}};
-  const bool adam = dynamic_cast<torch::optim::Adam*>(&optimizer) != nullptr;
-  TORCH_CHECK(
-      adam || dynamic_cast<torch::optim::SGD*>(&optimizer) != nullptr,
-      "DeviceOptimizerStep: only torch::optim::SGD and torch::optim::Adam are supported");
+  const bool adam = detail::is_adam(optimizer, "DeviceOptimizerStep");
   g.kind = adam ? Kind::kAdam : Kind::kSgd;
   const bool momentum =
       !adam && static_cast<const torch::optim::SGDOptions&>(group.options()).momentum() != 0;

@@ -40,21 +40,15 @@ typename StateMap::key_type state_key(const StateMap& /*states*/, const torch::T
 enum class Kind { kSgd, kAdam };
 
 Kind kind_of(torch::optim::Optimizer& optimizer) {
-  if (dynamic_cast<torch::optim::Adam*>(&optimizer) != nullptr) {
-    return Kind::kAdam;
-  }
-  TORCH_CHECK(
-      dynamic_cast<torch::optim::SGD*>(&optimizer) != nullptr,
-      "optimizer state: only torch::optim::SGD and torch::optim::Adam are supported");
-  return Kind::kSgd;
+  return is_adam(optimizer, "optimizer state") ? Kind::kAdam : Kind::kSgd;
 }
 
 const char* kind_name(Kind kind) {
   return kind == Kind::kAdam ? "adam" : "sgd";
 }
 
-torch::Tensor cpu_copy(const torch::Tensor& t) {
-  return t.detach().to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);
+torch::Tensor on_cpu(const torch::Tensor& t) {
+  return t.detach().cpu();
 }
 
 c10::impl::GenericDict options_value(Kind kind, torch::optim::OptimizerOptions& options) {
@@ -86,15 +80,15 @@ c10::IValue buffers_value(Kind kind, torch::optim::OptimizerParamState* state) {
   if (kind == Kind::kAdam) {
     const auto& s = static_cast<AdamParamState&>(*state);
     out.insert("step", s.step());
-    out.insert("exp_avg", cpu_copy(s.exp_avg()));
-    out.insert("exp_avg_sq", cpu_copy(s.exp_avg_sq()));
+    out.insert("exp_avg", on_cpu(s.exp_avg()));
+    out.insert("exp_avg_sq", on_cpu(s.exp_avg_sq()));
     if (s.max_exp_avg_sq().defined()) {
-      out.insert("max_exp_avg_sq", cpu_copy(s.max_exp_avg_sq()));
+      out.insert("max_exp_avg_sq", on_cpu(s.max_exp_avg_sq()));
     }
   } else {
     const auto& s = static_cast<SGDParamState&>(*state);
     if (s.momentum_buffer().defined()) {
-      out.insert("momentum_buffer", cpu_copy(s.momentum_buffer()));
+      out.insert("momentum_buffer", on_cpu(s.momentum_buffer()));
     }
   }
   return out;
@@ -187,6 +181,17 @@ std::function<void()> options_for(
 }
 
 }  // namespace
+
+bool is_adam(torch::optim::Optimizer& optimizer, const char* user) {
+  if (dynamic_cast<torch::optim::Adam*>(&optimizer) != nullptr) {
+    return true;
+  }
+  TORCH_CHECK(
+      dynamic_cast<torch::optim::SGD*>(&optimizer) != nullptr,
+      user,
+      ": only torch::optim::SGD and torch::optim::Adam are supported");
+  return false;
+}
 
 torch::optim::OptimizerParamState* param_state(
     torch::optim::Optimizer& optimizer, const torch::Tensor& p) {

@@ -15,8 +15,13 @@ namespace ewgs::train::detail {
 torch::optim::OptimizerParamState* param_state(
     torch::optim::Optimizer& optimizer, const torch::Tensor& p);
 
+/// Whether `optimizer` is LibTorch's Adam; an error naming `user` unless it is Adam
+/// or SGD, the two whose state ewgs knows.
+bool is_adam(torch::optim::Optimizer& optimizer, const char* user);
+
 /// {"kind": "sgd" | "adam", "groups": [{options..., "state": [per parameter: None or
-/// {buffer name: tensor (CPU), "step": int}]}]}; the buffers are copies.
+/// {buffer name: tensor (on the CPU), "step": int}]}]}. CPU buffers are the
+/// optimizer's own tensors, not copies: serialize the value before the next step.
 c10::IValue optimizer_state_value(torch::optim::Optimizer& optimizer);
 
 /// Puts `value` (as optimizer_state_value writes it) into `optimizer`, whose groups and
